@@ -1,0 +1,75 @@
+"""The meshtui command line: one entry point, sub-commands registered by modules.
+
+Each module in ``COMMAND_MODULES`` provides ``register(subparsers)``, which adds
+its sub-parser(s) and sets ``func`` (a callable taking the parsed arguments and
+returning an exit status) with ``parser.set_defaults(func=...)``.
+
+Running ``meshtui`` with no sub-command (or with only connection options)
+opens the dashboard.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMAND_MODULES = [
+    "meshtui.commands.live",  # status, watch, record
+    "meshtui.commands.lab",  # lab up|down|fail|heal|roam|...
+    "meshtui.commands.config",  # gen, lint
+    "meshtui.commands.deploy",  # deploy
+    "meshtui.commands.ui",  # the dashboard and `demo`
+]
+
+
+class CliError(Exception):
+    """An error to report as one clear line and a non-zero exit status."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser from every available command module."""
+    parser = argparse.ArgumentParser(
+        prog="meshtui",
+        description="Terminal dashboard for babeld meshes.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # that feature is not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``meshtui`` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        if "dashboard" in known:
+            argv = ["dashboard", *argv]
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(func(args) or 0)
+    except CliError as exc:
+        print(f"meshtui: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

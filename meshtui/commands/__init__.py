@@ -1,0 +1,1 @@
+"""Sub-commands of the meshtui CLI, one module each, each with register(subparsers)."""

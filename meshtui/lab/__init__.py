@@ -1,0 +1,1 @@
+"""A lab of real babeld daemons in network namespaces (root only)."""

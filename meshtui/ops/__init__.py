@@ -1,0 +1,1 @@
+"""Operations on nodes: generate, validate, push, restart, verify, roll back."""

@@ -1,0 +1,1 @@
+"""Transports: getting babeld control lines in and out (unix/TCP socket, SSH, replay)."""
