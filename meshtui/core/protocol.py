@@ -1,0 +1,330 @@
+"""Parser for babeld's local control protocol (``BABEL 1.0``, babeld 1.8 to 1.14).
+
+Every line babeld writes on its control socket parses into one of the
+dataclasses below, or into a :class:`ParseError` that says what was wrong.
+The parser never raises on bad input.
+
+Line formats (babeld ``local.c``)::
+
+    BABEL 1.0 | version V | host H | my-id ID
+    ok | no[ message] | bad
+    KIND interface NAME up true[ ipv6 LL][ ipv4 A] | KIND interface NAME up false
+    KIND neighbour ID address A if I reach R ureach U rxcost X txcost Y[ rtt T rttcost C] cost Z
+    KIND xroute P-S prefix P from S metric M
+    KIND route ID prefix P from S installed yes|no id RID metric M refmetric R via A if I
+
+where ``KIND`` is ``add``, ``change`` or ``flush``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from enum import Enum
+
+INFINITY = 0xFFFF
+SUPPORTED_PROTOCOL = "1.0"
+
+
+class Kind(Enum):
+    """What happened to an object: the first word of an update line."""
+
+    ADD = "add"
+    CHANGE = "change"
+    FLUSH = "flush"
+
+
+_KINDS = {"add": Kind.ADD, "change": Kind.CHANGE, "flush": Kind.FLUSH}
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderLine:
+    """A line of the greeting: ``BABEL 1.0``, ``version``, ``host`` or ``my-id``."""
+
+    field: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyLine:
+    """The end of a reply: ``ok``, ``no`` (with an optional message) or ``bad``."""
+
+    status: str
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceLine:
+    """An interface babeld runs on."""
+
+    kind: Kind
+    name: str
+    up: bool
+    ipv6: str | None = None
+    ipv4: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NeighbourLine:
+    """A Babel neighbour on one interface."""
+
+    kind: Kind
+    id: str
+    address: str
+    interface: str
+    reach: int
+    ureach: int
+    rxcost: int
+    txcost: int
+    cost: int
+    rtt: float | None = None
+    rttcost: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class XrouteLine:
+    """A route this node redistributes (its own prefixes)."""
+
+    kind: Kind
+    id: str
+    prefix: str
+    src: str
+    metric: int
+
+
+@dataclass(frozen=True, slots=True)
+class RouteLine:
+    """A route learnt from a neighbour."""
+
+    kind: Kind
+    id: str
+    prefix: str
+    src: str
+    installed: bool
+    router_id: str
+    metric: int
+    refmetric: int
+    via: str
+    interface: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """A line that is not valid babeld output, and why."""
+
+    line: str
+    reason: str
+
+
+UpdateLine = InterfaceLine | NeighbourLine | XrouteLine | RouteLine
+ParsedLine = HeaderLine | ReplyLine | UpdateLine
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_prefix_cache: dict[str, str] = {}
+_address_cache: dict[str, str] = {}
+_CACHE_LIMIT = 200_000
+
+
+class _Bad(Exception):
+    pass
+
+
+def _prefix(text: str) -> str:
+    """Validate a prefix (IPv6 or dotted IPv4) and return it as babeld printed it."""
+    if text in _prefix_cache:
+        return text
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError as exc:
+        raise _Bad(f"bad prefix {text!r}") from exc
+    if "/" not in text:
+        raise _Bad(f"prefix without length {text!r}")
+    if len(_prefix_cache) > _CACHE_LIMIT:
+        _prefix_cache.clear()
+    _prefix_cache[text] = text
+    return text
+
+
+def _address(text: str) -> str:
+    if text in _address_cache:
+        return text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError as exc:
+        raise _Bad(f"bad address {text!r}") from exc
+    if len(_address_cache) > _CACHE_LIMIT:
+        _address_cache.clear()
+    _address_cache[text] = text
+    return text
+
+
+def _u16(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise _Bad(f"{name} is not a number: {text!r}") from exc
+    if not 0 <= value <= INFINITY:
+        raise _Bad(f"{name} out of range: {value}")
+    return value
+
+
+def _hex16(text: str, name: str) -> int:
+    if not text or len(text) > 4 or not _HEX.issuperset(text):
+        raise _Bad(f"{name} is not 16-bit hex: {text!r}")
+    return int(text, 16)
+
+
+def _object_id(text: str) -> str:
+    if not text or not _HEX.issuperset(text):
+        raise _Bad(f"bad object id {text!r}")
+    return text
+
+
+def _router_id(text: str) -> str:
+    parts = text.split(":")
+    if len(parts) != 8 or any(len(p) != 2 or not _HEX.issuperset(p) for p in parts):
+        raise _Bad(f"bad router id {text!r}")
+    return text
+
+
+def _pairs(tokens: list[str], start: int) -> dict[str, str]:
+    rest = tokens[start:]
+    if len(rest) % 2:
+        raise _Bad("odd number of words after the object name")
+    fields = dict(zip(rest[::2], rest[1::2], strict=True))
+    if len(fields) != len(rest) // 2:
+        raise _Bad("a field appears twice")
+    return fields
+
+
+def _need(fields: dict[str, str], name: str) -> str:
+    try:
+        return fields[name]
+    except KeyError:
+        raise _Bad(f"missing field {name!r}") from None
+
+
+def _interface(kind: Kind, tokens: list[str]) -> InterfaceLine:
+    if len(tokens) < 5 or tokens[3] != "up":
+        raise _Bad("interface line without 'up'")
+    name, up = tokens[2], tokens[4]
+    if up == "false":
+        if len(tokens) != 5:
+            raise _Bad("words after 'up false'")
+        return InterfaceLine(kind, name, False)
+    if up != "true":
+        raise _Bad(f"bad 'up' value {up!r}")
+    fields = _pairs(tokens, 5)
+    unknown = set(fields) - {"ipv6", "ipv4"}
+    if unknown:
+        raise _Bad(f"unknown interface field {sorted(unknown)[0]!r}")
+    ipv6 = fields.get("ipv6")
+    ipv4 = fields.get("ipv4")
+    return InterfaceLine(
+        kind,
+        name,
+        True,
+        _address(ipv6) if ipv6 is not None else None,
+        _address(ipv4) if ipv4 is not None else None,
+    )
+
+
+def _neighbour(kind: Kind, tokens: list[str]) -> NeighbourLine:
+    fields = _pairs(tokens, 3)
+    rtt_text = fields.get("rtt")
+    rttcost_text = fields.get("rttcost")
+    if (rtt_text is None) != (rttcost_text is None):
+        raise _Bad("rtt without rttcost or the reverse")
+    rtt: float | None = None
+    if rtt_text is not None:
+        try:
+            rtt = float(rtt_text)
+        except ValueError as exc:
+            raise _Bad(f"bad rtt {rtt_text!r}") from exc
+        if not 0 <= rtt < 1e9:
+            raise _Bad(f"rtt out of range: {rtt_text}")
+    return NeighbourLine(
+        kind=kind,
+        id=_object_id(tokens[2]),
+        address=_address(_need(fields, "address")),
+        interface=_need(fields, "if"),
+        reach=_hex16(_need(fields, "reach"), "reach"),
+        ureach=_hex16(fields.get("ureach", "0"), "ureach"),
+        rxcost=_u16(_need(fields, "rxcost"), "rxcost"),
+        txcost=_u16(_need(fields, "txcost"), "txcost"),
+        cost=_u16(_need(fields, "cost"), "cost"),
+        rtt=rtt,
+        rttcost=_u16(rttcost_text, "rttcost") if rttcost_text is not None else None,
+    )
+
+
+def _xroute(kind: Kind, tokens: list[str]) -> XrouteLine:
+    fields = _pairs(tokens, 3)
+    prefix = _prefix(_need(fields, "prefix"))
+    src = _prefix(_need(fields, "from"))
+    return XrouteLine(kind, tokens[2], prefix, src, _u16(_need(fields, "metric"), "metric"))
+
+
+def _route(kind: Kind, tokens: list[str]) -> RouteLine:
+    fields = _pairs(tokens, 3)
+    installed = _need(fields, "installed")
+    if installed not in ("yes", "no"):
+        raise _Bad(f"bad 'installed' value {installed!r}")
+    return RouteLine(
+        kind=kind,
+        id=_object_id(tokens[2]),
+        prefix=_prefix(_need(fields, "prefix")),
+        src=_prefix(_need(fields, "from")),
+        installed=installed == "yes",
+        router_id=_router_id(_need(fields, "id")),
+        metric=_u16(_need(fields, "metric"), "metric"),
+        refmetric=_u16(_need(fields, "refmetric"), "refmetric"),
+        via=_address(_need(fields, "via")),
+        interface=_need(fields, "if"),
+    )
+
+
+_OBJECTS = {
+    "interface": _interface,
+    "neighbour": _neighbour,
+    "xroute": _xroute,
+    "route": _route,
+}
+_HEADER_FIELDS = ("version", "host", "my-id")
+
+
+def parse_line(line: str) -> ParsedLine | ParseError:
+    """Parse one line of babeld's control protocol (without its newline).
+
+    Args:
+        line: the line as received; a trailing ``\\r`` or ``\\n`` is ignored.
+
+    Returns:
+        The parsed line, or a :class:`ParseError` naming what is wrong.
+    """
+    tokens = line.split()
+    if not tokens:
+        return ParseError(line, "empty line")
+    first = tokens[0]
+    kind = _KINDS.get(first)
+    if kind is not None:
+        if len(tokens) < 3:
+            return ParseError(line, "update line too short")
+        handler = _OBJECTS.get(tokens[1])
+        if handler is None:
+            return ParseError(line, f"unknown object {tokens[1]!r}")
+        try:
+            return handler(kind, tokens)
+        except _Bad as exc:
+            return ParseError(line, str(exc))
+    if first == "ok" and len(tokens) == 1:
+        return ReplyLine("ok")
+    if first == "bad" and len(tokens) == 1:
+        return ReplyLine("bad")
+    if first == "no":
+        return ReplyLine("no", line.strip()[2:].strip())
+    if first == "BABEL" and len(tokens) == 2:
+        return HeaderLine("BABEL", tokens[1])
+    if first in _HEADER_FIELDS and len(tokens) == 2:
+        return HeaderLine(first, tokens[1])
+    return ParseError(line, "not a babeld control line")
