@@ -1,0 +1,973 @@
+"""`Lab`: a real babeld mesh in network namespaces, with fault injection (root only).
+
+One namespace per node (relays, one edge router per site, servers on the
+site's LAN), WireGuard tunnels (wireguard-go, userspace) from every edge to
+every relay, babeld everywhere with the configuration rendered from the lab's
+inventory by :func:`meshtui.core.confgen.render_babeld_conf`, and an OpenSSH
+sshd per node on a management veth from the root namespace.
+
+Usage::
+
+    with Lab(hello=0.5) as lab:          # up() on enter, down() on exit
+        lab.wait_converged()
+        lab.fail_relay("relay-1")
+        lab.wait(lambda: lab.next_hop("edge-a", "srv-b1") == "relay-2", 30, "failover")
+
+Everything the lab creates carries its random id (see topology.py), so labs
+of several processes can run at once; `down()` (and `meshtui lab down|clean`
+from another process) removes all of it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import base64
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from ipaddress import IPv6Network
+from pathlib import Path
+from typing import TypeVar
+
+from meshtui.lab.proc import (
+    LabError,
+    LabTimeout,
+    ProcRef,
+    comm,
+    netns_pids,
+    run,
+    spawn,
+    terminate_pids,
+    wait_until,
+)
+from meshtui.lab.state import (
+    DEFAULT_ROOT,
+    LabState,
+    destroy_lab,
+    lock_state,
+    write_atomic,
+)
+from meshtui.lab.topology import (
+    LAN_IF,
+    MGMT_IF,
+    LabConfig,
+    LabNode,
+    Topology,
+    build_topology,
+    render_inventory,
+)
+
+__all__ = ["Lab", "LabError", "LabTimeout", "NodeStatus", "missing_prerequisites"]
+
+T = TypeVar("T")
+
+REQUIRED_TOOLS = ("ip", "babeld", "wireguard-go", "wg", "nft", "sshd")
+NFT_TABLE = "meshtui_lab"
+BABEL_PORT = 6696
+INFINITY = 65535
+WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
+
+
+def missing_prerequisites() -> list[str]:
+    """What keeps a lab from running here (empty when it can): root, tools, `ip netns`."""
+    problems = []
+    if os.geteuid() != 0:
+        problems.append("the lab needs root (network namespaces)")
+    for tool in REQUIRED_TOOLS:
+        if shutil.which(tool) is None:
+            problems.append(f"{tool} is not installed")
+    if shutil.which("ip") is not None and os.geteuid() == 0:
+        res = run(["ip", "netns", "list"], check=False)
+        if res.returncode != 0:
+            problems.append(f"`ip netns` does not work here: {res.stderr.strip()}")
+    return problems
+
+
+def _random_ula() -> IPv6Network:
+    """A random fdXX:XXXX:XXXX::/48 (RFC 4193 style 40-bit global id)."""
+    gid = secrets.randbits(40)
+    return IPv6Network(((0xFD << 120) | (gid << 80), 48))
+
+
+def _wg_keypair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+    key = X25519PrivateKey.generate()
+    raw = key.private_bytes(
+        serialization.Encoding.Raw,
+        serialization.PrivateFormat.Raw,
+        serialization.NoEncryption(),
+    )
+    pub = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return base64.b64encode(raw).decode(), base64.b64encode(pub).decode()
+
+
+def _ssh_keypair(comment: str) -> tuple[bytes, str]:
+    """An ed25519 key: (OpenSSH private key file bytes, public key line)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    public = key.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return private, f"{public.decode()} {comment}"
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    """What `Lab.status()` reports about one node."""
+
+    name: str
+    role: str
+    site: str | None
+    namespace: str
+    address: str
+    babeld_pid: int | None
+    sshd_pid: int | None
+    reachable: int | None  # how many other nodes it has an installed route to (None: no dump)
+    others: int
+    error: str | None = None
+
+
+class Lab:
+    """A babeld mesh of namespaces on this machine.
+
+    Create one with ``Lab(...)`` then ``up()`` (or use it as a context manager),
+    or attach to a running one with ``Lab.attach(lab_id)``.
+    """
+
+    def __init__(
+        self,
+        sites: int = 2,
+        relays: int = 2,
+        servers_per_site: int = 1,
+        hello: float = 1.0,
+        *,
+        detached: bool = False,
+        root: Path = DEFAULT_ROOT,
+        _state: LabState | None = None,
+    ) -> None:
+        """Describe a new lab (nothing is created until :meth:`up`).
+
+        Args:
+            sites: number of sites (a, b, ...), each with an edge and servers.
+            relays: number of relays; relay-1 is the primary, the others standbys.
+            servers_per_site: servers on each site's LAN.
+            hello: babeld hello interval (s) on LANs and tunnels.
+            detached: the lab outlives this process (``meshtui lab up``); otherwise
+                this process owns it, and ``meshtui lab clean`` removes it once
+                the process is gone.
+            root: where lab state directories live.
+        """
+        self.root = Path(root)
+        if _state is None:
+            config = LabConfig(sites, relays, servers_per_site, float(hello))
+            problems = config.problems()
+            if problems:
+                raise LabError("; ".join(problems))
+            lab_id = secrets.token_hex(3)
+            while (self.root / lab_id).exists():
+                lab_id = secrets.token_hex(3)
+            owner = None if detached else ProcRef.of(os.getpid())
+            _state = LabState(
+                lab_id=lab_id,
+                ula=str(_random_ula()),
+                config=config,
+                owner_pid=owner.pid if owner else None,
+                owner_started=owner.started if owner else None,
+            )
+        self._state = _state
+        self.topology: Topology = build_topology(
+            _state.lab_id, IPv6Network(_state.ula), _state.config
+        )
+        self._procs: dict[int, subprocess.Popen] = {}
+        self._atexit = False
+        self._ll_to_node = {}
+        for n in self.topology.nodes:
+            if n.lan_link_local is not None:
+                self._ll_to_node[str(n.lan_link_local)] = n.name
+            for t in n.tunnels:
+                self._ll_to_node[str(t.link_local)] = n.name
+
+    # ------------------------------------------------------------------ identity
+
+    @classmethod
+    def attach(cls, lab_id: str | None = None, root: Path = DEFAULT_ROOT) -> Lab:
+        """A handle on a running lab (the only one when ``lab_id`` is None)."""
+        from meshtui.lab.state import find_lab
+
+        return cls(root=root, _state=find_lab(lab_id, root))
+
+    @property
+    def id(self) -> str:
+        return self._state.lab_id
+
+    @property
+    def config(self) -> LabConfig:
+        return self._state.config
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / self.id
+
+    @property
+    def inventory_path(self) -> Path:
+        """The lab's inventory (TOML schema v1): sockets, ssh destinations, tunnels."""
+        return self.state_dir / "mesh.toml"
+
+    @property
+    def ssh_key(self) -> Path:
+        """The client private key every node's sshd accepts (for root)."""
+        return self.state_dir / "ssh" / "id_ed25519"
+
+    @property
+    def known_hosts(self) -> Path:
+        """known_hosts with every node's host key, by management address."""
+        return self.state_dir / "ssh" / "known_hosts"
+
+    @property
+    def ssh_config(self) -> Path:
+        """An ssh_config with a ``Host NODE`` entry per node (``ssh -F FILE edge-a``)."""
+        return self.state_dir / "ssh" / "config"
+
+    @property
+    def nodes(self) -> list[str]:
+        return [n.name for n in self.topology.nodes]
+
+    @property
+    def prefix(self) -> IPv6Network:
+        return self.topology.prefix
+
+    def node(self, name: str) -> LabNode:
+        try:
+            return self.topology.node(name)
+        except KeyError as exc:
+            raise LabError(str(exc.args[0])) from None
+
+    def node_dir(self, node: str) -> Path:
+        return self.state_dir / "nodes" / self.node(node).name
+
+    def socket_path(self, node: str) -> str:
+        """babeld's read-only control socket of ``node`` (reachable from the root namespace)."""
+        return str(self.node_dir(node) / "babeld.sock")
+
+    def config_path(self, node: str) -> Path:
+        return self.node_dir(node) / "babeld.conf"
+
+    def address(self, node: str) -> str:
+        """The node's /128 (without the length)."""
+        return str(self.node(node).address)
+
+    def ssh_destination(self, node: str) -> str:
+        return f"root@{self.node(node).mgmt_address}"
+
+    def site_of(self, node: str) -> str | None:
+        """Where a node is now (servers roam)."""
+        n = self.node(node)
+        return self._state.server_sites.get(n.name, n.site)
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (
+            f"Lab(id={self.id!r}, sites={c.sites}, relays={c.relays}, "
+            f"servers_per_site={c.servers_per_site}, hello={c.hello:g})"
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> Lab:
+        self.up()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
+
+    def up(self, wait: bool = True, timeout: float = 120.0) -> Lab:
+        """Create everything and start the daemons; tear all down again on any failure.
+
+        Args:
+            wait: also wait until every node has a route to every other node.
+            timeout: bound for that wait (s).
+        """
+        problems = missing_prerequisites()
+        if problems:
+            raise LabError("; ".join(problems))
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.state_dir, 0o755)
+        with lock_state(self.root, self.id):
+            self._state.save(self.root)  # before anything exists: down/clean can find it
+        if not self._state.detached and not self._atexit:
+            atexit.register(self.down)
+            self._atexit = True
+        try:
+            self._make_files()
+            self._create_namespaces()
+            self._create_links()
+            self._start_wireguard()
+            self._write_inventory()
+            for n in self.topology.nodes:
+                self._write_babeld_conf(n.name)
+            for n in self.topology.nodes:
+                self._spawn_sshd(n)
+                self._spawn_babeld(n)
+            for n in self.topology.nodes:
+                self._wait_sshd(n)
+                self._wait_babeld(n)
+            self._update_state(status="up")
+            if wait:
+                self.wait_converged(timeout)
+        except BaseException:
+            self.down()
+            raise
+        return self
+
+    def down(self) -> list[str]:
+        """Stop every process of the lab and delete everything it created (idempotent).
+
+        Returns the problems met (empty when all is gone).
+        """
+        problems = destroy_lab(self.id, self.root, reap=self._reap)
+        for proc in list(self._procs.values()):
+            with contextlib.suppress(Exception):
+                proc.wait(timeout=1)
+        self._procs.clear()
+        if self._atexit:
+            atexit.unregister(self.down)
+            self._atexit = False
+        self._state.status = "down"
+        return problems
+
+    def _reap(self, pid: int) -> None:
+        proc = self._procs.get(pid)
+        if proc is not None and proc.poll() is not None:
+            del self._procs[pid]
+
+    def _update_state(self, **changes: object) -> None:
+        with lock_state(self.root, self.id):
+            with contextlib.suppress(LabError):
+                fresh = LabState.load(self.root, self.id)
+                self._state.server_sites = fresh.server_sites
+                self._state.failed_relays = fresh.failed_relays
+                self._state.status = fresh.status
+            for key, value in changes.items():
+                setattr(self._state, key, value)
+            self._state.save(self.root)
+
+    def _refresh_state(self) -> None:
+        with contextlib.suppress(LabError):
+            fresh = LabState.load(self.root, self.id)
+            self._state.server_sites = fresh.server_sites
+            self._state.failed_relays = fresh.failed_relays
+            self._state.status = fresh.status
+
+    # ------------------------------------------------------------------ building
+
+    def _make_files(self) -> None:
+        ssh_dir = self.ssh_key.parent
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        private, public = _ssh_keypair(f"meshtui-lab-{self.id}")
+        write_atomic(self.ssh_key, private, 0o600)
+        write_atomic(ssh_dir / "id_ed25519.pub", public + "\n")
+        write_atomic(ssh_dir / "authorized_keys", public + "\n", 0o600)
+        known = []
+        config = []
+        for n in self.topology.nodes:
+            d = self.node_dir(n.name)
+            d.mkdir(parents=True, exist_ok=True)
+            host_private, host_public = _ssh_keypair(f"{n.name}@meshtui-lab-{self.id}")
+            write_atomic(d / "ssh_host_ed25519_key", host_private, 0o600)
+            write_atomic(d / "ssh_host_ed25519_key.pub", host_public + "\n")
+            known.append(f"{n.mgmt_address} {host_public.rsplit(' ', 1)[0]}")
+            write_atomic(d / "sshd_config", self._sshd_config(n))
+            config += [
+                f"Host {n.name}",
+                f"    HostName {n.mgmt_address}",
+                "    User root",
+                f"    IdentityFile {self.ssh_key}",
+                "    IdentitiesOnly yes",
+                f"    UserKnownHostsFile {self.known_hosts}",
+                "    StrictHostKeyChecking yes",
+                "",
+            ]
+        write_atomic(self.known_hosts, "\n".join(known) + "\n")
+        write_atomic(self.ssh_config, "\n".join(config))
+
+    def _sshd_config(self, n: LabNode) -> str:
+        d = self.node_dir(n.name)
+        return "\n".join(
+            [
+                f"# sshd for lab node {n.name} (namespace {n.namespace})",
+                "Port 22",
+                f"ListenAddress {n.mgmt_address}",
+                f"HostKey {d}/ssh_host_ed25519_key",
+                f"AuthorizedKeysFile {self.state_dir}/ssh/authorized_keys",
+                f"PidFile {d}/sshd.pid",
+                "StrictModes no",
+                "PermitRootLogin prohibit-password",
+                "PubkeyAuthentication yes",
+                "PasswordAuthentication no",
+                "KbdInteractiveAuthentication no",
+                "UsePAM no",
+                "UseDNS no",
+                "PrintMotd no",
+                "Subsystem sftp internal-sftp",
+                "",
+            ]
+        )
+
+    def _create_namespaces(self) -> None:
+        lines = [f"netns add {n.namespace}" for n in self.topology.nodes]
+        run(["ip", "-batch", "-"], input="\n".join(lines) + "\n")
+
+    def _batch(self, namespace: str | None, lines: list[str]) -> None:
+        if not lines:
+            return
+        argv = ["ip"] + (["-n", namespace] if namespace else []) + ["-batch", "-"]
+        run(argv, input="\n".join(lines) + "\n")
+
+    def _create_links(self) -> None:
+        topo = self.topology
+        # Management veths, from the root namespace into every node.
+        root_lines = []
+        for n in topo.nodes:
+            root_lines += [
+                f"link add {n.mgmt_root_if} type veth peer name {MGMT_IF} netns {n.namespace}",
+                f"addr add {n.mgmt_root_address}/64 dev {n.mgmt_root_if} nodad",
+                f"link set {n.mgmt_root_if} up",
+            ]
+        self._batch(None, root_lines)
+        # Links an edge creates: its LAN bridge, server ports, underlay veths to relays.
+        for edge in topo.role("edge"):
+            lines = [f"link add {LAN_IF} type bridge mcast_snooping 0"]
+            for srv in topo.servers_of(edge.site or ""):
+                lines.append(self._server_port_add(srv, edge))
+            for u in topo.underlays:
+                if u.edge == edge.name:
+                    relay_ns = topo.node(u.relay).namespace
+                    lines.append(
+                        f"link add {u.edge_if} type veth peer name {u.relay_if} netns {relay_ns}"
+                    )
+            self._batch(edge.namespace, lines)
+        # Addresses and link state, namespace by namespace.
+        for n in topo.nodes:
+            lines = [
+                "link set lo up",
+                f"addr add {n.address}/128 dev lo",
+                f"addr add {n.mgmt_address}/64 dev {MGMT_IF} nodad",
+                f"link set {MGMT_IF} up",
+            ]
+            if n.role == "edge":
+                lines += self._lan_lines(n)
+                for srv in topo.servers_of(n.site or ""):
+                    lines += [f"link set p-{srv.name} master {LAN_IF}", f"link set p-{srv.name} up"]
+            elif n.role == "server":
+                lines += self._lan_lines(n)
+            for u in topo.underlays:
+                if u.edge == n.name:
+                    lines += [
+                        f"addr add {u.edge_address}/64 dev {u.edge_if} nodad",
+                        f"link set {u.edge_if} up",
+                    ]
+                elif u.relay == n.name:
+                    lines += [
+                        f"addr add {u.relay_address}/64 dev {u.relay_if} nodad",
+                        f"link set {u.relay_if} up",
+                    ]
+            self._batch(n.namespace, lines)
+            self._sysctl(n)
+
+    @staticmethod
+    def _server_port_add(srv: LabNode, edge: LabNode) -> str:
+        return f"link add p-{srv.name} type veth peer name {LAN_IF} netns {srv.namespace}"
+
+    @staticmethod
+    def _lan_lines(n: LabNode) -> list[str]:
+        return [
+            f"link set {LAN_IF} addrgenmode none",
+            f"addr add {n.lan_link_local}/64 dev {LAN_IF} nodad",
+            f"link set {LAN_IF} up",
+        ]
+
+    def _sysctl(self, n: LabNode) -> None:
+        run(
+            [
+                "ip", "netns", "exec", n.namespace, "sysctl", "-q", "-w",
+                "net.ipv6.conf.all.forwarding=1",
+                "net.ipv6.conf.default.accept_dad=0",
+            ]
+        )  # fmt: skip
+
+    def _start_wireguard(self) -> None:
+        topo = self.topology
+        env = {**os.environ, **WG_ENV}
+        keys: dict[str, tuple[str, str]] = {}
+        for n in topo.nodes:
+            for t in n.tunnels:
+                keys[t.interface] = _wg_keypair()
+                log = self.node_dir(n.name) / f"wireguard-{t.interface}.log"
+                argv = ["ip", "netns", "exec", n.namespace, "wireguard-go", "-f", t.interface]
+                self._track(spawn(argv, log, env=env))
+        sock_dir = Path("/var/run/wireguard")
+        names = topo.wg_interfaces()
+        wait_until(
+            lambda: all((sock_dir / f"{i}.sock").exists() for i in names),
+            15.0,
+            "wireguard-go to create its interfaces",
+        )
+        for n in topo.nodes:
+            lines = []
+            for t in n.tunnels:
+                peer = topo.node(t.peer)
+                peer_end = next(pt for pt in peer.tunnels if pt.peer == n.name)
+                key_file = self.node_dir(n.name) / f"wg-{t.interface}.key"
+                write_atomic(key_file, keys[t.interface][0] + "\n", 0o600)
+                run(
+                    [
+                        "wg", "set", t.interface,
+                        "private-key", str(key_file),
+                        "listen-port", str(t.listen_port),
+                        "peer", keys[peer_end.interface][1],
+                        "allowed-ips", "::/0",
+                        "endpoint", f"[{t.endpoint}]:{peer_end.listen_port}",
+                    ]
+                )  # fmt: skip
+                lines += [
+                    f"link set {t.interface} addrgenmode none",
+                    f"addr add {t.link_local}/64 dev {t.interface} nodad",
+                    f"link set {t.interface} up",
+                ]
+            self._batch(n.namespace, lines)
+
+    def _track(self, proc: subprocess.Popen) -> subprocess.Popen:
+        self._procs[proc.pid] = proc
+        return proc
+
+    def _restart_command(self, node: str) -> str:
+        return f"{sys.executable} -m meshtui.cli lab restart --lab {self.id} {node}"
+
+    def _write_inventory(self) -> None:
+        text = render_inventory(
+            self.topology,
+            {n.name: str(self.node_dir(n.name)) for n in self.topology.nodes},
+            self._state.server_sites,
+            {n.name: self._restart_command(n.name) for n in self.topology.nodes},
+        )
+        write_atomic(self.inventory_path, text)
+
+    def _write_babeld_conf(self, node: str) -> None:
+        from meshtui.core.confgen import render_babeld_conf
+        from meshtui.core.inventory import InventoryError, load_inventory
+
+        try:
+            inv = load_inventory(self.inventory_path)
+            text = render_babeld_conf(inv, node)
+        except InventoryError as exc:
+            raise LabError(f"lab inventory rejected: {exc}") from None
+        write_atomic(self.config_path(node), text)
+
+    # ------------------------------------------------------------------ babeld
+
+    def _babeld_files(self, node: str) -> dict[str, Path]:
+        d = self.node_dir(node)
+        return {
+            "conf": d / "babeld.conf",
+            "pid": d / "babeld.pid",
+            "state": d / "babeld.state",
+            "log": d / "babeld.log",
+            "out": d / "babeld.out",
+            "sock": d / "babeld.sock",
+        }
+
+    def babeld_pid(self, node: str) -> int | None:
+        """The pid of the node's running babeld (from its pid file), or None."""
+        f = self._babeld_files(node)
+        try:
+            pid = int(f["pid"].read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if comm(pid) == "babeld" and self._in_namespace(pid, node) else None
+
+    def _in_namespace(self, pid: int, node: str) -> bool:
+        try:
+            ours = os.stat(f"/run/netns/{self.node(node).namespace}")
+            theirs = os.stat(f"/proc/{pid}/ns/net")
+        except OSError:
+            return False
+        return (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino)
+
+    def _spawn_babeld(self, n: LabNode) -> None:
+        f = self._babeld_files(n.name)
+        for stale in (f["pid"], f["sock"]):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        argv = [
+            "ip", "netns", "exec", n.namespace, "babeld",
+            "-c", str(f["conf"]), "-I", str(f["pid"]), "-S", str(f["state"]), "-L", str(f["log"]),
+            *n.interfaces,
+        ]  # fmt: skip
+        self._track(spawn(argv, f["out"]))
+
+    def _babeld_ready(self, node: str) -> bool:
+        f = self._babeld_files(node)
+        if not f["sock"].exists():
+            return False
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(1.0)
+            try:
+                s.connect(str(f["sock"]))
+                return s.recv(64).startswith(b"BABEL")
+            except OSError:
+                return False
+
+    def _wait_babeld(self, n: LabNode, timeout: float = 15.0) -> None:
+        f = self._babeld_files(n.name)
+
+        def ready() -> bool:
+            if self._babeld_ready(n.name):
+                return True
+            self._check_exited(n.name, "babeld", f["out"], f["log"])
+            return False
+
+        wait_until(ready, timeout, f"babeld on {n.name} to open {f['sock']}")
+
+    def _check_exited(self, node: str, what: str, *logs: Path) -> None:
+        for pid, proc in list(self._procs.items()):
+            if proc.poll() is not None and what in proc.args and self.node(node).namespace in proc.args:
+                del self._procs[pid]
+                tail = []
+                for log in logs:
+                    with contextlib.suppress(OSError):
+                        tail += log.read_text(errors="replace").strip().splitlines()[-3:]
+                detail = " | ".join(tail) or "no output"
+                raise LabError(f"{what} on {node} exited with status {proc.returncode}: {detail}")
+
+    def start_babeld(self, node: str, wait: bool = True) -> None:
+        """Start the node's babeld with the config at its config path."""
+        n = self.node(node)
+        if self.babeld_pid(node) is not None:
+            raise LabError(f"babeld already runs on {node}")
+        self._spawn_babeld(n)
+        if wait:
+            self._wait_babeld(n)
+
+    def kill_babeld(
+        self, node: str, sig: int = signal.SIGTERM, wait: bool = True, timeout: float = 10.0
+    ) -> int:
+        """Send ``sig`` to the node's babeld; wait for it to exit (for TERM/KILL/INT/HUP).
+
+        SIGTERM lets babeld send retractions first (neighbours switch at once);
+        SIGKILL makes it vanish silently (neighbours notice by missed Hellos).
+        Returns the pid signalled.
+        """
+        pid = self.babeld_pid(node)
+        if pid is None:
+            raise LabError(f"babeld is not running on {node}")
+        ref = ProcRef.of(pid)
+        if ref is None or not ref.signal(sig):
+            raise LabError(f"babeld on {node} exited before it could be signalled")
+        if wait and sig in (signal.SIGTERM, signal.SIGKILL, signal.SIGINT, signal.SIGHUP):
+
+            def gone() -> bool:
+                self._reap(pid)
+                return not ref.alive()
+
+            wait_until(gone, timeout, f"babeld on {node} (pid {pid}) to exit")
+        return pid
+
+    def restart_babeld(self, node: str, wait: bool = True) -> None:
+        """Stop babeld cleanly (SIGTERM) if it runs, then start it with its current config."""
+        if self.babeld_pid(node) is not None:
+            self.kill_babeld(node, signal.SIGTERM)
+        self.start_babeld(node, wait=wait)
+
+    # ------------------------------------------------------------------ sshd
+
+    def sshd_pid(self, node: str) -> int | None:
+        try:
+            pid = int((self.node_dir(node) / "sshd.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return pid if comm(pid) == "sshd" and self._in_namespace(pid, node) else None
+
+    def _spawn_sshd(self, n: LabNode) -> None:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
+        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        d = self.node_dir(n.name)
+        with contextlib.suppress(FileNotFoundError):
+            (d / "sshd.pid").unlink()
+        argv = ["ip", "netns", "exec", n.namespace, sshd, "-D", "-e", "-f", str(d / "sshd_config")]
+        self._track(spawn(argv, d / "sshd.log"))
+
+    def _sshd_ready(self, n: LabNode) -> bool:
+        try:
+            with socket.create_connection((str(n.mgmt_address), 22), timeout=1.0) as s:
+                return s.recv(16).startswith(b"SSH-")
+        except OSError:
+            return False
+
+    def _wait_sshd(self, n: LabNode, timeout: float = 15.0) -> None:
+        log = self.node_dir(n.name) / "sshd.log"
+
+        def ready() -> bool:
+            if self._sshd_ready(n):
+                return True
+            self._check_exited(n.name, "sshd", log)
+            return False
+
+        wait_until(ready, timeout, f"sshd on {n.name} to listen on [{n.mgmt_address}]:22")
+
+    def start_sshd(self, node: str, wait: bool = True) -> None:
+        """Start the node's sshd (listening on its management address, port 22)."""
+        n = self.node(node)
+        if self.sshd_pid(node) is not None:
+            raise LabError(f"sshd already runs on {node}")
+        self._spawn_sshd(n)
+        if wait:
+            self._wait_sshd(n)
+
+    def kill_sshd(self, node: str, sessions: bool = True) -> None:
+        """Stop the node's sshd; with ``sessions`` also every open SSH session to it."""
+        n = self.node(node)
+        pids = [p for p in netns_pids(n.namespace) if comm(p) == "sshd"] if sessions else []
+        main = self.sshd_pid(node)
+        if main is not None:
+            pids.append(main)
+        terminate_pids(sorted(set(pids)), reap=self._reap)
+
+    # ------------------------------------------------------------------ faults
+
+    def fail_relay(self, name: str) -> None:
+        """Silent outage: drop Babel (udp dport 6696) in and out in the relay's namespace.
+
+        Links and tunnels stay up; neighbours notice only by missing Hellos.
+        """
+        n = self.node(name)
+        if n.role != "relay":
+            raise LabError(f"{name} is not a relay")
+        ruleset = (
+            f"table inet {NFT_TABLE} {{\n"
+            f"  chain input {{ type filter hook input priority 0; policy accept;"
+            f" udp dport {BABEL_PORT} drop; }}\n"
+            f"  chain output {{ type filter hook output priority 0; policy accept;"
+            f" udp dport {BABEL_PORT} drop; }}\n"
+            "}\n"
+        )
+        self.heal_relay(name)
+        run(["ip", "netns", "exec", n.namespace, "nft", "-f", "-"], input=ruleset)
+        self._update_state(failed_relays=sorted({*self._state.failed_relays, name}))
+
+    def heal_relay(self, name: str) -> None:
+        """Undo :meth:`fail_relay` (harmless when the relay is not failed)."""
+        n = self.node(name)
+        if n.role != "relay":
+            raise LabError(f"{name} is not a relay")
+        run(["ip", "netns", "exec", n.namespace, "nft", "delete", "table", "inet", NFT_TABLE],
+            check=False)  # fmt: skip
+        self._refresh_state()
+        if name in self._state.failed_relays:
+            self._update_state(failed_relays=[r for r in self._state.failed_relays if r != name])
+
+    def relay_failed(self, name: str) -> bool:
+        n = self.node(name)
+        res = run(["ip", "netns", "exec", n.namespace, "nft", "list", "tables"], check=False)
+        return f"inet {NFT_TABLE}" in res.stdout
+
+    def roam(self, server: str, to_site: str, wait: bool = True) -> None:
+        """Move a server (and its /128) onto another site's LAN.
+
+        How: the server's babeld is stopped with SIGTERM, so it retracts its
+        routes on the old LAN and neighbours drop them at once; its LAN veth is
+        deleted and re-created with the same name (``lan0``) on the new site's
+        bridge; then babeld starts again with the unchanged config and
+        announces the /128 from the new site. The inventory's ``site`` follows.
+        """
+        n = self.node(server)
+        if n.role != "server":
+            raise LabError(f"{server} is not a server (only servers roam)")
+        if to_site not in self.topology.sites:
+            raise LabError(f"no site {to_site!r} (sites: {', '.join(self.topology.sites)})")
+        self._refresh_state()
+        current = self.site_of(server) or ""
+        if current == to_site:
+            raise LabError(f"{server} is already at site {to_site}")
+        old_edge = self.topology.edge_of(current)
+        new_edge = self.topology.edge_of(to_site)
+        if self.babeld_pid(server) is not None:
+            self.kill_babeld(server, signal.SIGTERM)
+        self._batch(old_edge.namespace, [f"link delete p-{server}"])
+        self._batch(
+            new_edge.namespace,
+            [
+                self._server_port_add(n, new_edge),
+                f"link set p-{server} master {LAN_IF}",
+                f"link set p-{server} up",
+            ],
+        )
+        self._batch(n.namespace, self._lan_lines(n))
+        sites = dict(self._state.server_sites)
+        sites[server] = to_site
+        self._update_state(server_sites=sites)
+        self._write_inventory()
+        self.start_babeld(server, wait=wait)
+
+    def exec(
+        self,
+        node: str,
+        argv: Sequence[str],
+        *,
+        check: bool = False,
+        timeout: float = 30.0,
+        input: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` (no shell) in the node's namespace and return the result."""
+        n = self.node(node)
+        return run(["ip", "netns", "exec", n.namespace, *argv], check=check, timeout=timeout,
+                   input=input)  # fmt: skip
+
+    # ------------------------------------------------------------------ observing
+
+    def dump(self, node: str, timeout: float = 5.0):  # -> NodeModel
+        """One ``dump`` of the node's babeld, as meshtui's live model."""
+        from meshtui.transport.local import ConnectError, dump_once
+
+        try:
+            return dump_once(self.socket_path(node), timeout=timeout)
+        except ConnectError as exc:
+            raise LabError(f"{node}: {exc}") from None
+
+    def installed(self, node: str) -> dict[str, object]:
+        """The node's selected routes (finite metric) by destination node name."""
+        by_prefix = {f"{n.address}/128": n.name for n in self.topology.nodes}
+        out = {}
+        for route in self.dump(node).routes.values():
+            name = by_prefix.get(route.prefix)
+            if name and route.installed and route.metric < INFINITY:
+                out[name] = route
+        return out
+
+    def routes_to(self, node: str, dest: str) -> list:
+        """Every route ``node`` knows to ``dest``'s /128 (selected or not)."""
+        prefix = f"{self.node(dest).address}/128"
+        return [r for r in self.dump(node).routes.values() if r.prefix == prefix]
+
+    def neighbour_name(self, link_local: str) -> str | None:
+        """Which lab node owns a link-local address seen as a route's ``via``."""
+        return self._ll_to_node.get(link_local)
+
+    def next_hop(self, node: str, dest: str) -> str | None:
+        """The neighbour through which ``node`` currently reaches ``dest`` (None: no route)."""
+        route = self.installed(node).get(dest)
+        return None if route is None else self.neighbour_name(route.via)
+
+    def missing_routes(self) -> dict[str, list[str]]:
+        """For each node, the other nodes it has no usable route to (empty dict: converged)."""
+        out = {}
+        for n in self.nodes:
+            try:
+                have = set(self.installed(n))
+            except LabError:
+                have = set()
+            missing = [m for m in self.nodes if m != n and m not in have]
+            if missing:
+                out[n] = missing
+        return out
+
+    def converged(self) -> bool:
+        """Every node has an installed route to every other node's /128."""
+        return not self.missing_routes()
+
+    def off_primary(self, primary: str = "relay-1") -> list[tuple[str, str, str | None]]:
+        """(edge, destination, next hop) for inter-site paths that do not go via ``primary``."""
+        out = []
+        for edge in self.topology.role("edge"):
+            installed = self.installed(edge.name)
+            for dest in self.topology.nodes:
+                if dest.role == "relay" or self.site_of(dest.name) == edge.site:
+                    continue
+                route = installed.get(dest.name)
+                hop = None if route is None else self.neighbour_name(route.via)
+                if hop != primary:
+                    out.append((edge.name, dest.name, hop))
+        return out
+
+    def wait(self, predicate: Callable[[], T], timeout: float, what: str = "a condition",
+             interval: float = 0.1) -> T:  # fmt: skip
+        """Poll ``predicate`` until it is truthy; raise LabTimeout after ``timeout`` s.
+
+        Lab errors (a socket not there yet, a daemon restarting) count as "not yet".
+        """
+        return wait_until(predicate, timeout, what, interval)  # type: ignore[return-value]
+
+    def wait_converged(self, timeout: float = 90.0, primary: str | None = "relay-1") -> float:
+        """Wait until every node reaches every other (and, with ``primary``, every
+        inter-site path of the edges goes via that relay). Returns the seconds waited."""
+        t0 = time.monotonic()
+        last: dict[str, object] = {}
+
+        def done() -> bool:
+            last["missing"] = missing = self.missing_routes()
+            if missing:
+                return False
+            if primary and primary in self.nodes:
+                last["off"] = off = self.off_primary(primary)
+                return not off
+            return True
+
+        try:
+            self.wait(done, timeout, "the mesh to converge")
+        except LabTimeout as exc:
+            detail = last.get("missing") or last.get("off")
+            raise LabTimeout(f"{exc}; still: {detail}") from None
+        return time.monotonic() - t0
+
+    def status(self) -> list[NodeStatus]:
+        """One line of facts per node: daemons and how many nodes it reaches."""
+        out = []
+        others = len(self.nodes) - 1
+        for n in self.topology.nodes:
+            reach, error = None, None
+            try:
+                reach = len([d for d in self.installed(n.name) if d != n.name])
+            except LabError as exc:
+                error = str(exc)
+            out.append(
+                NodeStatus(
+                    name=n.name,
+                    role=n.role,
+                    site=self.site_of(n.name),
+                    namespace=n.namespace,
+                    address=str(n.address),
+                    babeld_pid=self.babeld_pid(n.name),
+                    sshd_pid=self.sshd_pid(n.name),
+                    reachable=reach,
+                    others=others,
+                    error=error,
+                )
+            )
+        return out
+
+    @property
+    def failed_relays(self) -> list[str]:
+        self._refresh_state()
+        return list(self._state.failed_relays)
+
+    @property
+    def detached(self) -> bool:
+        return self._state.detached
