@@ -107,9 +107,7 @@ def _wg_keypair() -> tuple[str, str]:
         serialization.PrivateFormat.Raw,
         serialization.NoEncryption(),
     )
-    pub = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
+    pub = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode(), base64.b64encode(pub).decode()
 
 
@@ -648,8 +646,9 @@ class Lab:
         wait_until(ready, timeout, f"babeld on {n.name} to open {f['sock']}")
 
     def _check_exited(self, node: str, what: str, *logs: Path) -> None:
+        ns = self.node(node).namespace
         for pid, proc in list(self._procs.items()):
-            if proc.poll() is not None and what in proc.args and self.node(node).namespace in proc.args:
+            if proc.poll() is not None and what in proc.args and ns in proc.args:
                 del self._procs[pid]
                 tail = []
                 for log in logs:
