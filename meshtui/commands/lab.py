@@ -1,0 +1,277 @@
+"""The ``meshtui lab`` commands: build, inspect, break and tear down a namespace lab.
+
+``lab up`` leaves the lab running after it returns (it is *detached*); every
+other command finds it through its state file under /run/meshtui-lab, so they
+work from any shell. ``--lab ID`` chooses among several running labs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import time
+
+from meshtui.cli import CliError
+from meshtui.lab.lab import Lab, LabError, missing_prerequisites
+from meshtui.lab.state import clean_stale, list_labs
+from meshtui.lab.topology import MAX_RELAYS, MAX_SERVERS, MAX_SITES
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``lab`` and its sub-commands."""
+    lab = subparsers.add_parser(
+        "lab",
+        help="a real babeld mesh in network namespaces (root)",
+        description="Build a babeld mesh of network namespaces on this machine (as root): "
+        "relays, one edge router per site with WireGuard tunnels to every relay, and "
+        "servers on each site's LAN; then break and heal it.",
+    )
+    lab.set_defaults(func=lambda args: _help(lab))
+    sub = lab.add_subparsers(dest="lab_command", metavar="ACTION")
+
+    which = argparse.ArgumentParser(add_help=False)
+    which.add_argument("--lab", metavar="ID", help="the lab to act on (default: the only one)")
+
+    p = sub.add_parser("up", help="build a lab and leave it running")
+    p.add_argument("--hello", type=float, default=1.0, metavar="S", help="hello interval (s)")
+    p.add_argument("--sites", type=int, default=2, metavar="N", help=f"sites (1–{MAX_SITES})")
+    p.add_argument("--relays", type=int, default=2, metavar="N", help=f"relays (1–{MAX_RELAYS})")
+    p.add_argument(
+        "--servers", type=int, default=1, metavar="N", help=f"servers per site (1–{MAX_SERVERS})"
+    )
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="convergence bound")
+    p.add_argument("--no-wait", action="store_true", help="do not wait for convergence")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", parents=[which], help="stop a lab and delete everything it made")
+    p.add_argument("--all", action="store_true", help="every lab on this machine")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", parents=[which], help="labs, daemons and reachability")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("fail", parents=[which], help="silent outage of a relay (drop Babel)")
+    p.add_argument("relay")
+    p.set_defaults(func=cmd_fail)
+
+    p = sub.add_parser("heal", parents=[which], help="end a relay's outage")
+    p.add_argument("relay")
+    p.set_defaults(func=cmd_heal)
+
+    p = sub.add_parser("kill", parents=[which], help="stop a node's babeld")
+    p.add_argument("node")
+    p.add_argument(
+        "--signal",
+        default="TERM",
+        metavar="SIG",
+        help="TERM (retractions first, the default) or KILL (silent), or any signal name",
+    )
+    p.set_defaults(func=cmd_kill)
+
+    p = sub.add_parser("start", parents=[which], help="start a node's babeld")
+    p.add_argument("node")
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("restart", parents=[which], help="restart a node's babeld (new config)")
+    p.add_argument("node")
+    p.set_defaults(func=cmd_restart)
+
+    p = sub.add_parser("roam", parents=[which], help="move a server to another site's LAN")
+    p.add_argument("server")
+    p.add_argument("site")
+    p.set_defaults(func=cmd_roam)
+
+    p = sub.add_parser(
+        "exec", parents=[which], help="run a command in a node's namespace (after --)"
+    )
+    p.add_argument("node")
+    p.add_argument("argv", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_exec)
+
+    p = sub.add_parser("clean", help="remove labs whose owner process is gone")
+    p.add_argument("--all", action="store_true", help="also detached labs (from `lab up`)")
+    p.set_defaults(func=cmd_clean)
+
+
+def _help(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _require() -> None:
+    problems = missing_prerequisites()
+    if problems:
+        raise CliError("lab: " + "; ".join(problems))
+
+
+def _attach(args: argparse.Namespace) -> Lab:
+    _require()
+    try:
+        return Lab.attach(getattr(args, "lab", None))
+    except LabError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _guard(action, *a: object) -> None:
+    try:
+        action(*a)
+    except LabError as exc:
+        raise CliError(str(exc)) from None
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    _require()
+    try:
+        lab = Lab(args.sites, args.relays, args.servers, args.hello, detached=True)
+    except LabError as exc:
+        raise CliError(str(exc)) from None
+    print(f"lab {lab.id}: starting {lab!r}", file=sys.stderr)
+    t0 = time.monotonic()
+    try:
+        lab.up(wait=False)
+        started = time.monotonic() - t0
+        waited = None if args.no_wait else lab.wait_converged(args.timeout)
+    except LabError as exc:
+        raise CliError(f"lab up failed (everything removed again): {exc}") from None
+    except KeyboardInterrupt:
+        lab.down()
+        raise
+    print(f"lab {lab.id} is up ({started:.1f} s", end="")
+    print(", not waited for convergence)" if waited is None else f", converged {waited:.1f} s later)")
+    print(f"  prefix     {lab.prefix}   hello {lab.config.hello:g} s")
+    print(f"  inventory  {lab.inventory_path}")
+    print(f"  ssh        ssh -F {lab.ssh_config} NODE   (key {lab.ssh_key})")
+    print("  sockets")
+    for n in lab.topology.nodes:
+        print(f"    {n.name:<10} {n.address!s:<26} {lab.socket_path(n.name)}")
+    print(f"  dashboard  meshtui --inventory {lab.inventory_path}")
+    print(f"  one node   meshtui status --socket {lab.socket_path(lab.nodes[0])}")
+    print(f"  break it   meshtui lab fail relay-1 --lab {lab.id}   (heal with `lab heal`)")
+    print(f"  stop       meshtui lab down --lab {lab.id}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    if args.all:
+        _require()
+        gone = clean_stale(everything=True)
+        print(f"removed {len(gone)} lab(s){': ' + ', '.join(gone) if gone else ''}")
+        return 0
+    lab = _attach(args)
+    problems = lab.down()
+    if problems:
+        raise CliError(f"lab {lab.id} removed with problems: {'; '.join(problems)}")
+    print(f"lab {lab.id} removed")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _require()
+    labs = list_labs()
+    if not labs:
+        print("no lab is running")
+        return 0
+    if args.lab is None and len(labs) > 1:
+        for s in labs:
+            owner = "detached" if s.detached else f"owner pid {s.owner_pid}"
+            if not s.detached and not s.owner_alive():
+                owner += " (gone: `meshtui lab clean` removes it)"
+            c = s.config
+            print(
+                f"{s.lab_id}  {s.status:<8} sites {c.sites} relays {c.relays} "
+                f"hello {c.hello:g}  {owner}"
+            )
+        print("choose one with --lab ID for details")
+        return 0
+    lab = _attach(args)
+    c = lab.config
+    print(f"lab {lab.id} ({lab._state.status}): prefix {lab.prefix}, hello {c.hello:g} s")
+    print(f"inventory {lab.inventory_path}")
+    failed = lab.failed_relays
+    if failed:
+        print(f"failed relays: {', '.join(failed)}")
+    print(f"{'NODE':<10} {'ROLE':<6} {'SITE':<4} {'ADDRESS':<26} {'BABELD':<8} {'SSHD':<8} REACHES")
+    for st in lab.status():
+        reach = st.error if st.reachable is None else f"{st.reachable}/{st.others}"
+        print(
+            f"{st.name:<10} {st.role:<6} {st.site or '-':<4} {st.address:<26} "
+            f"{st.babeld_pid or 'down'!s:<8} {st.sshd_pid or 'down'!s:<8} {reach}"
+        )
+    return 0
+
+
+def cmd_fail(args: argparse.Namespace) -> int:
+    lab = _attach(args)
+    _guard(lab.fail_relay, args.relay)
+    print(f"{args.relay}: Babel dropped in and out (silent outage); `meshtui lab heal` ends it")
+    return 0
+
+
+def cmd_heal(args: argparse.Namespace) -> int:
+    lab = _attach(args)
+    _guard(lab.heal_relay, args.relay)
+    print(f"{args.relay}: healed")
+    return 0
+
+
+def _signal(name: str) -> int:
+    key = name.upper()
+    if key.isdigit():
+        return int(key)
+    if not key.startswith("SIG"):
+        key = "SIG" + key
+    try:
+        return int(signal.Signals[key])
+    except KeyError:
+        raise CliError(f"--signal {name}: not a signal name") from None
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    sig = _signal(args.signal)
+    lab = _attach(args)
+    _guard(lab.kill_babeld, args.node, sig)
+    print(f"{args.node}: babeld sent {signal.Signals(sig).name}")
+    return 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    lab = _attach(args)
+    _guard(lab.start_babeld, args.node)
+    print(f"{args.node}: babeld started")
+    return 0
+
+
+def cmd_restart(args: argparse.Namespace) -> int:
+    lab = _attach(args)
+    _guard(lab.restart_babeld, args.node)
+    print(f"{args.node}: babeld restarted")
+    return 0
+
+
+def cmd_roam(args: argparse.Namespace) -> int:
+    lab = _attach(args)
+    _guard(lab.roam, args.server, args.site)
+    print(f"{args.server}: now on site {args.site}'s LAN")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if not argv:
+        raise CliError("lab exec: give the command after --, e.g. `lab exec edge-a -- ip -6 route`")
+    lab = _attach(args)
+    try:
+        res = lab.exec(args.node, argv, timeout=600)
+    except LabError as exc:
+        raise CliError(str(exc)) from None
+    sys.stdout.write(res.stdout)
+    sys.stderr.write(res.stderr)
+    return res.returncode
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    _require()
+    gone = clean_stale(everything=args.all)
+    print(f"removed {len(gone)} lab(s){': ' + ', '.join(gone) if gone else ''}")
+    return 0

@@ -1,0 +1,777 @@
+"""The live model of one babeld node: tables, destinations and semantic change events.
+
+Lines from babeld's control socket go in through :meth:`NodeModel.feed` (raw
+text) or :meth:`NodeModel.apply` (parsed); :meth:`NodeModel.commit` turns what
+changed since the last commit into :class:`~meshtui.core.events.Event` objects.
+Destination-level events (failover, unreachable, recovered, metric change) are
+decided at commit time, so that babeld's two-line route switch (old route
+``installed no``, then new route ``installed yes``) reads as one failover; a
+destination that loses its route is declared unreachable only after ``grace``
+seconds without a replacement.
+
+A resync (after a reconnect) builds a fresh model from babeld's dump and
+:meth:`NodeModel.adopt` s it, emitting the differences as events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshtui.core.events import Event, EventType, PathRef
+from meshtui.core.protocol import (
+    INFINITY,
+    HeaderLine,
+    InterfaceLine,
+    Kind,
+    NeighbourLine,
+    ParseError,
+    ParsedLine,
+    ReplyLine,
+    RouteLine,
+    XrouteLine,
+    parse_line,
+)
+
+DestKey = tuple[str, str]
+"""A destination: (prefix, source prefix)."""
+
+DEFAULT_SRC = ("::/0", "0.0.0.0/0")
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """Who the node is, from babeld's greeting."""
+
+    protocol: str = ""
+    version: str = ""
+    host: str = ""
+    my_id: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        """The ``node`` object of ``status --json``."""
+        return {"version": self.version, "host": self.host, "my_id": self.my_id}
+
+
+@dataclass(slots=True)
+class Interface:
+    """An interface babeld runs on."""
+
+    name: str
+    up: bool
+    ipv6: str | None
+    ipv4: str | None
+    last_change: float = 0.0
+    last_seen: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"name": self.name, "up": self.up, "ipv6": self.ipv6, "ipv4": self.ipv4}
+
+
+def reach_heard(reach: int) -> int:
+    """How many of the last 16 Hellos were heard, from babeld's reach bitmap."""
+    return (reach & 0xFFFF).bit_count()
+
+
+@dataclass(slots=True)
+class Neighbour:
+    """A Babel neighbour and its link figures."""
+
+    id: str
+    address: str
+    interface: str
+    reach: int
+    ureach: int
+    rxcost: int
+    txcost: int
+    cost: int
+    rtt: float | None
+    rttcost: int | None
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    last_change: float = 0.0
+    lost_at: float | None = None
+    degrading_since: float | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """Stable identity across reconnects: (address, interface)."""
+        return (self.address, self.interface)
+
+    @property
+    def up(self) -> bool:
+        """Whether babeld considers the link usable (finite cost)."""
+        return self.cost < INFINITY
+
+    @property
+    def heard(self) -> int:
+        """Hellos heard of the last 16."""
+        return reach_heard(self.reach)
+
+    @property
+    def loss_pct(self) -> float:
+        """Percentage of the last 16 Hellos that were missed."""
+        return 100.0 * (16 - self.heard) / 16
+
+    @property
+    def asymmetric(self) -> bool:
+        """The neighbour hears us much worse than we hear it (txcost > 2 x rxcost)."""
+        return self.up and self.txcost > 2 * self.rxcost
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "address": self.address,
+            "interface": self.interface,
+            "reach": f"{self.reach:04x}",
+            "ureach": f"{self.ureach:04x}",
+            "heard": self.heard,
+            "loss_pct": round(self.loss_pct, 1),
+            "rxcost": self.rxcost,
+            "txcost": self.txcost,
+            "cost": self.cost,
+            "rtt": self.rtt,
+            "rttcost": self.rttcost,
+            "up": self.up,
+        }
+
+
+@dataclass(slots=True)
+class Xroute:
+    """A prefix this node redistributes."""
+
+    id: str
+    prefix: str
+    src: str
+    metric: int
+    last_seen: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"prefix": self.prefix, "from": self.src, "metric": self.metric}
+
+
+@dataclass(slots=True)
+class Route:
+    """A route learnt from a neighbour."""
+
+    id: str
+    prefix: str
+    src: str
+    installed: bool
+    router_id: str
+    metric: int
+    refmetric: int
+    via: str
+    interface: str
+    first_seen: float = 0.0
+    last_seen: float = 0.0
+    last_change: float = 0.0
+    better_since: float | None = None
+
+    @property
+    def dest(self) -> DestKey:
+        """The destination this route leads to."""
+        return (self.prefix, self.src)
+
+    @property
+    def feasible(self) -> bool:
+        """Finite metric: the route can carry traffic."""
+        return self.metric < INFINITY
+
+    @property
+    def path(self) -> PathRef:
+        """This route as a path reference for events and views."""
+        return PathRef(self.via, self.interface, self.metric, self.router_id)
+
+    @property
+    def semantic_key(self) -> tuple[str, str, str, str, str]:
+        """Identity across reconnects (babeld's ids are memory addresses)."""
+        return (self.prefix, self.src, self.router_id, self.via, self.interface)
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "prefix": self.prefix,
+            "from": self.src,
+            "installed": self.installed,
+            "router_id": self.router_id,
+            "metric": self.metric,
+            "refmetric": self.refmetric,
+            "via": self.via,
+            "interface": self.interface,
+        }
+
+
+@dataclass(slots=True)
+class Destination:
+    """A destination prefix with its selected route and its ranked alternatives.
+
+    Attributes:
+        selected: the installed route with a finite metric, or None.
+        standby: the other routes with a finite metric, best first.
+        pending: the standby routes whose metric is already better than the
+            selected one's; babeld will switch once its smoothed metric and
+            feasibility allow (or, with no selected route, install one).
+        since: when the selection last changed (0 when unknown).
+    """
+
+    prefix: str
+    src: str
+    selected: Route | None
+    standby: list[Route]
+    pending: list[Route]
+    routes: list[Route]
+    since: float = 0.0
+
+    @property
+    def state(self) -> str:
+        """``ok``, ``pending`` (a better or first route not installed yet) or ``unreachable``."""
+        if self.selected is not None:
+            return "pending" if self.pending else "ok"
+        return "pending" if self.standby else "unreachable"
+
+    @property
+    def single_point_of_failure(self) -> bool:
+        """Reachable through one neighbour only."""
+        if self.selected is None:
+            return False
+        hop = (self.selected.via, self.selected.interface)
+        return not any((r.via, r.interface) != hop for r in self.standby)
+
+    def to_json(self) -> dict[str, Any]:
+        """The object of ``status --json``'s ``destinations`` list."""
+        sel = self.selected
+
+        def ref(route: Route) -> dict[str, Any]:
+            out = route.path.to_json()
+            if sel is not None:
+                out["margin"] = route.metric - sel.metric
+            return out
+
+        return {
+            "prefix": self.prefix,
+            "from": self.src,
+            "state": self.state,
+            "selected": sel.path.to_json() if sel is not None else None,
+            "standby": [ref(r) for r in self.standby],
+            "pending": [ref(r) for r in self.pending],
+            "single_point_of_failure": self.single_point_of_failure,
+        }
+
+
+@dataclass(slots=True)
+class IngestStats:
+    """Counts of what the model has read."""
+
+    lines: int = 0
+    noops: int = 0
+    errors: int = 0
+    last_error: ParseError | None = None
+    error_samples: list[ParseError] = field(default_factory=list)
+
+
+class NodeModel:
+    """The live state of one babeld node, fed line by line."""
+
+    def __init__(self, *, grace: float = 0.25, announce: bool = True) -> None:
+        """Create an empty model.
+
+        Args:
+            grace: seconds a destination may stay without a selected route
+                before it is declared unreachable (covers babeld's two-line switch).
+            announce: emit per-object events (route and neighbour additions,
+                removals); a model that is only loading a dump sets this False.
+        """
+        self.grace = grace
+        self.announce = announce
+        self.node = NodeInfo()
+        self.interfaces: dict[str, Interface] = {}
+        self.neighbours: dict[str, Neighbour] = {}
+        self.xroutes: dict[str, Xroute] = {}
+        self.routes: dict[str, Route] = {}
+        self.lost_neighbours: dict[tuple[str, str], Neighbour] = {}
+        self.stats = IngestStats()
+        self._by_dest: dict[DestKey, dict[str, Route]] = {}
+        self._raw: dict[str, tuple[str, Any]] = {}
+        self._dirty: set[DestKey] = set()
+        self._committed: dict[DestKey, PathRef | None] = {}
+        self._since: dict[DestKey, float] = {}
+        self._loss_pending: dict[DestKey, float] = {}
+        self._events: list[Event] = []
+
+    # ----------------------------------------------------------------- ingest
+
+    def feed(self, line: str, now: float) -> ParsedLine | ParseError | None:
+        """Parse and apply one raw line.
+
+        A ``change`` line identical to the last one seen for the same object
+        (babeld repeats them on every Hello) only refreshes ``last_seen``.
+
+        Returns:
+            What the line parsed to, or None for a repeated no-op line.
+        """
+        stats = self.stats
+        stats.lines += 1
+        if line.endswith("\r"):
+            line = line[:-1]
+        sp0 = line.find(" ")
+        kind_word = line[:sp0]
+        if kind_word in ("change", "add", "flush"):
+            rest = line[sp0 + 1 :]
+            sp1 = rest.find(" ")
+            sp2 = rest.find(" ", sp1 + 1)
+            key = rest[:sp2] if sp2 > 0 else rest
+            if kind_word == "change":
+                cached = self._raw.get(key)
+                if cached is not None and cached[0] == rest:
+                    cached[1].last_seen = now
+                    stats.noops += 1
+                    return None
+            parsed = parse_line(line)
+            if isinstance(parsed, ParseError):
+                self._record_error(parsed)
+                return parsed
+            obj = self.apply(parsed, now)
+            if kind_word == "flush" or obj is None:
+                self._raw.pop(key, None)
+            else:
+                self._raw[key] = (rest, obj)
+            return parsed
+        parsed = parse_line(line)
+        if isinstance(parsed, ParseError):
+            self._record_error(parsed)
+        else:
+            self.apply(parsed, now)
+        return parsed
+
+    def _record_error(self, error: ParseError) -> None:
+        self.stats.errors += 1
+        self.stats.last_error = error
+        if len(self.stats.error_samples) < 20:
+            self.stats.error_samples.append(error)
+
+    def apply(self, parsed: ParsedLine, now: float) -> Any:
+        """Apply one parsed line; returns the object it touched (None for others)."""
+        if isinstance(parsed, RouteLine):
+            return self._apply_route(parsed, now)
+        if isinstance(parsed, NeighbourLine):
+            return self._apply_neighbour(parsed, now)
+        if isinstance(parsed, XrouteLine):
+            return self._apply_xroute(parsed, now)
+        if isinstance(parsed, InterfaceLine):
+            return self._apply_interface(parsed, now)
+        if isinstance(parsed, HeaderLine):
+            if parsed.field == "BABEL":
+                self.node.protocol = parsed.value
+            elif parsed.field == "version":
+                self.node.version = parsed.value
+            elif parsed.field == "host":
+                self.node.host = parsed.value
+            elif parsed.field == "my-id":
+                self.node.my_id = parsed.value
+        elif isinstance(parsed, ReplyLine):
+            pass
+        return None
+
+    def _apply_route(self, line: RouteLine, now: float) -> Route | None:
+        routes = self.routes
+        if line.kind is Kind.FLUSH:
+            route = routes.pop(line.id, None)
+            if route is None:
+                return None
+            self._unindex(route)
+            if self.announce:
+                self._events.append(
+                    Event(
+                        EventType.ROUTE_REMOVED,
+                        now,
+                        prefix=route.prefix,
+                        src=route.src,
+                        from_=route.path,
+                    )
+                )
+            return None
+        route = routes.get(line.id)
+        if route is None:
+            route = Route(
+                line.id,
+                line.prefix,
+                line.src,
+                line.installed,
+                line.router_id,
+                line.metric,
+                line.refmetric,
+                line.via,
+                line.interface,
+                first_seen=now,
+                last_seen=now,
+                last_change=now,
+            )
+            routes[line.id] = route
+            self._by_dest.setdefault(route.dest, {})[line.id] = route
+            self._dirty.add(route.dest)
+            if self.announce:
+                self._events.append(
+                    Event(
+                        EventType.ROUTE_ADDED,
+                        now,
+                        prefix=route.prefix,
+                        src=route.src,
+                        to=route.path,
+                    )
+                )
+            return route
+        route.last_seen = now
+        if route.prefix != line.prefix or route.src != line.src:
+            # babeld reused a freed address without a flush we saw: re-index.
+            self._unindex(route)
+            route.prefix, route.src = line.prefix, line.src
+            self._by_dest.setdefault(route.dest, {})[line.id] = route
+        elif (
+            route.installed == line.installed
+            and route.metric == line.metric
+            and route.refmetric == line.refmetric
+            and route.router_id == line.router_id
+            and route.via == line.via
+            and route.interface == line.interface
+        ):
+            return route
+        route.installed = line.installed
+        route.metric = line.metric
+        route.refmetric = line.refmetric
+        route.router_id = line.router_id
+        route.via = line.via
+        route.interface = line.interface
+        route.last_change = now
+        self._dirty.add(route.dest)
+        return route
+
+    def _unindex(self, route: Route) -> None:
+        dest = route.dest
+        bucket = self._by_dest.get(dest)
+        if bucket is not None:
+            bucket.pop(route.id, None)
+            if not bucket:
+                del self._by_dest[dest]
+        self._dirty.add(dest)
+
+    def _apply_neighbour(self, line: NeighbourLine, now: float) -> Neighbour | None:
+        neighbours = self.neighbours
+        if line.kind is Kind.FLUSH:
+            neigh = neighbours.pop(line.id, None)
+            if neigh is None:
+                return None
+            was_up = neigh.up
+            if neigh.lost_at is None:
+                neigh.lost_at = now
+            self.lost_neighbours[neigh.key] = neigh
+            if self.announce and was_up:
+                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_DOWN, neigh, now))
+            return None
+        neigh = neighbours.get(line.id)
+        if neigh is None:
+            neigh = Neighbour(
+                line.id,
+                line.address,
+                line.interface,
+                line.reach,
+                line.ureach,
+                line.rxcost,
+                line.txcost,
+                line.cost,
+                line.rtt,
+                line.rttcost,
+                first_seen=now,
+                last_seen=now,
+                last_change=now,
+                lost_at=None if line.cost < INFINITY else now,
+            )
+            neighbours[line.id] = neigh
+            self.lost_neighbours.pop(neigh.key, None)
+            if self.announce and neigh.up:
+                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
+            return neigh
+        was_up = neigh.up
+        was_heard_last = bool(neigh.reach & 0x8000)
+        neigh.last_seen = now
+        neigh.last_change = now
+        neigh.address = line.address
+        neigh.interface = line.interface
+        neigh.reach = line.reach
+        neigh.ureach = line.ureach
+        neigh.rxcost = line.rxcost
+        neigh.txcost = line.txcost
+        neigh.cost = line.cost
+        neigh.rtt = line.rtt
+        neigh.rttcost = line.rttcost
+        heard_last = bool(line.reach & 0x8000)
+        if neigh.up and not heard_last and was_heard_last and neigh.degrading_since is None:
+            neigh.degrading_since = now
+            if self.announce:
+                self._events.append(
+                    self._neighbour_event(
+                        EventType.DEGRADING,
+                        neigh,
+                        now,
+                        f"missed a Hello (reach {neigh.reach:04x}, heard {neigh.heard}/16)",
+                    )
+                )
+        elif heard_last:
+            neigh.degrading_since = None
+        if was_up and not neigh.up:
+            neigh.lost_at = now
+            if self.announce:
+                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_DOWN, neigh, now))
+        elif neigh.up and not was_up:
+            neigh.lost_at = None
+            if self.announce:
+                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
+        return neigh
+
+    def _neighbour_event(
+        self, etype: EventType, neigh: Neighbour, now: float, message: str = ""
+    ) -> Event:
+        return Event(
+            etype,
+            now,
+            neighbour=neigh.address,
+            interface=neigh.interface,
+            message=message,
+            extra={"reach": f"{neigh.reach:04x}", "cost": neigh.cost},
+        )
+
+    def _apply_xroute(self, line: XrouteLine, now: float) -> Xroute | None:
+        if line.kind is Kind.FLUSH:
+            self.xroutes.pop(line.id, None)
+            return None
+        xr = self.xroutes.get(line.id)
+        if xr is None:
+            xr = Xroute(line.id, line.prefix, line.src, line.metric, last_seen=now)
+            self.xroutes[line.id] = xr
+        else:
+            xr.prefix, xr.src, xr.metric, xr.last_seen = line.prefix, line.src, line.metric, now
+        return xr
+
+    def _apply_interface(self, line: InterfaceLine, now: float) -> Interface | None:
+        if line.kind is Kind.FLUSH:
+            old = self.interfaces.pop(line.name, None)
+            if old is not None and old.up and self.announce:
+                self._events.append(Event(EventType.INTERFACE_DOWN, now, interface=line.name))
+            return None
+        iface = self.interfaces.get(line.name)
+        was_up = iface.up if iface is not None else None
+        if iface is None:
+            iface = Interface(line.name, line.up, line.ipv6, line.ipv4, now, now)
+            self.interfaces[line.name] = iface
+        else:
+            iface.up, iface.ipv6, iface.ipv4 = line.up, line.ipv6, line.ipv4
+            iface.last_seen = now
+        if was_up is not None and was_up != line.up:
+            iface.last_change = now
+            if self.announce:
+                etype = EventType.INTERFACE_UP if line.up else EventType.INTERFACE_DOWN
+                self._events.append(Event(etype, now, interface=line.name))
+        return iface
+
+    # ----------------------------------------------------------------- commit
+
+    def has_pending(self) -> bool:
+        """Whether a later :meth:`commit` may still emit events (a loss in its grace period)."""
+        return bool(self._loss_pending)
+
+    def commit(self, now: float) -> list[Event]:
+        """Decide destination-level events for what changed; return all events since last time."""
+        events = self._events
+        self._events = []
+        committed = self._committed
+        for dest in self._dirty:
+            selected, standby = self._rank(dest)
+            self._mark_better(selected, standby, now)
+            new = selected.path if selected is not None else None
+            if dest not in committed:
+                if new is not None:
+                    committed[dest] = new
+                    self._since[dest] = now
+                continue
+            old = committed[dest]
+            if new is None:
+                if old is not None and dest not in self._loss_pending:
+                    self._loss_pending[dest] = now
+                continue
+            self._loss_pending.pop(dest, None)
+            if old == new:
+                continue
+            prefix, src = dest
+            if old is None:
+                events.append(Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new))
+                self._since[dest] = now
+            elif old.hop != new.hop:
+                events.append(
+                    Event(EventType.FAILOVER, now, prefix=prefix, src=src, from_=old, to=new)
+                )
+                self._since[dest] = now
+            elif old.metric != new.metric or old.router_id != new.router_id:
+                if self.announce:
+                    events.append(
+                        Event(
+                            EventType.METRIC_CHANGED, now, prefix=prefix, src=src, from_=old, to=new
+                        )
+                    )
+            committed[dest] = new
+        self._dirty.clear()
+        if self._loss_pending:
+            for dest, since in list(self._loss_pending.items()):
+                if now - since >= self.grace:
+                    del self._loss_pending[dest]
+                    old = committed.get(dest)
+                    committed[dest] = None
+                    self._since[dest] = since
+                    events.append(
+                        Event(EventType.UNREACHABLE, since, prefix=dest[0], src=dest[1], from_=old)
+                    )
+        return events
+
+    def _rank(self, dest: DestKey) -> tuple[Route | None, list[Route]]:
+        bucket = self._by_dest.get(dest)
+        if not bucket:
+            return None, []
+        selected: Route | None = None
+        others: list[Route] = []
+        for route in bucket.values():
+            if route.installed and route.metric < INFINITY and (
+                selected is None or route.metric < selected.metric
+            ):
+                if selected is not None:
+                    others.append(selected)
+                selected = route
+            elif route.metric < INFINITY:
+                others.append(route)
+        others.sort(key=lambda r: (r.metric, r.via, r.interface, r.router_id))
+        return selected, others
+
+    @staticmethod
+    def _mark_better(selected: Route | None, standby: list[Route], now: float) -> None:
+        for route in standby:
+            if selected is None or route.metric < selected.metric:
+                if route.better_since is None:
+                    route.better_since = now
+            else:
+                route.better_since = None
+        if selected is not None:
+            selected.better_since = None
+
+    # ----------------------------------------------------------------- resync
+
+    def adopt(self, fresh: NodeModel, now: float) -> list[Event]:
+        """Replace the tables with those of ``fresh`` (loaded from a new dump).
+
+        The differences are emitted as events, as if the changes had streamed
+        in: routes and neighbours matched by their stable identity, then
+        destination-level events through :meth:`commit`. The first adoption
+        (an empty model) emits no per-object events.
+        """
+        first = not self.routes and not self.neighbours and not self._committed
+        if self.announce and not first:
+            self._diff_events(fresh, now)
+        self.node = fresh.node
+        self.interfaces = fresh.interfaces
+        self.neighbours = fresh.neighbours
+        self.xroutes = fresh.xroutes
+        self.routes = fresh.routes
+        self._by_dest = fresh._by_dest
+        self._raw = fresh._raw
+        for neigh in self.neighbours.values():
+            self.lost_neighbours.pop(neigh.key, None)
+        self._dirty = set(self._committed) | set(self._by_dest)
+        return self.commit(now)
+
+    def _diff_events(self, fresh: NodeModel, now: float) -> None:
+        old_routes = {r.semantic_key: r for r in self.routes.values()}
+        new_routes = {r.semantic_key: r for r in fresh.routes.values()}
+        for key in old_routes.keys() - new_routes.keys():
+            r = old_routes[key]
+            self._events.append(
+                Event(EventType.ROUTE_REMOVED, now, prefix=r.prefix, src=r.src, from_=r.path)
+            )
+        for key in new_routes.keys() - old_routes.keys():
+            r = new_routes[key]
+            self._events.append(
+                Event(EventType.ROUTE_ADDED, now, prefix=r.prefix, src=r.src, to=r.path)
+            )
+        old_up = {n.key for n in self.neighbours.values() if n.up}
+        new_neigh = {n.key: n for n in fresh.neighbours.values()}
+        for key in old_up - {k for k, n in new_neigh.items() if n.up}:
+            n = next(x for x in self.neighbours.values() if x.key == key)
+            self.lost_neighbours[key] = n
+            if n.lost_at is None:
+                n.lost_at = now
+            self._events.append(self._neighbour_event(EventType.NEIGHBOUR_DOWN, n, now))
+        for key, n in new_neigh.items():
+            if n.up and key not in old_up:
+                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, n, now))
+
+    # ----------------------------------------------------------------- queries
+
+    def destinations(self) -> list[Destination]:
+        """Every known destination, sorted by prefix; remembered ones without routes are unreachable."""
+        out = []
+        for dest in sorted(set(self._by_dest) | set(self._committed)):
+            out.append(self.destination(*dest))
+        return out
+
+    def destination(self, prefix: str, src: str = "::/0") -> Destination:
+        """One destination's selected route, ranked standbys and pending better routes."""
+        dest = (prefix, src)
+        selected, standby = self._rank(dest)
+        pending = [
+            r for r in standby if r.better_since is not None or (selected and r.metric < selected.metric)
+        ]
+        routes = list(self._by_dest.get(dest, {}).values())
+        return Destination(prefix, src, selected, standby, pending, routes, self._since.get(dest, 0.0))
+
+    def routes_of(self, prefix: str, src: str = "::/0") -> list[Route]:
+        """All routes (any metric) to a destination."""
+        return list(self._by_dest.get((prefix, src), {}).values())
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``status --json`` object for this node."""
+        return {
+            "node": self.node.to_json(),
+            "interfaces": [i.to_json() for i in sorted(self.interfaces.values(), key=lambda i: i.name)],
+            "neighbours": [
+                n.to_json() for n in sorted(self.neighbours.values(), key=lambda n: n.key)
+            ],
+            "xroutes": [x.to_json() for x in sorted(self.xroutes.values(), key=lambda x: (x.prefix, x.src))],
+            "routes": [
+                r.to_json()
+                for r in sorted(self.routes.values(), key=lambda r: (r.prefix, r.src, r.metric, r.via))
+            ],
+            "destinations": [d.to_json() for d in self.destinations() if d.prefix not in self._own_prefixes()],
+            "stats": {
+                "lines": self.stats.lines,
+                "noops": self.stats.noops,
+                "errors": self.stats.errors,
+            },
+        }
+
+    def _own_prefixes(self) -> set[str]:
+        return {x.prefix for x in self.xroutes.values()}
+
+    def table_state(self) -> dict[str, frozenset[tuple[Any, ...]]]:
+        """The tables as comparable sets, without babeld's memory-address ids.
+
+        Two models that saw the same babeld state compare equal, whether one
+        was fed a long stream and the other a single fresh dump.
+        """
+        return {
+            "interfaces": frozenset(
+                (i.name, i.up, i.ipv6, i.ipv4) for i in self.interfaces.values()
+            ),
+            "neighbours": frozenset(n.key for n in self.neighbours.values()),
+            "xroutes": frozenset((x.prefix, x.src, x.metric) for x in self.xroutes.values()),
+            "routes": frozenset(
+                (*r.semantic_key, r.installed, r.metric, r.refmetric) for r in self.routes.values()
+            ),
+        }

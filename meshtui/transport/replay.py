@@ -1,0 +1,195 @@
+"""Recording babeld's raw stream to a file, and replaying it as a :class:`Channel`.
+
+The recording format is text: a first line ``# meshtui-record 1 ...``, then
+one line per babeld line, ``SECONDS<TAB>LINE``, where SECONDS is the offset
+from the start of the recording. A line ``SECONDS<TAB>#reconnect`` marks a
+new connection (babeld restarted, the socket closed): on replay the channel
+ends there and the next open continues after it, so the session reconnects
+and resyncs exactly as it did live.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+MAGIC = "# meshtui-record 1"
+RECONNECT = "#reconnect"
+
+
+class RecordingError(Exception):
+    """A recording file that cannot be read; ``str()`` names the file and line."""
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """The lines of one connection: (offset seconds, line) pairs."""
+
+    lines: tuple[tuple[float, str], ...]
+
+
+def load_recording(path: Path | str) -> list[Segment]:
+    """Read a recording into its connection segments.
+
+    Raises:
+        RecordingError: the file is missing or not a meshtui recording.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise RecordingError(f"{path}: {exc.strerror or exc}") from None
+    lines = text.split("\n")
+    if not lines or not lines[0].startswith(MAGIC):
+        raise RecordingError(f"{path}:1: not a meshtui recording (no '{MAGIC}' header)")
+    segments: list[Segment] = []
+    current: list[tuple[float, str]] = []
+    for number, raw in enumerate(lines[1:], start=2):
+        if not raw:
+            continue
+        stamp, sep, line = raw.partition("\t")
+        try:
+            offset = float(stamp)
+        except ValueError:
+            raise RecordingError(f"{path}:{number}: bad timestamp {stamp!r}") from None
+        if not sep:
+            raise RecordingError(f"{path}:{number}: no tab after the timestamp")
+        if line == RECONNECT:
+            segments.append(Segment(tuple(current)))
+            current = []
+            continue
+        current.append((offset, line))
+    segments.append(Segment(tuple(current)))
+    return [s for s in segments if s.lines]
+
+
+class Recorder:
+    """Writes raw lines with their time offsets; wire :meth:`raw` to a session's ``on_raw``."""
+
+    def __init__(self, out: TextIO, source: str) -> None:
+        self._out = out
+        self._start: float | None = None
+        self._connection_started = False
+        self.lines = 0
+        out.write(f"{MAGIC} source={source} started={time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+
+    def raw(self, _node: str, stamp: float, line: str) -> None:
+        """Record one line as received at ``stamp`` (wall-clock seconds)."""
+        if self._start is None:
+            self._start = stamp
+        if line.startswith("BABEL ") and self._connection_started:
+            self._out.write(f"{stamp - self._start:.6f}\t{RECONNECT}\n")
+        self._connection_started = True
+        self._out.write(f"{stamp - self._start:.6f}\t{line}\n")
+        self.lines += 1
+
+    def flush(self) -> None:
+        """Push buffered lines to the file."""
+        self._out.flush()
+
+
+class ReplayClock:
+    """A virtual clock that advances with the replay (speed and pause aware)."""
+
+    def __init__(self, speed: float = 1.0, origin: float | None = None) -> None:
+        self.origin = time.time() if origin is None else origin
+        self.offset = 0.0
+        self.speed = speed
+        self.paused = False
+
+    def __call__(self) -> float:
+        return self.origin + self.offset
+
+
+class ReplaySource:
+    """Replays a recording through successive channels, one per recorded connection.
+
+    Args:
+        segments: from :func:`load_recording`.
+        speed: 1.0 is real time; 0 or less replays as fast as possible.
+        loop: start again from the beginning after the last segment.
+    """
+
+    def __init__(self, segments: list[Segment], speed: float = 1.0, loop: bool = False) -> None:
+        if not segments:
+            raise RecordingError("the recording holds no lines")
+        self.segments = segments
+        self.clock = ReplayClock(speed)
+        self.loop = loop
+        self._next = 0
+        self._resume = asyncio.Event()
+        self._resume.set()
+        self.finished = asyncio.Event()
+
+    @property
+    def duration(self) -> float:
+        """Length of the recording in seconds."""
+        return self.segments[-1].lines[-1][0]
+
+    def set_speed(self, speed: float) -> None:
+        """Change replay speed (takes effect at the next line)."""
+        self.clock.speed = speed
+
+    def pause(self) -> None:
+        """Hold the replay where it is."""
+        self.clock.paused = True
+        self._resume.clear()
+
+    def resume(self) -> None:
+        """Go on after :meth:`pause`."""
+        self.clock.paused = False
+        self._resume.set()
+
+    async def open(self) -> ReplayChannel:
+        """Open the next recorded connection (the session's opener)."""
+        if self._next >= len(self.segments):
+            if not self.loop:
+                self.finished.set()
+                await asyncio.Event().wait()  # the recording is over: stay quiet
+            self._next = 0
+            self.clock.origin += self.clock.offset
+            self.clock.offset = 0.0
+        segment = self.segments[self._next]
+        self._next += 1
+        return ReplayChannel(self, segment)
+
+
+class ReplayChannel:
+    """One recorded connection, read back at the recorded pace."""
+
+    def __init__(self, source: ReplaySource, segment: Segment) -> None:
+        self._source = source
+        self._lines = segment.lines
+        self._pos = 0
+        self._closed = False
+
+    async def read(self) -> bytes:
+        source = self._source
+        clock = source.clock
+        lines = self._lines
+        if self._closed or self._pos >= len(lines):
+            return b""
+        await source._resume.wait()
+        offset = lines[self._pos][0]
+        if offset > clock.offset:
+            if clock.speed > 0:
+                await asyncio.sleep((offset - clock.offset) / clock.speed)
+                await source._resume.wait()
+            clock.offset = offset
+        buf = io.StringIO()
+        # Everything due by now goes out in one chunk, as babeld's writes would.
+        while self._pos < len(lines) and lines[self._pos][0] <= clock.offset:
+            buf.write(lines[self._pos][1])
+            buf.write("\n")
+            self._pos += 1
+        return buf.getvalue().encode()
+
+    async def write(self, data: bytes) -> None:
+        """Requests are ignored: the recording already holds babeld's answers."""
+
+    async def close(self) -> None:
+        self._closed = True

@@ -1,0 +1,46 @@
+"""Architecture rules that must hold: the core is pure, widgets never reach transports."""
+
+from __future__ import annotations
+
+import ast
+import pkgutil
+import subprocess
+import sys
+from pathlib import Path
+
+import meshtui.core
+
+ROOT = Path(__file__).resolve().parents[1] / "meshtui"
+
+
+def test_core_imports_no_ui_and_no_io() -> None:
+    modules = [f"meshtui.core.{m.name}" for m in pkgutil.iter_modules(meshtui.core.__path__)]
+    assert "meshtui.core.model" in modules
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in modules)
+        + "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('textual', 'rich', 'asyncssh', 'pyroute2', 'asyncio', 'subprocess', 'socket')"
+        " or m.startswith('meshtui.') and m.split('.')[1] not in ('core',))\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"the core pulled in: {out.stdout.strip()}"
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_widgets_do_not_import_transports() -> None:
+    widgets = ROOT / "ui" / "widgets"
+    for path in widgets.rglob("*.py") if widgets.exists() else []:
+        bad = {n for n in _imports(path) if n.startswith(("meshtui.transport", "meshtui.ops"))}
+        assert not bad, f"{path.name} imports {bad}"
