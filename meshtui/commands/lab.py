@@ -137,8 +137,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         lab.down()
         raise
-    print(f"lab {lab.id} is up ({started:.1f} s", end="")
-    print(", not waited for convergence)" if waited is None else f", converged {waited:.1f} s later)")
+    later = "not waited for convergence" if waited is None else f"converged {waited:.1f} s later"
+    print(f"lab {lab.id} is up ({started:.1f} s, {later})")
     print(f"  prefix     {lab.prefix}   hello {lab.config.hello:g} s")
     print(f"  inventory  {lab.inventory_path}")
     print(f"  ssh        ssh -F {lab.ssh_config} NODE   (key {lab.ssh_key})")
