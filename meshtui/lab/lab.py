@@ -826,6 +826,22 @@ class Lab:
         self._write_inventory()
         self.start_babeld(server, wait=wait)
 
+    def reset(self, timeout: float = 120.0) -> float:
+        """Undo every fault: heal relays, bring servers home, restart missing daemons;
+        then wait for convergence on the primary relay. Returns the seconds waited."""
+        for relay in self.topology.role("relay"):
+            if self.relay_failed(relay.name) or relay.name in self.failed_relays:
+                self.heal_relay(relay.name)
+        for srv in self.topology.role("server"):
+            if self.site_of(srv.name) != srv.site:
+                self.roam(srv.name, srv.site or "")
+        for n in self.topology.nodes:
+            if self.babeld_pid(n.name) is None:
+                self.start_babeld(n.name)
+            if self.sshd_pid(n.name) is None:
+                self.start_sshd(n.name)
+        return self.wait_converged(timeout)
+
     def exec(
         self,
         node: str,
