@@ -110,8 +110,10 @@ def test_silent_relay_outage_fails_over_and_heals(healthy_lab) -> None:
         lab.fail_relay("relay-1")
         assert lab.relay_failed("relay-1")
         lab.wait(
-            lambda: lab.next_hop("edge-a", "srv-b1") == "relay-2"
-            and lab.next_hop("edge-b", "srv-a1") == "relay-2",
+            lambda: (
+                lab.next_hop("edge-a", "srv-b1") == "relay-2"
+                and lab.next_hop("edge-b", "srv-a1") == "relay-2"
+            ),
             30,
             "edges to switch to relay-2",
         )
@@ -171,9 +173,11 @@ def test_server_roams_to_the_other_site_and_back(healthy_lab) -> None:
         assert lab.site_of("srv-a1") == "b"
         assert load_inventory(lab.inventory_path).nodes["srv-a1"].site == "b"
         lab.wait(
-            lambda: lab.next_hop("edge-b", "srv-a1") == "srv-a1"
-            and lab.next_hop("srv-a1", "srv-b1") == "srv-b1"
-            and lab.next_hop("edge-a", "srv-a1") in ("relay-1", "relay-2"),
+            lambda: (
+                lab.next_hop("edge-b", "srv-a1") == "srv-a1"
+                and lab.next_hop("srv-a1", "srv-b1") == "srv-b1"
+                and lab.next_hop("edge-a", "srv-a1") in ("relay-1", "relay-2")
+            ),
             60,
             "srv-a1 to be reached on site b",
         )
@@ -196,7 +200,9 @@ def _ssh(lab, node: str, *command: str) -> subprocess.CompletedProcess[str]:
         "-o", "ConnectTimeout=10",
         lab.ssh_destination(node), *command,
     ]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+    )
 
 
 @lab_only

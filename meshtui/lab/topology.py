@@ -10,15 +10,15 @@ shared by every namespace). All names stay within the 15 characters Linux allows
 
 Address plan inside the lab's ``fdXX:XXXX:XXXX::/48``:
 
-* ``::/64`` (subnet 0) is the mesh prefix; edges hold ``::e:S``, relays
-  ``::f:K``, servers ``::S:J`` (site number S, relay number K, server J), each
+* ``::/64`` (subnet 0) is the mesh prefix; edges hold ``::ee:S``, relays
+  ``::ff:K``, servers ``::S:J`` (site number S, relay number K, server J), each
   as a /128 on ``lo`` in their namespace.
 * subnet ``0x1000 + 16*S + K``: the underlay veth between edge S and relay K
   (edge ``::1``, relay ``::2``) that carries the WireGuard UDP packets.
 * subnet ``0x2000 + N``: the management veth of node number N, root side ``::1``,
   node side ``::2`` (sshd listens there).
-* WireGuard interfaces use link-local addresses only: ``fe80::e:S`` on the edge
-  side, ``fe80::f:K`` on the relay side; LANs use ``fe80::e:S`` (edge bridge)
+* WireGuard interfaces use link-local addresses only: ``fe80::ee:S`` on the edge
+  side, ``fe80::ff:K`` on the relay side; LANs use ``fe80::ee:S`` (edge bridge)
   and ``fe80::S:J`` (server).
 """
 
@@ -261,8 +261,8 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 interface=wg_relay(k, site),
                 peer=f"edge-{site}",
                 listen_port=WG_PORT_RELAY + s,
-                link_local=IPv6Address(f"fe80::f:{k:x}"),
-                peer_link_local=IPv6Address(f"fe80::e:{s:x}"),
+                link_local=IPv6Address(f"fe80::ff:{k:x}"),
+                peer_link_local=IPv6Address(f"fe80::ee:{s:x}"),
                 endpoint=underlay(site, k).edge_address,
                 rxcost=None,
             )
@@ -273,7 +273,7 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 name=f"relay-{k}",
                 role="relay",
                 site=None,
-                address=IPv6Address(mesh + (0xF << 16) + k),
+                address=IPv6Address(mesh + (0xFF << 16) + k),
                 tunnels=tunnels,
             )
         )
@@ -283,8 +283,8 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 interface=wg_edge(site, k),
                 peer=f"relay-{k}",
                 listen_port=WG_PORT_EDGE + k,
-                link_local=IPv6Address(f"fe80::e:{s:x}"),
-                peer_link_local=IPv6Address(f"fe80::f:{k:x}"),
+                link_local=IPv6Address(f"fe80::ee:{s:x}"),
+                peer_link_local=IPv6Address(f"fe80::ff:{k:x}"),
                 endpoint=underlay(site, k).relay_address,
                 rxcost=relay_rxcost(k),
             )
@@ -295,8 +295,8 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 name=f"edge-{site}",
                 role="edge",
                 site=site,
-                address=IPv6Address(mesh + (0xE << 16) + s),
-                lan_link_local=IPv6Address(f"fe80::e:{s:x}"),
+                address=IPv6Address(mesh + (0xEE << 16) + s),
+                lan_link_local=IPv6Address(f"fe80::ee:{s:x}"),
                 tunnels=tunnels,
             )
         )
