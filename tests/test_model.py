@@ -14,8 +14,16 @@ DST = "fd42:1::21/128"
 ID_A = "60:27:49:ae:61:4f:51:86"
 
 
-def route(kind: str, rid: str, via: str, iface: str, metric: int, installed: bool,
-          prefix: str = DST, router: str = ID_A) -> str:
+def route(
+    kind: str,
+    rid: str,
+    via: str,
+    iface: str,
+    metric: int,
+    installed: bool,
+    prefix: str = DST,
+    router: str = ID_A,
+) -> str:
     return (
         f"{kind} route {rid} prefix {prefix} from ::/0 installed {'yes' if installed else 'no'} "
         f"id {router} metric {metric} refmetric {max(metric - 96, 0)} via {via} if {iface}"
@@ -163,16 +171,35 @@ _vias = st.sampled_from([(R1, "wg-r1"), (R2, "wg-r2"), ("fe80::3", "eth0")])
 _prefixes = st.sampled_from([DST, "fd42:1::22/128", "fd42:1::23/128"])
 _metric = st.sampled_from([96, 160, 192, 288, 65535])
 _junk = st.sampled_from(
-    ["add route", "change route a1 prefix x", "flush neighbour n1", "ok", "no oops", "bad",
-     "change interface", "add xroute zz", "\x00\x01", "change route a1 " + "x " * 30]
+    [
+        "add route",
+        "change route a1 prefix x",
+        "flush neighbour n1",
+        "ok",
+        "no oops",
+        "bad",
+        "change interface",
+        "add xroute zz",
+        "\x00\x01",
+        "change route a1 " + "x " * 30,
+    ]
 )
 
 
 @st.composite
 def ops(draw):
     kind = draw(st.sampled_from(["route", "route", "neigh", "xroute", "iface", "junk"]))
-    return (kind, draw(st.booleans()), draw(_ids), draw(_nids), draw(_vias), draw(_prefixes),
-            draw(_metric), draw(st.booleans()), draw(_junk))
+    return (
+        kind,
+        draw(st.booleans()),
+        draw(_ids),
+        draw(_nids),
+        draw(_vias),
+        draw(_prefixes),
+        draw(_metric),
+        draw(st.booleans()),
+        draw(_junk),
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -191,7 +218,7 @@ def test_any_stream_leaves_the_model_equal_to_a_fresh_dump(seq) -> None:
             model.feed(junk, t)
         elif kind == "route":
             if remove and rid in routes:
-                model.feed("flush" + routes.pop(rid)[len("add"):], t)
+                model.feed("flush" + routes.pop(rid)[len("add") :], t)
             else:
                 existing = routes.get(rid)
                 # a live babeld route keeps its prefix and neighbour; only state changes

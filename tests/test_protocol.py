@@ -80,7 +80,9 @@ def test_header_and_replies() -> None:
     assert parse_line("BABEL 1.0") == HeaderLine("BABEL", "1.0")
     assert parse_line("version babeld-1.12.1") == HeaderLine("version", "babeld-1.12.1")
     assert parse_line("host vm") == HeaderLine("host", "vm")
-    assert parse_line("my-id 60:27:49:ae:61:4f:51:86") == HeaderLine("my-id", "60:27:49:ae:61:4f:51:86")
+    assert parse_line("my-id 60:27:49:ae:61:4f:51:86") == HeaderLine(
+        "my-id", "60:27:49:ae:61:4f:51:86"
+    )
     assert parse_line("ok") == ReplyLine("ok")
     assert parse_line("bad") == ReplyLine("bad")
     assert parse_line("no") == ReplyLine("no", "")
@@ -113,9 +115,36 @@ def test_trailing_carriage_return_is_tolerated() -> None:
 
 
 _token = st.sampled_from(
-    ["add", "change", "flush", "route", "neighbour", "xroute", "interface", "prefix", "from",
-     "metric", "via", "if", "reach", "up", "true", "::/0", "fe80::1", "ffff", "65535", "-1",
-     "id", "installed", "yes", "zz", "1/129", "ok", "BABEL", "1.0"]
+    [
+        "add",
+        "change",
+        "flush",
+        "route",
+        "neighbour",
+        "xroute",
+        "interface",
+        "prefix",
+        "from",
+        "metric",
+        "via",
+        "if",
+        "reach",
+        "up",
+        "true",
+        "::/0",
+        "fe80::1",
+        "ffff",
+        "65535",
+        "-1",
+        "id",
+        "installed",
+        "yes",
+        "zz",
+        "1/129",
+        "ok",
+        "BABEL",
+        "1.0",
+    ]
 )
 
 

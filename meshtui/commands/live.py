@@ -31,6 +31,7 @@ from meshtui.transport.sources import (
     tried_targets,
 )
 
+
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     """Options that choose which babeld to read."""
     group = parser.add_argument_group("babeld to read")
@@ -118,8 +119,9 @@ def format_status(model: NodeModel) -> str:
             continue
         sel = d.selected
         standby = ", ".join(
-            f"{r.via}%{r.interface} {r.metric} (+{r.metric - sel.metric})" if sel else
-            f"{r.via}%{r.interface} {r.metric}"
+            f"{r.via}%{r.interface} {r.metric} (+{r.metric - sel.metric})"
+            if sel
+            else f"{r.via}%{r.interface} {r.metric}"
             for r in d.standby
         )
         rows.append(
@@ -261,9 +263,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     sources = resolve_sources(args)
     printer = _Printer(args.json, args.verbose)
     return asyncio.run(
-        _run_sessions(
-            sources, args.duration, on_events=printer.events, on_state=printer.state
-        )
+        _run_sessions(sources, args.duration, on_events=printer.events, on_state=printer.state)
     )
 
 

@@ -116,9 +116,11 @@ class Event:
             was = f" (was via {self.from_.via}%{self.from_.interface})" if self.from_ else ""
             return f"unreachable {self.prefix}{was}"
         if t is EventType.RECOVERED and self.to:
-            return f"recovered {self.prefix} via {self.to.via}%{self.to.interface} metric {self.to.metric}"
+            to = self.to
+            return f"recovered {self.prefix} via {to.via}%{to.interface} metric {to.metric}"
         if t is EventType.METRIC_CHANGED and self.from_ and self.to:
-            return f"metric {self.prefix} via {self.to.via}%{self.to.interface}: {self.from_.metric} -> {self.to.metric}"
+            to, old = self.to, self.from_
+            return f"metric {self.prefix} via {to.via}%{to.interface}: {old.metric} -> {to.metric}"
         if t in (EventType.ROUTE_ADDED, EventType.ROUTE_REMOVED):
             path = self.to or self.from_
             where = f" via {path.via}%{path.interface} metric {path.metric}" if path else ""

@@ -25,8 +25,8 @@ from meshtui.core.protocol import (
     InterfaceLine,
     Kind,
     NeighbourLine,
-    ParseError,
     ParsedLine,
+    ParseError,
     ReplyLine,
     RouteLine,
     XrouteLine,
@@ -63,6 +63,7 @@ class Interface:
     ipv4: str | None
     last_change: float = 0.0
     last_seen: float = 0.0
+    raw: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -93,6 +94,7 @@ class Neighbour:
     last_change: float = 0.0
     lost_at: float | None = None
     degrading_since: float | None = None
+    raw: str = ""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -146,6 +148,7 @@ class Xroute:
     src: str
     metric: int
     last_seen: float = 0.0
+    raw: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -169,6 +172,7 @@ class Route:
     last_seen: float = 0.0
     last_change: float = 0.0
     better_since: float | None = None
+    raw: str = ""
 
     @property
     def dest(self) -> DestKey:
@@ -272,6 +276,9 @@ class IngestStats:
     error_samples: list[ParseError] = field(default_factory=list)
 
 
+_TRACKED = (Interface, Neighbour, Xroute, Route)
+
+
 class NodeModel:
     """The live state of one babeld node, fed line by line."""
 
@@ -294,7 +301,7 @@ class NodeModel:
         self.lost_neighbours: dict[tuple[str, str], Neighbour] = {}
         self.stats = IngestStats()
         self._by_dest: dict[DestKey, dict[str, Route]] = {}
-        self._raw: dict[str, tuple[str, Any]] = {}
+        self._current: dict[str, Any] = {}
         self._dirty: set[DestKey] = set()
         self._committed: dict[DestKey, PathRef | None] = {}
         self._since: dict[DestKey, float] = {}
@@ -304,46 +311,35 @@ class NodeModel:
     # ----------------------------------------------------------------- ingest
 
     def feed(self, line: str, now: float) -> ParsedLine | ParseError | None:
-        """Parse and apply one raw line.
+        """Parse and apply one raw line (without its newline).
 
-        A ``change`` line identical to the last one seen for the same object
-        (babeld repeats them on every Hello) only refreshes ``last_seen``.
+        A ``change`` line identical to the object's current line (babeld
+        repeats them on every Hello) costs one dictionary lookup: it only
+        refreshes the object's ``last_seen``.
 
         Returns:
             What the line parsed to, or None for a repeated no-op line.
         """
         stats = self.stats
         stats.lines += 1
-        if line.endswith("\r"):
-            line = line[:-1]
-        sp0 = line.find(" ")
-        kind_word = line[:sp0]
-        if kind_word in ("change", "add", "flush"):
-            rest = line[sp0 + 1 :]
-            sp1 = rest.find(" ")
-            sp2 = rest.find(" ", sp1 + 1)
-            key = rest[:sp2] if sp2 > 0 else rest
-            if kind_word == "change":
-                cached = self._raw.get(key)
-                if cached is not None and cached[0] == rest:
-                    cached[1].last_seen = now
-                    stats.noops += 1
-                    return None
-            parsed = parse_line(line)
-            if isinstance(parsed, ParseError):
-                self._record_error(parsed)
-                return parsed
-            obj = self.apply(parsed, now)
-            if kind_word == "flush" or obj is None:
-                self._raw.pop(key, None)
-            else:
-                self._raw[key] = (rest, obj)
-            return parsed
+        obj = self._current.get(line)
+        if obj is not None:
+            obj.last_seen = now
+            stats.noops += 1
+            return None
         parsed = parse_line(line)
         if isinstance(parsed, ParseError):
             self._record_error(parsed)
-        else:
-            self.apply(parsed, now)
+            return parsed
+        obj = self.apply(parsed, now)
+        if obj is not None and type(obj) in _TRACKED:
+            # Remember the object's current line, as babeld would print a repeat of it.
+            current = self._current
+            if obj.raw:
+                current.pop(obj.raw, None)
+            key = "change" + line[line.find(" ") :] if not line.startswith("change ") else line
+            obj.raw = key
+            current[key] = obj
         return parsed
 
     def _record_error(self, error: ParseError) -> None:
@@ -381,6 +377,7 @@ class NodeModel:
             route = routes.pop(line.id, None)
             if route is None:
                 return None
+            self._current.pop(route.raw, None)
             self._unindex(route)
             if self.announce:
                 self._events.append(
@@ -463,6 +460,7 @@ class NodeModel:
             neigh = neighbours.pop(line.id, None)
             if neigh is None:
                 return None
+            self._current.pop(neigh.raw, None)
             was_up = neigh.up
             if neigh.lost_at is None:
                 neigh.lost_at = now
@@ -544,7 +542,9 @@ class NodeModel:
 
     def _apply_xroute(self, line: XrouteLine, now: float) -> Xroute | None:
         if line.kind is Kind.FLUSH:
-            self.xroutes.pop(line.id, None)
+            old = self.xroutes.pop(line.id, None)
+            if old is not None:
+                self._current.pop(old.raw, None)
             return None
         xr = self.xroutes.get(line.id)
         if xr is None:
@@ -557,6 +557,8 @@ class NodeModel:
     def _apply_interface(self, line: InterfaceLine, now: float) -> Interface | None:
         if line.kind is Kind.FLUSH:
             old = self.interfaces.pop(line.name, None)
+            if old is not None:
+                self._current.pop(old.raw, None)
             if old is not None and old.up and self.announce:
                 self._events.append(Event(EventType.INTERFACE_DOWN, now, interface=line.name))
             return None
@@ -640,8 +642,10 @@ class NodeModel:
         selected: Route | None = None
         others: list[Route] = []
         for route in bucket.values():
-            if route.installed and route.metric < INFINITY and (
-                selected is None or route.metric < selected.metric
+            if (
+                route.installed
+                and route.metric < INFINITY
+                and (selected is None or route.metric < selected.metric)
             ):
                 if selected is not None:
                     others.append(selected)
@@ -681,7 +685,7 @@ class NodeModel:
         self.xroutes = fresh.xroutes
         self.routes = fresh.routes
         self._by_dest = fresh._by_dest
-        self._raw = fresh._raw
+        self._current = fresh._current
         for neigh in self.neighbours.values():
             self.lost_neighbours.pop(neigh.key, None)
         self._dirty = set(self._committed) | set(self._by_dest)
@@ -715,7 +719,7 @@ class NodeModel:
     # ----------------------------------------------------------------- queries
 
     def destinations(self) -> list[Destination]:
-        """Every known destination, sorted by prefix; remembered ones without routes are unreachable."""
+        """Every known destination, sorted; remembered ones without routes are unreachable."""
         out = []
         for dest in sorted(set(self._by_dest) | set(self._committed)):
             out.append(self.destination(*dest))
@@ -726,10 +730,14 @@ class NodeModel:
         dest = (prefix, src)
         selected, standby = self._rank(dest)
         pending = [
-            r for r in standby if r.better_since is not None or (selected and r.metric < selected.metric)
+            r
+            for r in standby
+            if r.better_since is not None or (selected and r.metric < selected.metric)
         ]
         routes = list(self._by_dest.get(dest, {}).values())
-        return Destination(prefix, src, selected, standby, pending, routes, self._since.get(dest, 0.0))
+        return Destination(
+            prefix, src, selected, standby, pending, routes, self._since.get(dest, 0.0)
+        )
 
     def routes_of(self, prefix: str, src: str = "::/0") -> list[Route]:
         """All routes (any metric) to a destination."""
@@ -739,16 +747,24 @@ class NodeModel:
         """The ``status --json`` object for this node."""
         return {
             "node": self.node.to_json(),
-            "interfaces": [i.to_json() for i in sorted(self.interfaces.values(), key=lambda i: i.name)],
+            "interfaces": [
+                i.to_json() for i in sorted(self.interfaces.values(), key=lambda i: i.name)
+            ],
             "neighbours": [
                 n.to_json() for n in sorted(self.neighbours.values(), key=lambda n: n.key)
             ],
-            "xroutes": [x.to_json() for x in sorted(self.xroutes.values(), key=lambda x: (x.prefix, x.src))],
+            "xroutes": [
+                x.to_json() for x in sorted(self.xroutes.values(), key=lambda x: (x.prefix, x.src))
+            ],
             "routes": [
                 r.to_json()
-                for r in sorted(self.routes.values(), key=lambda r: (r.prefix, r.src, r.metric, r.via))
+                for r in sorted(
+                    self.routes.values(), key=lambda r: (r.prefix, r.src, r.metric, r.via)
+                )
             ],
-            "destinations": [d.to_json() for d in self.destinations() if d.prefix not in self._own_prefixes()],
+            "destinations": [
+                d.to_json() for d in self.destinations() if d.prefix not in self._own_prefixes()
+            ],
             "stats": {
                 "lines": self.stats.lines,
                 "noops": self.stats.noops,

@@ -180,10 +180,18 @@ def _object_id(text: str) -> str:
     return text
 
 
+_router_id_cache: dict[str, str] = {}
+
+
 def _router_id(text: str) -> str:
+    if text in _router_id_cache:
+        return text
     parts = text.split(":")
     if len(parts) != 8 or any(len(p) != 2 or not _HEX.issuperset(p) for p in parts):
         raise _Bad(f"bad router id {text!r}")
+    if len(_router_id_cache) > _CACHE_LIMIT:
+        _router_id_cache.clear()
+    _router_id_cache[text] = text
     return text
 
 
@@ -266,6 +274,33 @@ def _xroute(kind: Kind, tokens: list[str]) -> XrouteLine:
 
 
 def _route(kind: Kind, tokens: list[str]) -> RouteLine:
+    if (
+        len(tokens) == 19
+        and tokens[3] == "prefix"
+        and tokens[5] == "from"
+        and tokens[7] == "installed"
+        and tokens[9] == "id"
+        and tokens[11] == "metric"
+        and tokens[13] == "refmetric"
+        and tokens[15] == "via"
+        and tokens[17] == "if"
+    ):
+        # babeld's own layout (local.c): fixed positions, no dictionary needed.
+        installed = tokens[8]
+        if installed != "yes" and installed != "no":
+            raise _Bad(f"bad 'installed' value {installed!r}")
+        return RouteLine(
+            kind,
+            _object_id(tokens[2]),
+            _prefix(tokens[4]),
+            _prefix(tokens[6]),
+            installed == "yes",
+            _router_id(tokens[10]),
+            _u16(tokens[12], "metric"),
+            _u16(tokens[14], "refmetric"),
+            _address(tokens[16]),
+            tokens[18],
+        )
     fields = _pairs(tokens, 3)
     installed = _need(fields, "installed")
     if installed not in ("yes", "no"):

@@ -94,7 +94,9 @@ def connect_error(target: Target, exc: OSError) -> ConnectError:
             "no-socket",
         )
     if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM):
-        return ConnectError(f"permission denied on {where} (try as root or fix its mode)", "permission")
+        return ConnectError(
+            f"permission denied on {where} (try as root or fix its mode)", "permission"
+        )
     if isinstance(exc, ConnectionRefusedError) or exc.errno == errno.ECONNREFUSED:
         return ConnectError(f"connection refused at {where}: nothing is listening", "refused")
     if exc.errno == errno.ENOTSOCK:
@@ -117,7 +119,9 @@ async def open_local(target: Target, timeout: float = 5.0) -> StreamChannel:
             coro = asyncio.open_unix_connection(target, limit=READ_SIZE)
         reader, writer = await asyncio.wait_for(coro, timeout)
     except TimeoutError:
-        raise ConnectError(f"timed out connecting to {describe_target(target)}", "timeout") from None
+        raise ConnectError(
+            f"timed out connecting to {describe_target(target)}", "timeout"
+        ) from None
     except OSError as exc:
         raise connect_error(target, exc) from None
     return StreamChannel(reader, writer)
@@ -127,7 +131,9 @@ def check_greeting(model: NodeModel, where: str) -> None:
     """Raise a :class:`ConnectError` unless the greeting was a supported babeld's."""
     proto = model.node.protocol
     if not proto:
-        raise ConnectError(f"{where} is not a babeld control socket (no BABEL greeting)", "not-babeld")
+        raise ConnectError(
+            f"{where} is not a babeld control socket (no BABEL greeting)", "not-babeld"
+        )
     if proto != SUPPORTED_PROTOCOL:
         raise ConnectError(
             f"{where} speaks babeld protocol {proto}; meshtui needs BABEL {SUPPORTED_PROTOCOL}"
@@ -140,7 +146,9 @@ def greeting_problem(first_line: str, where: str) -> ConnectError | None:
     """Check the first line a socket sent: None when it is babeld's greeting."""
     parsed = parse_line(first_line)
     if not isinstance(parsed, HeaderLine) or parsed.field != "BABEL":
-        return ConnectError(f"{where} is not a babeld control socket (no BABEL greeting)", "not-babeld")
+        return ConnectError(
+            f"{where} is not a babeld control socket (no BABEL greeting)", "not-babeld"
+        )
     if parsed.value != SUPPORTED_PROTOCOL:
         return ConnectError(
             f"{where} speaks babeld protocol {parsed.value}; meshtui needs BABEL "
@@ -197,7 +205,9 @@ def dump_once(target: Target, timeout: float = 5.0) -> NodeModel:
                 parsed = model.feed(line, now)
                 if isinstance(parsed, ReplyLine):
                     if parsed.status != "ok":
-                        raise ConnectError(f"babeld refused dump on {where}: {parsed.status}", "closed")
+                        raise ConnectError(
+                            f"babeld refused dump on {where}: {parsed.status}", "closed"
+                        )
                     oks += 1
                     if oks == 1 and not sent:
                         sock.sendall(b"dump\n")

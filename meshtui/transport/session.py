@@ -219,11 +219,15 @@ class NodeSession:
                 data = await channel.read()
             if not data:
                 if phase == 0 and first_line:
-                    raise ConnectError(f"{name}: the socket closed before babeld's greeting", "closed")
+                    raise ConnectError(
+                        f"{name}: the socket closed before babeld's greeting", "closed"
+                    )
                 raise _Closed("babeld closed the connection")
             now = clock()
-            text = (pending + data).decode("utf-8", "replace") if pending else data.decode(
-                "utf-8", "replace"
+            text = (
+                (pending + data).decode("utf-8", "replace")
+                if pending
+                else data.decode("utf-8", "replace")
             )
             lines = text.split("\n")
             tail = lines.pop()

@@ -97,7 +97,9 @@ async def run_until_live(source: Source, timeout: float) -> NodeSession:
     task = asyncio.create_task(session.run(), name=f"meshtui-snapshot-{source.name}")
     live = asyncio.create_task(session.wait_live())
     try:
-        done, _ = await asyncio.wait({task, live}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {task, live}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         if task in done:
             task.result()  # raises the connection error
         if live not in done:
