@@ -25,6 +25,7 @@ import base64
 import contextlib
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -89,6 +90,14 @@ def missing_prerequisites() -> list[str]:
         if res.returncode != 0:
             problems.append(f"`ip netns` does not work here: {res.stderr.strip()}")
     return problems
+
+
+def meshtui_command() -> list[str]:
+    """How to run this meshtui's CLI from another process (the console script if installed)."""
+    script = Path(sys.executable).parent / "meshtui"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from meshtui.cli import main; sys.exit(main())"]
 
 
 def _random_ula() -> IPv6Network:
@@ -558,7 +567,7 @@ class Lab:
         return proc
 
     def _restart_command(self, node: str) -> str:
-        return f"{sys.executable} -m meshtui.cli lab restart --lab {self.id} {node}"
+        return shlex.join([*meshtui_command(), "lab", "restart", "--lab", self.id, node])
 
     def _write_inventory(self) -> None:
         text = render_inventory(
