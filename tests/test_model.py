@@ -79,6 +79,25 @@ def test_failover_is_one_event_even_when_babeld_writes_two_lines() -> None:
     assert ev.to_json()["from"]["via"] == R1 and ev.to_json()["to"]["interface"] == "wg-r2"
 
 
+def test_retraction_then_feasible_standby_is_one_failover_with_its_gap() -> None:
+    """As babeld 1.12 does it (seen in the lab): the lost route goes to 65535 at
+    once, the standby is installed ~0.6-1 s later when it becomes feasible."""
+    m = loaded(
+        route("add", "a1", R1, "wg-r1", 192, True),
+        route("add", "a2", R2, "wg-r2", 288, False),
+    )
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, True), 110.0)
+    assert m.commit(110.0) == []
+    assert m.destination(DST).state == "pending"  # the views show it at once
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, False), 110.3)
+    assert m.commit(110.9) == []
+    m.feed(route("change", "a2", R2, "wg-r2", 301, True), 110.95)
+    (ev,) = m.commit(110.95)
+    assert ev.type is EventType.FAILOVER and ev.extra["gap"] == 0.95
+    assert (ev.from_.via, ev.to.via) == (R1, R2)
+    assert m.commit(120.0) == []  # and no late "unreachable"
+
+
 def test_unreachable_after_grace_then_recovered() -> None:
     m = loaded(route("add", "a1", R1, "wg-r1", 192, True))
     m.grace = 0.25

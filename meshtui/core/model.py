@@ -4,10 +4,12 @@ Lines from babeld's control socket go in through :meth:`NodeModel.feed` (raw
 text) or :meth:`NodeModel.apply` (parsed); :meth:`NodeModel.commit` turns what
 changed since the last commit into :class:`~meshtui.core.events.Event` objects.
 Destination-level events (failover, unreachable, recovered, metric change) are
-decided at commit time, so that babeld's two-line route switch (old route
-``installed no``, then new route ``installed yes``) reads as one failover; a
-destination that loses its route is declared unreachable only after ``grace``
-seconds without a replacement.
+decided at commit time, so that babeld's route switch reads as one failover
+even when it arrives as several lines over up to a second (old route
+retracted, metric 65535; new route installed once feasible); the event's
+``gap`` is how long the destination had no route. A destination that loses
+its route is declared unreachable, stamped with the time of the loss, only
+after ``grace`` seconds without a replacement.
 
 A resync (after a reconnect) builds a fresh model from babeld's dump and
 :meth:`NodeModel.adopt` s it, emitting the differences as events.
@@ -37,6 +39,7 @@ DestKey = tuple[str, str]
 """A destination: (prefix, source prefix)."""
 
 DEFAULT_SRC = ("::/0", "0.0.0.0/0")
+DEFAULT_GRACE = 3.0
 
 
 @dataclass(slots=True)
@@ -282,12 +285,15 @@ _TRACKED = (Interface, Neighbour, Xroute, Route)
 class NodeModel:
     """The live state of one babeld node, fed line by line."""
 
-    def __init__(self, *, grace: float = 0.25, announce: bool = True) -> None:
+    def __init__(self, *, grace: float = DEFAULT_GRACE, announce: bool = True) -> None:
         """Create an empty model.
 
         Args:
             grace: seconds a destination may stay without a selected route
-                before it is declared unreachable (covers babeld's two-line switch).
+                before it is declared unreachable. babeld retracts a lost route
+                at once but installs the standby only once it is feasible (after
+                a seqno request round trip: 0.5-1 s in the lab), so a failover
+                is a loss followed by a new route within this window.
             announce: emit per-object events (route and neighbour additions,
                 removals); a model that is only loading a dump sets this False.
         """
@@ -602,7 +608,7 @@ class NodeModel:
                 if old is not None and dest not in self._loss_pending:
                     self._loss_pending[dest] = now
                 continue
-            self._loss_pending.pop(dest, None)
+            lost_at = self._loss_pending.pop(dest, None)
             if old == new:
                 continue
             prefix, src = dest
@@ -610,8 +616,17 @@ class NodeModel:
                 events.append(Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new))
                 self._since[dest] = now
             elif old.hop != new.hop:
+                extra = {"gap": round(now - lost_at, 3)} if lost_at is not None else {}
                 events.append(
-                    Event(EventType.FAILOVER, now, prefix=prefix, src=src, from_=old, to=new)
+                    Event(
+                        EventType.FAILOVER,
+                        now,
+                        prefix=prefix,
+                        src=src,
+                        from_=old,
+                        to=new,
+                        extra=extra,
+                    )
                 )
                 self._since[dest] = now
             elif old.metric != new.metric or old.router_id != new.router_id:

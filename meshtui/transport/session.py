@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from enum import Enum
 
 from meshtui.core.events import Event, EventType
-from meshtui.core.model import NodeModel
+from meshtui.core.model import DEFAULT_GRACE, NodeModel
 from meshtui.core.protocol import ReplyLine
 from meshtui.transport.local import Channel, ConnectError, greeting_problem
 
@@ -71,7 +71,7 @@ class NodeSession:
         on_events: EventsCallback | None = None,
         on_state: StateCallback | None = None,
         on_raw: RawCallback | None = None,
-        grace: float = 0.25,
+        grace: float = DEFAULT_GRACE,
         backoff: tuple[float, float] = (0.25, 5.0),
         clock: Callable[[], float] = time.time,
         fail_fast: bool = False,

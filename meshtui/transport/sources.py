@@ -40,10 +40,26 @@ class Source:
         return NodeSession(self.name, self.opener, **kwargs)
 
 
+def _default_name(target: Target) -> str:
+    """``local`` for a port; the socket's name, or its folder's when that says more."""
+    if isinstance(target, int):
+        return "local"
+    path = Path(target)
+    if path.stem in ("babeld", "babel", "control", "local", "") and path.parent.name not in (
+        "",
+        "/",
+        "run",
+        "var",
+        "tmp",
+    ):
+        return path.parent.name
+    return path.stem or "local"
+
+
 def local_source(target: Target, name: str | None = None) -> Source:
     """A babeld control socket on this machine."""
     return Source(
-        name=name or ("local" if isinstance(target, int) else Path(target).stem or "local"),
+        name=name or _default_name(target),
         opener=lambda: open_local(target),
         label=describe_target(target),
         meta={"target": target},
