@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from meshtui.lab.proc import (
+    DaemonExited,
     LabError,
     LabTimeout,
     ProcRef,
@@ -664,7 +665,9 @@ class Lab:
                     with contextlib.suppress(OSError):
                         tail += log.read_text(errors="replace").strip().splitlines()[-3:]
                 detail = " | ".join(tail) or "no output"
-                raise LabError(f"{what} on {node} exited with status {proc.returncode}: {detail}")
+                raise DaemonExited(
+                    f"{what} on {node} exited with status {proc.returncode}: {detail}"
+                )
 
     def start_babeld(self, node: str, wait: bool = True) -> None:
         """Start the node's babeld with the config at its config path."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "DaemonExited",
     "LabError",
     "LabTimeout",
     "ProcRef",
@@ -37,6 +38,10 @@ class LabError(Exception):
 
 class LabTimeout(LabError):
     """A bounded wait for a lab condition ran out."""
+
+
+class DaemonExited(LabError):
+    """A daemon the lab started has died: waiting for it any longer is pointless."""
 
 
 def run(
@@ -143,14 +148,16 @@ def wait_until(
 ) -> object:
     """Poll ``predicate`` until it returns something truthy; raise LabTimeout after ``timeout``.
 
-    Exceptions raised by the predicate count as "not yet"; the last one is named
-    in the timeout message.
+    OSError, ValueError and LabError raised by the predicate count as "not yet"
+    (the last one is named in the timeout message), except DaemonExited.
     """
     deadline = time.monotonic() + timeout
     last_exc: BaseException | None = None
     while True:
         try:
             value = predicate()
+        except DaemonExited:
+            raise
         except (OSError, LabError, ValueError) as exc:
             value, last_exc = None, exc
         if value:
