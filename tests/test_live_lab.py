@@ -31,7 +31,7 @@ from meshtui.transport.sources import local_source
 
 pytestmark = pytest.mark.lab
 
-MESHTUI = [sys.executable, "-m", "meshtui.cli"]
+MESHTUI = [sys.executable, "-m", "meshtui"]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
@@ -158,7 +158,7 @@ def _switch_times(reader: LineReader, prefix: str, dev: str) -> list[float]:
     return times
 
 
-def test_watch_reports_failover_and_back_during_silent_relay_outage(healthy_lab) -> None:
+def test_watch_reports_failover_and_back_during_silent_relay_outage(healthy_lab, tmp_path) -> None:
     lab = healthy_lab
     edge = "edge-a"
     before = dump_once(lab.socket_path(edge))
@@ -176,6 +176,8 @@ def test_watch_reports_failover_and_back_during_silent_relay_outage(healthy_lab)
 
     kernel = _kernel_switches(lab.node(edge).namespace)
     watch = spawn([*MESHTUI, "watch", "--socket", lab.socket_path(edge), "--json"])
+    recording = tmp_path / "outage.rec"
+    record = spawn([*MESHTUI, "record", "--socket", lab.socket_path(edge), "-o", str(recording)])
     try:
         wait_for(lambda: any(e["type"] == "connected" for e in json_events(watch)), 15, "watch")
         lab.fail_relay("relay-1")
@@ -213,8 +215,10 @@ def test_watch_reports_failover_and_back_during_silent_relay_outage(healthy_lab)
         time.sleep(0.5)  # let ip monitor's lines arrive
     finally:
         stderr = watch.stop()
+        record_err = record.stop()
         kernel.stop()
     assert "Traceback" not in stderr
+    assert "Traceback" not in record_err and recording.exists(), record_err
 
     events = json_events(watch)
     away = {}
@@ -233,6 +237,23 @@ def test_watch_reports_failover_and_back_during_silent_relay_outage(healthy_lab)
         lags.append(lag)
         assert abs(lag) < 1.0, f"{prefix}: event {lag:+.3f} s from babeld's kernel switch"
     print(f"failover event lag after the kernel switch: max {max(lags) * 1000:.1f} ms")
+
+    # The recording replays to the same failovers, at once and without babeld.
+    replay = subprocess.run(
+        [*MESHTUI, "watch", "--replay", str(recording), "--speed", "0", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert replay.returncode == 0, replay.stderr
+    replayed = [json.loads(line) for line in replay.stdout.splitlines()]
+    live_failovers = [
+        (e["prefix"], e["from"]["via"], e["to"]["via"]) for e in events if e["type"] == "failover"
+    ]
+    replay_failovers = [
+        (e["prefix"], e["from"]["via"], e["to"]["via"]) for e in replayed if e["type"] == "failover"
+    ]
+    assert replay_failovers == live_failovers
 
 
 async def _models_agree(session, socket_path: str, timeout: float) -> None:

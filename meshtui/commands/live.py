@@ -228,6 +228,12 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     waiter = asyncio.create_task(stop.wait())
+    replays = [s.replay for s in sources if s.replay is not None]
+    if replays:  # a replay ends with its recording
+        waiter.cancel()
+        waiter = asyncio.create_task(
+            _first(stop.wait(), asyncio.gather(*(r.finished.wait() for r in replays)))
+        )
     status = 0
     try:
         pending = {*tasks, waiter}
@@ -250,12 +256,24 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
                 break
     finally:
         for session in sessions:
+            if session.state is SessionState.LIVE:
+                session.flush()
             await session.stop()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
     return status
+
+
+async def _first(*aws) -> None:
+    """Wait until the first of ``aws`` completes; cancel the others."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 def cmd_watch(args: argparse.Namespace) -> int:

@@ -61,6 +61,7 @@ class NodeSession:
         clock: the wall clock (replay passes its virtual clock).
         fail_fast: raise the first connection error out of :meth:`run`
             instead of retrying (for one-shot CLI use).
+        label: how messages name the node's socket (defaults to ``name``).
     """
 
     def __init__(
@@ -76,8 +77,10 @@ class NodeSession:
         clock: Callable[[], float] = time.time,
         fail_fast: bool = False,
         tick: float = 0.1,
+        label: str | None = None,
     ) -> None:
         self.name = name
+        self.label = label or name
         self.opener = opener
         self.on_events = on_events
         self.on_state = on_state
@@ -111,6 +114,13 @@ class NodeSession:
             return False
         return True
 
+    def flush(self) -> None:
+        """Decide what is still in its grace period as if the grace had run out.
+
+        For the end of a replay, where no more lines will come.
+        """
+        self._emit(self.model.commit(self.clock() + self.model.grace))
+
     async def stop(self) -> None:
         """Stop reading and close the connection; :meth:`run` returns."""
         self._stopping = True
@@ -129,10 +139,8 @@ class NodeSession:
                     delay = self.backoff[0]
                 except ConnectError as exc:
                     if self.fail_fast and self.connects == 0:
-                        self._set_state(SessionState.FAILED, str(exc))
-                        raise
-                    failed = exc.permanent
-                    self._lost(str(exc), failed=failed)
+                        raise  # the caller reports it, once
+                    self._lost(str(exc), failed=exc.permanent)
                 except _Closed as exc:
                     self._lost(str(exc) or "babeld closed the connection")
                     if self.synced_at is not None:
@@ -204,6 +212,7 @@ class NodeSession:
         clock = self.clock
         on_raw = self.on_raw
         name = self.name
+        where = self.label
         first_line = True
         while True:
             if phase == 0:
@@ -211,7 +220,7 @@ class NodeSession:
                     data = await asyncio.wait_for(channel.read(), GREETING_TIMEOUT)
                 except TimeoutError:
                     raise ConnectError(
-                        f"{name}: babeld did not greet within {GREETING_TIMEOUT:g} s "
+                        f"{where}: babeld did not greet within {GREETING_TIMEOUT:g} s "
                         "(it serves at most 4 clients: is it full?)",
                         "busy",
                     ) from None
@@ -242,13 +251,13 @@ class NodeSession:
                     continue
                 if first_line:
                     first_line = False
-                    problem = greeting_problem(line, name)
+                    problem = greeting_problem(line, where)
                     if problem is not None:
                         raise problem
                 parsed = staging.feed(line, now)
                 if isinstance(parsed, ReplyLine):
                     if parsed.status != "ok":
-                        raise ConnectError(f"{name}: babeld answered {parsed.status!r}", "closed")
+                        raise ConnectError(f"{where}: babeld answered {parsed.status!r}", "closed")
                     if phase == 0:
                         phase = 1
                         self._set_state(SessionState.SYNCING, "")

@@ -37,6 +37,7 @@ class Source:
         """A session reading this source (keyword arguments go to NodeSession)."""
         if self.clock is not None:
             kwargs.setdefault("clock", self.clock)
+        kwargs.setdefault("label", self.label)
         return NodeSession(self.name, self.opener, **kwargs)
 
 
