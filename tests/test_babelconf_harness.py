@@ -128,29 +128,72 @@ def run_babeld(ns: str, name: str, text: str, workdir: Path, interfaces=("eth0",
     deadline = time.monotonic() + ACCEPT_BOUND_S
     while not (main_loop.is_set() or eof.is_set()) and time.monotonic() < deadline:
         main_loop.wait(0.02)
-    if main_loop.is_set() or not eof.is_set():
-        # In its main loop, or still running after the bound: accepted.
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(EXIT_BOUND_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    if eof.is_set() and not main_loop.is_set():
+        # stderr closed: babeld exited, or redirected stderr to its log-file.
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _logged_main_loop(rundir):
+                break
+            time.sleep(0.02)
+    try:
+        if proc.poll() is None:
+            # In its main loop, or still running after the bound: accepted.
+            _stop(proc)
+            thread.join(EXIT_BOUND_S)
+            return BabeldVerdict(name, True, None, "".join(lines))
         thread.join(EXIT_BOUND_S)
-        return BabeldVerdict(name, True, None, "".join(lines))
-    proc.wait()
-    thread.join(EXIT_BOUND_S)
-    stderr = "".join(lines)
-    line = _parse_error_line(stderr)
-    if line is not None:
-        return BabeldVerdict(name, False, line, stderr)
-    if proc.returncode < 0:
-        # babeld 1.12.1 aborts (free() of a bad pointer) on some malformed lines,
-        # e.g. an unterminated quoted interface name: it does not run either.
-        return BabeldVerdict(name, False, None, stderr, crashed=True)
-    return BabeldVerdict(
-        name, False, None, stderr, harness_error=f"babeld exited {proc.returncode}: {stderr!r}"
-    )
+        stderr = "".join(lines)
+        line = _parse_error_line(stderr)
+        if line is not None:
+            return BabeldVerdict(name, False, line, stderr)
+        if proc.returncode == 0:
+            # `daemonise true`: the parent exits 0 once the configuration is in.
+            return BabeldVerdict(name, True, None, stderr)
+        if proc.returncode < 0:
+            # babeld 1.12.1 aborts (free() of a bad pointer) on some malformed lines,
+            # e.g. an unterminated quoted interface name: it does not run either.
+            return BabeldVerdict(name, False, None, stderr, crashed=True)
+        return BabeldVerdict(
+            name, False, None, stderr, harness_error=f"babeld exited {proc.returncode}: {stderr!r}"
+        )
+    finally:
+        _kill_leftovers(str(conf))
+
+
+def _logged_main_loop(rundir: Path) -> bool:
+    for path in rundir.iterdir():
+        if path.is_file() and path.suffix == ".log":
+            try:
+                if b"Entering main loop" in path.read_bytes():
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(EXIT_BOUND_S)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _kill_leftovers(conf: str) -> None:
+    """Kill daemonised babelds this harness started (their command line names ``conf``)."""
+    needle = conf.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if needle in cmdline.split(b"\0"):
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
 
 def judge_files(items: Iterable[tuple[str, str]], parallel: int = 16) -> dict[str, BabeldVerdict]:
