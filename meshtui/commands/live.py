@@ -9,19 +9,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import signal
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from meshtui.cli import CliError
 from meshtui.core.events import Event, EventType
+from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path, load_inventory
+from meshtui.core.meshcheck import (
+    CellState,
+    Matrix,
+    build_matrix,
+    changed_cells,
+    format_findings,
+    format_matrix,
+    mesh_report,
+)
 from meshtui.core.model import NodeModel
+from meshtui.core.names import Names
 from meshtui.transport.local import ConnectError
 from meshtui.transport.replay import Recorder, RecordingError
-from meshtui.transport.session import SessionState
+from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import (
     Source,
     find_local_target,
@@ -41,10 +54,73 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--speed", type=float, default=1.0, help="replay speed (1 = real time, 0 = at once)"
     )
+    group.add_argument(
+        "--inventory",
+        metavar="FILE",
+        nargs="?",
+        const="",
+        help="every node of a mesh inventory, over SSH (FILE defaults to ./mesh.toml, then "
+        "$XDG_CONFIG_HOME/meshtui/mesh.toml)",
+    )
+    group.add_argument(
+        "--node",
+        metavar="NAME",
+        action="append",
+        help="with --inventory: only this node (repeat for more)",
+    )
+
+
+def _load_inventory_arg(value: str) -> Inventory:
+    path = Path(value) if value else default_inventory_path()
+    if path is None:
+        raise CliError(
+            "--inventory: no inventory found (tried ./mesh.toml and "
+            "$XDG_CONFIG_HOME/meshtui/mesh.toml); name one with --inventory FILE"
+        )
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        raise CliError(str(exc)) from None
+
+
+def inventory_args_sources(args: argparse.Namespace, inv: Inventory) -> list[Source]:
+    """One SSH source per inventory node (or per ``--node``), sharing one connection pool."""
+    names = args.node if getattr(args, "node", None) else None
+    if names:
+        try:
+            for name in names:
+                inv.node(name)
+        except InventoryError as exc:
+            raise CliError(str(exc)) from None
+        names = list(dict.fromkeys(names))
+    args.inventory = str(inv.path) if inv.path else ""
+    from meshtui.transport.ssh import SSHPool, inventory_sources  # asyncssh only when needed
+
+    return inventory_sources(inv, names, pool=SSHPool())
+
+
+async def _close_ssh(sources: list[Source]) -> None:
+    """Close the SSH connections of inventory sources (nothing to do for the others)."""
+    if any(s.meta.get("transport") == "ssh" for s in sources):
+        from meshtui.transport.ssh import close_sources
+
+        await close_sources(sources)
 
 
 def resolve_sources(args: argparse.Namespace) -> list[Source]:
-    """The sources the options name; the usual local sockets when they name none."""
+    """The sources the options name; the usual local sockets when they name none.
+
+    With ``--inventory`` every node of the inventory is read over SSH; with no
+    option at all and no local socket, the default inventory is used when
+    there is one.
+    """
+    if getattr(args, "inventory", None) is not None:
+        for option in ("socket", "port", "replay"):
+            if getattr(args, option, None) is not None:
+                raise CliError(f"--inventory and --{option} cannot be combined")
+        return inventory_args_sources(args, _load_inventory_arg(args.inventory))
+    if getattr(args, "node", None):
+        raise CliError("--node needs --inventory")
     if getattr(args, "replay", None):
         try:
             return [replay_source(args.replay, speed=args.speed)]
@@ -57,6 +133,10 @@ def resolve_sources(args: argparse.Namespace) -> list[Source]:
             raise CliError(f"--port {args.port}: not a TCP port")
         return [local_source(args.port)]
     target = find_local_target()
+    if target is None and hasattr(args, "inventory"):
+        default = default_inventory_path()
+        if default is not None:
+            return inventory_args_sources(args, _load_inventory_arg(str(default)))
     if target is None:
         raise CliError(
             f"no babeld control socket found (tried {tried_targets()}); pass --socket PATH or "
@@ -147,7 +227,95 @@ async def _status(sources: list[Source], timeout: float) -> list[tuple[Source, A
             return source, exc
         return source, session.model
 
-    return await asyncio.gather(*(one(s) for s in sources))
+    try:
+        return await asyncio.gather(*(one(s) for s in sources))
+    finally:
+        await _close_ssh(sources)
+
+
+def _inventory_of(sources: list[Source]) -> Inventory | None:
+    for source in sources:
+        node = source.meta.get("node")
+        if node is not None and source.meta.get("inventory") is not None:
+            return source.meta["inventory"]  # type: ignore[return-value]
+    return None
+
+
+def _multi_status_json(results: list[tuple[Source, Any]], names: Names) -> dict[str, Any]:
+    """One object keyed by node name: the local ``status --json`` shape, names added."""
+    out: dict[str, Any] = {}
+    for source, result in results:
+        if isinstance(result, Exception):
+            reason = getattr(result, "reason", "timeout")
+            out[source.name] = {"error": str(result), "reason": reason}
+        else:
+            out[source.name] = names.annotate_snapshot(source.name, result.snapshot())
+    return out
+
+
+def format_named_status(node: str, model: NodeModel, names: Names) -> str:
+    """One node's neighbours and destinations with node names (for ``status --inventory``)."""
+    info = model.node
+    parts = [f"{info.version}  router-id {info.my_id}"]
+    parts.append(
+        _table(
+            "neighbours",
+            ["neighbour", "address", "heard", "cost", "rtt"],
+            [
+                [
+                    names.describe_hop(node, n.address, n.interface),
+                    n.address,
+                    f"{n.heard}/16",
+                    n.cost,
+                    "-" if n.rtt is None else f"{n.rtt:.3f}",
+                ]
+                for n in sorted(model.neighbours.values(), key=lambda n: n.key)
+            ],
+        )
+    )
+    own = {x.prefix for x in model.xroutes.values()}
+    rows = []
+    for d in model.destinations():
+        if d.prefix in own:
+            continue
+        sel = d.selected
+        standby = ", ".join(
+            f"{names.describe_hop(node, r.via, r.interface)} {r.metric}"
+            + (f" (+{r.metric - sel.metric})" if sel else "")
+            for r in d.standby
+        )
+        rows.append(
+            [
+                names.describe_prefix(d.prefix),
+                d.state,
+                names.describe_hop(node, sel.via, sel.interface) if sel else "-",
+                sel.metric if sel else "-",
+                standby or ("none (single point of failure)" if sel else "-"),
+            ]
+        )
+    parts.append(_table("destinations", ["to", "state", "via", "metric", "standby"], rows))
+    return "\n".join(parts)
+
+
+def _multi_status_text(results: list[tuple[Source, Any]], names: Names) -> str:
+    parts = []
+    models: dict[str, NodeModel | None] = {}
+    errors: dict[str, str] = {}
+    for source, result in results:
+        parts.append(f"== {source.name} ({source.label})")
+        if isinstance(result, Exception):
+            parts.append(f"error: {result}\n")
+            models[source.name] = None
+            errors[source.name] = str(result)
+        else:
+            parts.append(format_named_status(source.name, result, names) + "\n")
+            models[source.name] = result
+    report = mesh_report(models, names, errors=errors)
+    parts.append("== mesh (relay or first hop, metric)")
+    parts.append(format_matrix(report.matrix) + "\n")
+    parts.append("== checks")
+    parts.append(format_findings(report.findings))
+    return "\n".join(parts)
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -158,26 +326,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     failed = [(s, r) for s, r in results if isinstance(r, Exception)]
     if not multi and failed:
         raise CliError(str(failed[0][1]))
-    if args.json:
-        if multi:
-            out = {
-                s.name: ({"error": str(r)} if isinstance(r, Exception) else r.snapshot())
-                for s, r in results
-            }
+    if multi:
+        models = {s.name: r for s, r in results if not isinstance(r, Exception)}
+        names = Names.build(_inventory_of(sources), models)
+        if args.json:
+            json.dump(_multi_status_json(results, names), sys.stdout, indent=2)
+            sys.stdout.write("\n")
         else:
-            out = results[0][1].snapshot()
-        json.dump(out, sys.stdout, indent=2, sort_keys=False)
+            print(_multi_status_text(results, names))
+        for _source, result in failed:
+            print(f"meshtui: {result}", file=sys.stderr)
+    elif args.json:
+        json.dump(results[0][1].snapshot(), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
     else:
-        for source, result in results:
-            if multi:
-                print(f"== {source.name} ({source.label})")
-            if isinstance(result, Exception):
-                print(f"error: {result}")
-            else:
-                print(format_status(result))
-            if multi:
-                print()
+        print(format_status(results[0][1]))
     return 1 if failed else 0
 
 
@@ -276,9 +439,205 @@ async def _first(*aws) -> None:
             task.cancel()
 
 
+_PATH_EVENTS = (
+    EventType.FAILOVER,
+    EventType.UNREACHABLE,
+    EventType.RECOVERED,
+    EventType.METRIC_CHANGED,
+    EventType.ROUTE_ADDED,
+    EventType.ROUTE_REMOVED,
+)
+_RELEARN_EVENTS = (EventType.CONNECTED, EventType.RESYNCED, EventType.NEIGHBOUR_UP)
+MESH_SETTLE = 0.5  # seconds a burst of changes gets before the mesh matrix is compared
+
+
+def describe_named(event: Event, names: Names) -> str:
+    """:meth:`Event.describe` with node names for next hops and /128s."""
+    node = event.node
+    if event.type in _PATH_EVENTS and event.prefix is not None:
+        dest = names.describe_prefix(event.prefix)
+        old = (
+            names.describe_hop(node, event.from_.via, event.from_.interface) if event.from_ else ""
+        )
+        new = names.describe_hop(node, event.to.via, event.to.interface) if event.to else ""
+        t = event.type
+        if t is EventType.FAILOVER and event.from_ and event.to:
+            return (
+                f"failover {dest}: {old} -> {new} (metric {event.from_.metric} -> "
+                f"{event.to.metric})"
+            )
+        if t is EventType.UNREACHABLE:
+            return f"unreachable {dest}" + (f" (was via {old})" if old else "")
+        if t is EventType.RECOVERED and event.to:
+            return f"recovered {dest} via {new} metric {event.to.metric}"
+        if t is EventType.METRIC_CHANGED and event.from_ and event.to:
+            return f"metric {dest} via {new}: {event.from_.metric} -> {event.to.metric}"
+        path = event.to or event.from_
+        verb = "route added" if t is EventType.ROUTE_ADDED else "route removed"
+        return f"{verb} {dest}" + (f" via {new or old} metric {path.metric}" if path else "")
+    if event.neighbour is not None and event.type in (
+        EventType.NEIGHBOUR_UP,
+        EventType.NEIGHBOUR_DOWN,
+        EventType.DEGRADING,
+    ):
+        who = names.describe_hop(node, event.neighbour, event.interface)
+        verb = event.type.value.replace("_", " ")
+        return f"{verb} {who}" + (f": {event.message}" if event.message else "")
+    return event.describe()
+
+
+@dataclass
+class _TrackedSource(Source):
+    """A source that remembers the session it made (so the printer can read its model)."""
+
+    registry: dict[str, NodeSession] = field(default_factory=dict)
+
+    def session(self, **kwargs: Any) -> NodeSession:
+        session = super().session(**kwargs)
+        self.registry[self.name] = session
+        return session
+
+
+class _MeshPrinter(_Printer):
+    """``watch --inventory``: events with node names; session states as lines too."""
+
+    def __init__(
+        self, as_json: bool, verbose: bool, names: Names, sessions: dict[str, NodeSession]
+    ):
+        super().__init__(as_json, verbose)
+        self.names = names
+        self.sessions = sessions
+        self._learnt: set[str] = set()
+        self._relearnt_at = 0.0
+        self._matrix: Matrix | None = None
+        self._relays: dict[tuple[str, str], str] = {}  # the last relay each path crossed
+        self._mesh_due = False
+
+    def _learn(self, node: str) -> None:
+        session = self.sessions.get(node)
+        if session is not None:
+            self.names.learn(node, session.model)
+            self._learnt.add(node)
+
+    def _learn_all(self) -> None:
+        now = time.monotonic()
+        if now - self._relearnt_at >= 1.0:
+            self._relearnt_at = now
+            for node in list(self.sessions):
+                self._learn(node)
+
+    def _schedule_mesh(self) -> None:
+        """Compare the mesh matrix again shortly (coalescing a burst of changes)."""
+        if not self._mesh_due:
+            self._mesh_due = True
+            asyncio.get_running_loop().call_later(MESH_SETTLE, self._mesh_changes)
+
+    def _mesh_changes(self) -> None:
+        """Emit ``relay_changed`` for every source whose path now crosses another relay.
+
+        Edges see their own failover; nodes behind them (servers) only see a
+        metric change: the matrix, traced through every node's table, shows
+        that their path moved from one relay to another too.
+        """
+        self._mesh_due = False
+        for node in list(self.sessions):
+            self._learn(node)
+        models = {
+            n: (s.model if s.state is SessionState.LIVE else None) for n, s in self.sessions.items()
+        }
+        matrix = build_matrix(models, self.names)
+        now = time.time()
+        out = sys.stdout
+        for key in sorted(changed_cells(self._matrix, matrix)):
+            after = matrix.cells[key]
+            if after.relay is None or after.state not in (CellState.OK, CellState.PENDING):
+                continue  # unreachable and recovered events tell the rest
+            before_relay = self._relays.get(key)
+            self._relays[key] = after.relay
+            if before_relay is None or before_relay == after.relay:
+                continue
+            if self.as_json:
+                line = {"type": "relay_changed", "time": round(now, 6), "node": after.source}
+                line.update(
+                    {
+                        "prefix": after.prefix,
+                        "dest_node": after.dest,
+                        "from_relay": before_relay,
+                        "to_relay": after.relay,
+                        "path": list(after.path),
+                    }
+                )
+                out.write(json.dumps(line) + "\n")
+            else:
+                stamp = time.strftime("%H:%M:%S", time.localtime(now))
+                out.write(
+                    f"{stamp}.{int((now % 1) * 1000):03d} [{after.source}] relay for {after.dest}:"
+                    f" {before_relay} -> {after.relay}\n"
+                )
+        self._matrix = matrix
+        out.flush()
+
+    def events(self, node: str, events: list[Event]) -> None:
+        if node not in self._learnt or any(e.type in _RELEARN_EVENTS for e in events):
+            self._learn(node)
+        if any(e.type in _PATH_EVENTS or e.type in _RELEARN_EVENTS for e in events):
+            self._schedule_mesh()
+        out = sys.stdout
+        for event in events:
+            if not self.verbose and event.type in (EventType.ROUTE_ADDED, EventType.ROUTE_REMOVED):
+                continue
+            if self._unnamed(node, event):
+                self._learn_all()
+            if self.as_json:
+                out.write(json.dumps(self.names.annotate_event(node, event.to_json())) + "\n")
+            else:
+                stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
+                millis = int((event.time % 1) * 1000)
+                line = describe_named(event, self.names)
+                out.write(f"{stamp}.{millis:03d} [{node}] {line}\n")
+        out.flush()
+
+    def _unnamed(self, node: str, event: Event) -> bool:
+        for path in (event.from_, event.to):
+            if path is not None and self.names.neighbour(node, path.via, path.interface) is None:
+                return True
+        return False
+
+    def state(self, node: str, state: SessionState, message: str) -> None:
+        if state in (SessionState.RECONNECTING, SessionState.FAILED) and message:
+            text = message.removeprefix(f"{node}: ")
+            print(f"meshtui: {node}: {state.value}: {text}", file=sys.stderr, flush=True)
+        self._schedule_mesh()
+        if self.as_json:
+            line = {"type": "state", "time": round(time.time(), 6), "node": node}
+            line.update({"state": state.value, "message": message})
+            sys.stdout.write(json.dumps(line) + "\n")
+            sys.stdout.flush()
+
+
+async def _watch_mesh(sources: list[Source], args: argparse.Namespace) -> int:
+    sessions: dict[str, NodeSession] = {}
+    tracked: list[Source] = [
+        _TrackedSource(
+            **{f.name: getattr(s, f.name) for f in dataclasses.fields(s)}, registry=sessions
+        )
+        for s in sources
+    ]
+    names = Names(_inventory_of(sources))
+    printer = _MeshPrinter(args.json, args.verbose, names, sessions)
+    try:
+        return await _run_sessions(
+            tracked, args.duration, on_events=printer.events, on_state=printer.state
+        )
+    finally:
+        await _close_ssh(sources)
+
+
 def cmd_watch(args: argparse.Namespace) -> int:
     """Stream semantic events until interrupted."""
     sources = resolve_sources(args)
+    if getattr(args, "inventory", None) is not None:
+        return asyncio.run(_watch_mesh(sources, args))
     printer = _Printer(args.json, args.verbose)
     return asyncio.run(
         _run_sessions(sources, args.duration, on_events=printer.events, on_state=printer.state)

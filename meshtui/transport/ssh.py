@@ -569,7 +569,13 @@ def ssh_source(
         name=target.name,
         opener=opener,
         label=label,
-        meta={"transport": "ssh", "node": target, "pool": pool, "destination": dest},
+        meta={
+            "transport": "ssh",
+            "node": target,
+            "inventory": inv,
+            "pool": pool,
+            "destination": dest,
+        },
     )
 
 
