@@ -1,0 +1,168 @@
+"""The ``dashboard`` command (what a bare ``meshtui`` runs) and ``demo``.
+
+``meshtui [--socket PATH | --port N | --replay FILE]`` opens the dashboard
+on that babeld; with none of them it tries the usual local control sockets
+and, when nothing answers, opens the embedded demo with a banner that says
+how to enable babeld's control socket. ``meshtui demo`` replays the shipped
+recording of a real relay outage (no root, no babeld); ``meshtui demo
+--live`` builds the namespace lab and lets the user fail and heal relays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from meshtui.cli import CliError
+from meshtui.commands.live import add_target_args, resolve_sources
+from meshtui.transport.replay import RecordingError
+from meshtui.transport.sources import Source, find_local_target, local_source, tried_targets
+
+DEMO_BANNER = (
+    "DEMO — a recording of a real relay outage, seen from edge-a of meshtui's lab "
+    "(two sites, two relays, hello 1 s). relay-1 goes silent at 0:12: watch edge-a fail over "
+    "to relay-2 (timeline, right or below), the neighbour drain in 2 Neighbours, the events in "
+    "5 Events. relay-1 is healed at 0:28 and traffic moves back about 30 s later. "
+    "space pauses, + / - change the speed, ? helps, esc hides this."
+)
+
+FALLBACK_BANNER = (
+    "No babeld control socket answered here (tried {tried}), so this is the DEMO: a recorded "
+    "relay outage replayed at real speed. To watch your own babeld, add `local-path "
+    "/run/babeld.sock` (or `local-port 33123`) to babeld.conf, restart babeld, and run "
+    "`meshtui --socket /run/babeld.sock` (or `meshtui --port 33123`). esc hides this."
+)
+
+
+def _demo_source(speed: float) -> Source:
+    from meshtui.ui.feed import demo_recording, held_replay_source
+
+    path = demo_recording()
+    try:
+        return held_replay_source(path, speed=speed, name="edge-a (demo)")
+    except RecordingError as exc:
+        raise CliError(f"the demo recording is missing or damaged: {exc}") from None
+
+
+def _require_terminal() -> None:
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise CliError(
+            "the dashboard needs a terminal; for scripts use `meshtui status` or `meshtui watch`"
+        )
+
+
+def _run(app) -> int:  # noqa: ANN001 - a MeshApp; imported lazily to keep `--help` fast
+    app.run()
+    return int(app.return_code or 0)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Open the dashboard on the named babeld, the local one, or the demo."""
+    from meshtui.ui.app import make_app
+    from meshtui.ui.feed import held_replay_source
+
+    banner = ""
+    kind = "info"
+    if args.replay:
+        try:
+            sources = [held_replay_source(args.replay, speed=args.speed)]
+        except RecordingError as exc:
+            raise CliError(str(exc)) from None
+    elif args.socket or args.port is not None:
+        sources = resolve_sources(args)
+    else:
+        target = find_local_target()
+        if target is None:
+            sources = [_demo_source(1.0)]
+            banner = FALLBACK_BANNER.format(tried=tried_targets())
+            kind = "warning"
+        else:
+            sources = [local_source(target)]
+    _require_terminal()
+    stats = Path(args.stats) if args.stats else None
+    app = make_app(sources, theme=args.theme, banner=banner, banner_kind=kind, stats_path=stats)
+    return _run(app)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Replay the shipped outage, or build the lab and drive it (``--live``)."""
+    from meshtui.ui.app import make_app
+
+    if not args.live:
+        if args.speed <= 0:
+            raise CliError("--speed must be above 0 for the demo (1 = real time)")
+        _require_terminal()
+        app = make_app([_demo_source(args.speed)], theme=args.theme, banner=DEMO_BANNER)
+        return _run(app)
+    return _live_demo(args)
+
+
+def _live_demo(args: argparse.Namespace) -> int:
+    from meshtui.lab import Lab, LabError, missing_prerequisites
+    from meshtui.ui.app import make_app
+    from meshtui.ui.labctl import LabControl
+
+    problems = missing_prerequisites()
+    if problems:
+        raise CliError("demo --live: " + "; ".join(problems) + " (plain `meshtui demo` needs none)")
+    _require_terminal()
+    try:
+        lab = Lab(hello=args.hello)
+    except LabError as exc:
+        raise CliError(str(exc)) from None
+    print(f"meshtui: building lab {lab.id} (hello {args.hello:g} s)…", file=sys.stderr, flush=True)
+    try:
+        try:
+            lab.up(wait=True, timeout=args.timeout)
+        except LabError as exc:
+            raise CliError(f"the lab did not come up (everything removed again): {exc}") from None
+        banner = (
+            f"LAB {lab.id}: a real babeld mesh in network namespaces; you are watching edge-a. "
+            "F fails a relay (drops its Babel traffic), H heals it — write actions on the lab, "
+            "each asks first. Quitting tears the lab down."
+        )
+        app = make_app(
+            [local_source(lab.socket_path("edge-a"), name="edge-a")],
+            read_only=False,
+            theme=args.theme,
+            banner=banner,
+            lab=LabControl(lab),
+            hello={"*": args.hello},
+        )
+        return _run(app)
+    finally:
+        problems = lab.down()
+        for problem in problems:
+            print(f"meshtui: lab teardown: {problem}", file=sys.stderr)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``dashboard`` (the default command) and ``demo``."""
+    p = sub.add_parser(
+        "dashboard",
+        help="the terminal dashboard (what `meshtui` alone runs)",
+        description="Watch a babeld live: failover, neighbours, routes, interfaces, events.",
+    )
+    add_target_args(p)
+    p.add_argument("--theme", metavar="NAME", help="meshtui-dark (default), meshtui-light, "
+                   "meshtui-contrast, or one of yours")  # fmt: skip
+    p.add_argument("--stats", metavar="FILE", help="write UI counters as JSON on exit")
+    p.set_defaults(func=cmd_dashboard)
+
+    p = sub.add_parser(
+        "demo",
+        help="the dashboard on a recorded relay outage (no root, no babeld needed)",
+        description="Replay the shipped recording of a real relay outage at real speed "
+        "(space pauses, + / - change speed); --live builds the lab instead (root).",
+    )
+    p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    p.add_argument("--theme", metavar="NAME", help="theme name")
+    p.add_argument(
+        "--live",
+        action="store_true",
+        help="build the namespace lab (root, babeld) and fail/heal relays from the dashboard",
+    )
+    p.add_argument("--hello", type=float, default=1.0, metavar="S", help="lab hello interval (s)")
+    p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="lab build bound")
+    p.set_defaults(func=cmd_demo)

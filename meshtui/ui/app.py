@@ -1,0 +1,905 @@
+"""The dashboard: :func:`make_app` builds it, the same way for the CLI, the demo and the tests.
+
+Data flows one way: each node's session (a worker owned by the app) reads
+babeld continuously and its callbacks append to the node's journal; a
+one-shot timer, re-armed after each refresh (:data:`REFRESH_INTERVAL`),
+brings the visible view up to date inside ``batch_update()``. So repaints
+are coalesced to a few per second whatever babeld sends, and the reader
+never waits for the screen.
+
+Keys — one meaning everywhere; every binding has an id for a keymap
+(``$XDG_CONFIG_HOME/meshtui/keymap.toml``, ``"view.routes" = "r"``):
+
+====================  =================================================
+``1`` … ``5``         views: Failover, Neighbours, Routes, Interfaces, Events
+``/``                 filter the view (words must all match, ``!word`` excludes)
+``esc``               back: close the filter / detail, clear the filter, previous view
+``enter``             open the destination under the cursor (Failover, Routes)
+``o`` / ``O``         sort by the next column / reverse (or click a header)
+``space``             pause / resume the display (and a replay)
+``+`` / ``-``         replay faster / slower (replays only)
+``t``                 next theme
+``n``                 next node (with several nodes)
+``r`` / ``s``         Events view: raw babeld lines / save the log
+``?``                 help;  ``ctrl+p`` command palette;  ``q`` quit
+``F`` / ``H``         lab only (``meshtui demo --live``): fail / heal a relay — write actions
+====================  =================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import ContentSwitcher, Footer
+from textual.worker import Worker, WorkerState
+
+from meshtui.transport.sources import Source
+from meshtui.ui import format as fmt
+from meshtui.ui.feed import NodeFeed
+from meshtui.ui.journal import LinkState
+from meshtui.ui.labctl import LabActions
+from meshtui.ui.screens.detail import DestinationScreen
+from meshtui.ui.screens.dialogs import HelpKey, HelpScreen, LabActionScreen, SaveScreen
+from meshtui.ui.system import LocalFacts, probe_local
+from meshtui.ui.themes import (
+    BUNDLED_DIR,
+    DEFAULT_THEME,
+    Palette,
+    ThemeLoad,
+    load_themes,
+    semantic_defaults,
+    user_theme_dir,
+)
+from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.views.events import EventsView
+from meshtui.ui.views.failover import FailoverView
+from meshtui.ui.views.interfaces import InterfacesView
+from meshtui.ui.views.neighbours import NeighboursView
+from meshtui.ui.views.routes import RoutesView
+from meshtui.ui.widgets.banner import Banner
+from meshtui.ui.widgets.nodebar import HeaderInfo, NodeBar
+
+REFRESH_INTERVAL = 0.2
+"""Seconds between two refreshes of the visible view (5 Hz)."""
+
+IDLE_REFRESH = 1.0
+"""With nothing new from babeld, refresh (time columns) at most this often."""
+
+PROBE_INTERVAL = 10.0
+"""Seconds between two probes of the kernel and WireGuard (Interfaces view, local node)."""
+
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+
+VIEW_CLASSES: tuple[type[View], ...] = (
+    FailoverView,
+    NeighboursView,
+    RoutesView,
+    InterfacesView,
+    EventsView,
+)
+
+VIEW_HELP = {
+    "failover": "destinations, the relay carrying each, standbys and margins; failover timeline",
+    "neighbours": "Babel neighbours: reach history, loss, costs, RTT; lost ones for a while",
+    "routes": "every route, selected and alternatives; filter, sort, enter for the detail",
+    "interfaces": "babeld's interfaces and detection times; kernel links; WireGuard peers",
+    "events": "the babeld -d 2 replacement: events or raw lines, filter, pause, save",
+}
+
+ENABLE_SOCKET_HINT = (
+    "Enable babeld's control socket with `local-path /run/babeld.sock` (or "
+    "`local-port 33123`) in babeld.conf, restart babeld, then run "
+    "`meshtui --socket /run/babeld.sock` (or `--port 33123`)."
+)
+
+READING_NOTES = [
+    "● ok          the destination is carried by the relay shown (via%interface)",
+    "! SPOF        no standby through another relay: one relay failing cuts it off",
+    "◐ pending     a better route is known but babeld has not installed it yet",
+    "              (its smoothed metric and feasibility hold it back for a few seconds)",
+    "✖ UNREACHABLE no route with a finite metric",
+    "standby       ranked alternatives: relay, metric and margin over the current one",
+    "timeline      newest first; 'N s before' is how long the old relay's Hellos had",
+    "              been failing when babeld switched; 'better path' is a switch back",
+    "reach         16 cells, newest Hello on the left: █ heard, ░ missed",
+    "ASYM          the neighbour hears us much worse than we hear it (txcost > 2×rxcost)",
+    "lost N ago    a neighbour babeld dropped; shown dimmed for five minutes",
+    "notice in     1.7–2.7 hello intervals: babeld counts a Hello missed 1.7 intervals",
+    "              after the previous one and gives up after 2 missed of the last 3",
+    "READ-ONLY     meshtui only reads babeld's socket; nothing here changes a node",
+    "",
+    "Themes: `t` cycles; add your own TOML files to ~/.config/meshtui/themes",
+    "(copy one of the repository's themes/*.toml). Keys carry ids; rebind them in",
+    '~/.config/meshtui/keymap.toml, e.g.  "view.routes" = "r".',
+]
+
+
+@dataclass(slots=True)
+class UiStats:
+    """Counters of what the UI did, for the storm benchmark (``--stats FILE``)."""
+
+    ticks: int = 0
+    refreshes: int = 0
+    skipped_idle: int = 0
+    refresh_seconds: float = 0.0
+    refresh_max: float = 0.0
+    rows_added: int = 0
+    rows_removed: int = 0
+    cells_updated: int = 0
+    log_lines_drawn: int = 0
+    log_lines_not_drawn: int = 0
+
+
+def keymap_path() -> Path:
+    """Where users rebind keys by binding id."""
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "meshtui" / "keymap.toml"
+
+
+def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]:
+    """Read a keymap file ({binding id: keys}); returns (keymap, problems)."""
+    if not path.is_file():
+        return {}, []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return {}, [f"{path}: {exc}"]
+    table = data.get("keys", data)
+    keymap: dict[str, str] = {}
+    problems: list[str] = []
+    for key, value in table.items():
+        if key not in known:
+            problems.append(f"{path}: {key}: no binding has this id")
+        elif not isinstance(value, str) or not value:
+            problems.append(f'{path}: {key}: expected a key name such as "r" or "ctrl+r"')
+        else:
+            keymap[key] = value
+    return keymap, problems
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file, fsync and rename."""
+    path = path.expanduser()
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class MainScreen(Screen[None]):
+    """The header, a banner, the five views in a content switcher, and the footer."""
+
+    def compose(self) -> ComposeResult:
+        """Lay out the dashboard."""
+        yield NodeBar(id="nodebar")
+        yield Banner(id="banner")
+        with ContentSwitcher(initial=FailoverView.view_id, id="views"):
+            for cls in VIEW_CLASSES:
+                yield cls()
+        yield Footer()
+
+
+class LabMainScreen(MainScreen):
+    """The main screen with the lab's write actions bound (``meshtui demo --live`` only).
+
+    | Key | Action |
+    | :- | :- |
+    | F | Fail a relay (drop its Babel traffic) — asks first. |
+    | H | Heal a relay — asks first. |
+    """
+
+    BINDINGS = [
+        Binding("F", "app.lab('fail')", "Fail relay", id="lab.fail"),
+        Binding("H", "app.lab('heal')", "Heal relay", id="lab.heal"),
+    ]
+
+
+class MeshApp(App[int]):
+    """The meshtui dashboard. Build it with :func:`make_app`.
+
+    | Key | Action |
+    | :- | :- |
+    | 1–5 | Failover, Neighbours, Routes, Interfaces, Events. |
+    | / | Filter the view. |
+    | escape | Back. |
+    | space | Pause / resume. |
+    | + / - | Replay faster / slower. |
+    | t | Next theme. |
+    | n | Next node. |
+    | ? | Help. |
+    | q | Quit. |
+    """
+
+    CSS_PATH = "meshtui.tcss"
+    TITLE = "meshtui"
+
+    BINDINGS = [
+        Binding("1", "show_view('failover')", "Failover", id="view.failover"),
+        Binding("2", "show_view('neighbours')", "Neighbours", id="view.neighbours"),
+        Binding("3", "show_view('routes')", "Routes", id="view.routes"),
+        Binding("4", "show_view('interfaces')", "Interfaces", id="view.interfaces"),
+        Binding("5", "show_view('events')", "Events", id="view.events"),
+        Binding("slash", "filter", "Filter", id="app.filter"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding("space", "toggle_pause", "Pause", id="app.pause"),
+        Binding("plus,equals_sign", "speed(1)", "Faster", id="replay.faster"),
+        Binding("minus", "speed(-1)", "Slower", id="replay.slower"),
+        Binding("t", "next_theme", "Theme", id="app.theme"),
+        Binding("n", "next_node", "Next node", id="app.node"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        feeds: list[NodeFeed],
+        *,
+        read_only: bool = True,
+        theme: str | None = None,
+        themes: ThemeLoad | None = None,
+        clock: Callable[[], float] | None = None,
+        banner: str = "",
+        banner_kind: str = "info",
+        lab: LabActions | None = None,
+        refresh_interval: float = REFRESH_INTERVAL,
+        hello: dict[str, float] | None = None,
+        keymap: dict[str, str] | None = None,
+        notices: Iterable[str] = (),
+        stats_path: Path | None = None,
+        start_paused: bool = False,
+    ) -> None:
+        super().__init__()
+        if not feeds:
+            raise ValueError("the dashboard needs at least one node")
+        self.feeds = feeds
+        self.current = 0
+        self.read_only = read_only if lab is None else False
+        self.lab = lab
+        self.clock = clock
+        self.banner_text = banner
+        self.banner_kind = banner_kind
+        self.refresh_interval = refresh_interval
+        self.hello = dict(hello or {})
+        self.keymap_overrides = dict(keymap or {})
+        self.notices = list(notices)
+        self.stats_path = stats_path
+        self.ui_stats = UiStats()
+        self.paused = False
+        self.start_paused = start_paused
+        self.view_name = FailoverView.view_id
+        self.history: list[str] = []
+        self.local: dict[str, LocalFacts] = {}
+        self._probing: set[str] = set()
+        self._timer: Timer | None = None
+        self._last_seen: tuple[int, int, int] = (-1, -1, -1)
+        self._last_refresh = 0.0
+        self._palette: Palette | None = None
+        loaded = themes if themes is not None else ThemeLoad((), ())
+        self.theme_names: list[str] = []
+        for item in loaded.themes:
+            self.register_theme(item)
+            self.theme_names.append(item.name)
+        self.notices.extend(loaded.problems)
+        wanted = theme or DEFAULT_THEME
+        if wanted not in self.available_themes:
+            self.notices.append(f"theme {wanted!r} not found; using {DEFAULT_THEME}")
+            wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
+        self.theme = wanted
+
+    # ------------------------------------------------------------ setup
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        """The semantic colour roles, derived from the current theme when it omits them."""
+        return semantic_defaults(self.current_theme)
+
+    def get_default_screen(self) -> Screen:
+        """The main screen (with the lab's write actions when there is a lab)."""
+        return LabMainScreen() if self.lab is not None else MainScreen()
+
+    def on_mount(self) -> None:
+        """Start the sessions and the refresh timer."""
+        self.theme_changed_signal.subscribe(self, self._on_theme_changed)
+        if self.keymap_overrides:
+            self.set_keymap(self.keymap_overrides)
+        for feed in self.feeds:
+            self.run_worker(
+                feed.run(),
+                name=f"session:{feed.name}",
+                group="sessions",
+                description=f"babeld session for {feed.label}",
+                exit_on_error=False,
+            )
+        for notice in self.notices:
+            self.notify(notice, title="meshtui", severity="warning", timeout=10)
+        if self.start_paused:
+            self.action_toggle_pause()
+        self.call_after_refresh(self._focus_view)
+        self._arm()
+
+    async def on_unmount(self) -> None:
+        """Stop the sessions."""
+        for feed in self.feeds:
+            await feed.stop()
+        if self.stats_path is not None:
+            self.write_stats(self.stats_path)
+
+    def write_stats(self, path: Path) -> None:
+        """Write the UI and ingest counters as JSON (for the benchmark)."""
+        feed = self.feed
+        out = {
+            "ui": asdict(self.ui_stats),
+            "lines": feed.model.stats.lines,
+            "noop_lines": feed.model.stats.noops,
+            "events": feed.journal.events_in,
+            "event_batches": feed.journal.batches_in,
+            "routes": len(feed.model.routes),
+            "link": feed.journal.link.state.value,
+            "disconnects": feed.session.disconnects,
+        }
+        write_atomic(path, json.dumps(out, indent=2) + "\n")
+
+    # ------------------------------------------------------------ accessors
+
+    @property
+    def feed(self) -> NodeFeed:
+        """The node shown."""
+        return self.feeds[self.current]
+
+    @property
+    def palette(self) -> Palette:
+        """Styles for the semantic roles in the current theme."""
+        if self._palette is None:
+            variables = {**semantic_defaults(self.current_theme), **self.current_theme.variables}
+            self._palette = Palette(variables)
+        return self._palette
+
+    def now(self) -> float:
+        """The current time on the shown node's clock (or the injected clock)."""
+        return self.clock() if self.clock is not None else self.feed.clock()
+
+    def view(self, name: str | None = None) -> View:
+        """A view by name (the current one by default)."""
+        return self.screen_main().query_one(f"#{name or self.view_name}", View)
+
+    def screen_main(self) -> MainScreen:
+        """The main screen (whatever is pushed on top of it)."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("no main screen")
+
+    def context(self) -> ViewContext:
+        """What the views draw from, now."""
+        feed = self.feed
+        return ViewContext(
+            node=feed.name,
+            model=feed.model,
+            journal=feed.journal,
+            now=self.now(),
+            palette=self.palette,
+            local=self.local.get(feed.name),
+            hello=self.hello,
+            is_replay=feed.is_replay,
+            open_detail=self.open_detail,
+        )
+
+    # ------------------------------------------------------------ refresh loop
+
+    def _arm(self) -> None:
+        self._timer = self.set_timer(self.refresh_interval, self._tick, name="meshtui-refresh")
+
+    def _tick(self) -> None:
+        try:
+            self.ui_stats.ticks += 1
+            self.refresh_now()
+        finally:
+            self._arm()
+
+    def refresh_now(self, force: bool = False) -> None:
+        """Bring the header, the banner and the visible view up to date.
+
+        Args:
+            force: refresh the view even when paused or when nothing changed.
+        """
+        feed = self.feed
+        self._update_header()
+        self._update_banner()
+        self._maybe_probe()
+        if self.paused and not force:
+            return
+        seen = (id(feed), feed.model.stats.lines, feed.journal.revision)
+        wall = time.monotonic()
+        if not force and seen == self._last_seen and wall - self._last_refresh < IDLE_REFRESH:
+            self.ui_stats.skipped_idle += 1
+            return
+        self._last_seen = seen
+        self._last_refresh = wall
+        started = time.perf_counter()
+        ctx = self.context()
+        with self.batch_update():
+            view = self.view()
+            stats = view.refresh_view(ctx)
+            view.last_stats = stats
+            top = self.screen
+            if isinstance(top, DestinationScreen):
+                top.refresh_detail(ctx)
+        spent = time.perf_counter() - started
+        ui = self.ui_stats
+        ui.refreshes += 1
+        ui.refresh_seconds += spent
+        ui.refresh_max = max(ui.refresh_max, spent)
+        ui.rows_added += stats.added
+        ui.rows_removed += stats.removed
+        ui.cells_updated += stats.updated_cells
+        events = self.view("events")
+        if isinstance(events, EventsView):
+            ui.log_lines_drawn = events.drawn
+            ui.log_lines_not_drawn = events.skipped
+
+    def _header_info(self) -> HeaderInfo:
+        feed = self.feed
+        link = feed.journal.link
+        node = feed.model.node
+        now = self.now()
+        if link.state is LinkState.LIVE:
+            text = "● LIVE"
+        elif link.state in (LinkState.CONNECTING, LinkState.SYNCING):
+            text = f"{link.state.value}…"
+            if link.message:
+                text += f" {link.message}"
+        elif link.state is LinkState.RECONNECTING:
+            text = f"reconnecting: {link.message}" if link.message else "reconnecting"
+            if link.stale:
+                text = f"STALE {fmt.age(now - link.since)} — {text}"
+        elif link.state is LinkState.FAILED:
+            text = f"FAILED: {link.message}" if link.message else "FAILED"
+            if link.stale:
+                text = f"STALE — {text}"
+        else:
+            text = "stopped"
+        replay = ""
+        position = feed.replay_position
+        if position is not None:
+            offset, duration, speed = position
+            end = "  END" if feed.replay_finished else ""
+            replay = (
+                f"REPLAY {_mmss(offset)}/{_mmss(duration)} ×{speed:g}{end}"
+                if speed > 0
+                else f"REPLAY {_mmss(offset)}/{_mmss(duration)}{end}"
+            )
+        view_title = next(c.title for c in VIEW_CLASSES if c.view_id == self.view_name)
+        return HeaderInfo(
+            node=feed.name,
+            host=node.host,
+            router_id=node.my_id,
+            version=node.version,
+            link=link.state,
+            link_text=text,
+            stale=link.stale,
+            read_only=self.read_only,
+            write_label="LAB: WRITE ACTIONS",
+            replay=replay,
+            paused=self.paused,
+            view=view_title,
+            nodes=f"{self.current + 1}/{len(self.feeds)}" if len(self.feeds) > 1 else "",
+        )
+
+    def _update_header(self) -> None:
+        info = self._header_info()
+        for screen in self.screen_stack:
+            for bar in screen.query(NodeBar):
+                bar.show(info)
+
+    def _update_banner(self) -> None:
+        try:
+            banner = self.screen_main().query_one(Banner)
+        except LookupError:
+            return
+        feed = self.feed
+        link = feed.journal.link
+        parts: list[str] = []
+        kind = self.banner_kind
+        if self.banner_text:
+            parts.append(self.banner_text)
+        if not link.ever_live and link.state in (LinkState.RECONNECTING, LinkState.FAILED):
+            retry = "Not retrying." if link.state is LinkState.FAILED else "Retrying."
+            parts.append(f"Cannot read babeld at {feed.label}: {link.message}. {retry}")
+            parts.append(ENABLE_SOCKET_HINT)
+            kind = "error"
+        if feed.replay_finished:
+            parts.append("End of the recording: the dashboard holds its final state. q quits.")
+        if parts:
+            banner.show("\n".join(parts), kind)
+        else:
+            banner.hide()
+
+    def _maybe_probe(self) -> None:
+        feed = self.feed
+        if self.view_name != "interfaces" or not feed.is_local or feed.name in self._probing:
+            return
+        facts = self.local.get(feed.name)
+        if facts is not None and time.time() - facts.taken_at < PROBE_INTERVAL:
+            return
+        self._probing.add(feed.name)
+        interfaces = set(feed.model.interfaces)
+        self.run_worker(
+            partial(probe_local, feed.target, interfaces),
+            name=f"probe:{feed.name}",
+            group="probe",
+            description=f"kernel links and WireGuard peers for {feed.label}",
+            exit_on_error=False,
+            thread=True,
+        )
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Turn worker outcomes into state and visible messages (never a traceback)."""
+        worker = event.worker
+        name = worker.name or ""
+        if worker.group == "sessions" and event.state is WorkerState.ERROR:
+            node = name.partition(":")[2]
+            for feed in self.feeds:
+                if feed.name == node:
+                    feed.journal.note_state(LinkState.FAILED, str(worker.error), self.now())
+            self.notify(f"{node}: {worker.error}", title="session stopped", severity="error")
+        elif worker.group == "probe" and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
+            node = name.partition(":")[2]
+            self._probing.discard(node)
+            if event.state is WorkerState.SUCCESS and isinstance(worker.result, LocalFacts):
+                self.local[node] = worker.result
+            elif event.state is WorkerState.ERROR:
+                self.local[node] = LocalFacts(links_error=str(worker.error))
+            self.refresh_now(force=True)
+        elif worker.group == "lab":
+            if event.state is WorkerState.SUCCESS:
+                self.notify(f"{worker.description}: done", title="lab")
+            elif event.state is WorkerState.ERROR:
+                self.notify(f"{worker.description}: {worker.error}", title="lab", severity="error")
+
+    # ------------------------------------------------------------ theme
+
+    def _on_theme_changed(self, _theme: object) -> None:
+        self._palette = None
+        palette = self.palette
+        with self.batch_update():
+            for cls in VIEW_CLASSES:
+                self.view(cls.view_id).restyle(palette)
+        self.refresh_now(force=True)
+
+    def action_next_theme(self) -> None:
+        """Cycle through meshtui's themes (bundled and the user's)."""
+        names = self.theme_names or list(self.available_themes)
+        index = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(index + 1) % len(names)]
+        self.notify(f"theme: {self.theme}", timeout=2)
+
+    # ------------------------------------------------------------ views
+
+    def _focus_view(self) -> None:
+        if isinstance(self.screen, MainScreen):
+            self.view().focus_main()
+
+    def action_show_view(self, name: str) -> None:
+        """Show a view (keys 1–5)."""
+        if isinstance(self.screen, DestinationScreen | HelpScreen):
+            self.pop_screen()
+        if name == self.view_name:
+            self._focus_view()
+            return
+        self.history.append(self.view_name)
+        del self.history[:-20]
+        self._switch(name)
+
+    def _switch(self, name: str) -> None:
+        self.view_name = name
+        switcher = self.screen_main().query_one("#views", ContentSwitcher)
+        switcher.current = name
+        self.refresh_now(force=True)
+        self.call_after_refresh(self._focus_view)
+
+    def action_filter(self) -> None:
+        """Open the current view's filter (`/`)."""
+        if isinstance(self.screen, MainScreen):
+            self.view().open_filter()
+
+    def action_back(self) -> None:
+        """`esc`: clear the filter, else go to the previous view, else hide the banner."""
+        if not isinstance(self.screen, MainScreen):
+            self.pop_screen()
+            return
+        if self.view().back():
+            return
+        if self.history:
+            self._switch(self.history.pop())
+            return
+        if self.banner_text:
+            self.banner_text = ""
+            self._update_banner()
+
+    def open_detail(self, prefix: str, src: str = "::/0") -> None:
+        """Open a destination's detail screen."""
+        screen = DestinationScreen(prefix, src)
+        self.push_screen(screen)
+        self.call_after_refresh(lambda: self.refresh_now(force=True))
+
+    def action_help(self) -> None:
+        """Show the keys and how to read the screen."""
+        if isinstance(self.screen, HelpScreen):
+            self.pop_screen()
+            return
+        self.push_screen(HelpScreen(self.help_keys(), READING_NOTES))
+
+    def help_keys(self) -> list[HelpKey]:
+        """The help screen's key table, from the bindings actually in force."""
+        keys = [
+            HelpKey("1", "Failover: " + VIEW_HELP["failover"]),
+            HelpKey("2", "Neighbours: " + VIEW_HELP["neighbours"]),
+            HelpKey("3", "Routes: " + VIEW_HELP["routes"]),
+            HelpKey("4", "Interfaces: " + VIEW_HELP["interfaces"]),
+            HelpKey("5", "Events: " + VIEW_HELP["events"]),
+            HelpKey("/", "filter the view: words must all match, !word excludes"),
+            HelpKey("esc", "back: close the filter or detail, clear the filter, previous view"),
+            HelpKey("enter", "open the destination's detail", "Failover, Routes"),
+            HelpKey("o / O", "sort by the next column / reverse (or click a header)", "tables"),
+            HelpKey(
+                "space",
+                "pause / resume the display" + (" and the replay" if self.feed.is_replay else ""),
+            ),
+            HelpKey("r", "raw babeld lines instead of events (again: back)", "Events"),
+            HelpKey("s", "save the log (as shown, filtered) to a file", "Events"),
+            HelpKey("t", "next theme"),
+            HelpKey("ctrl+p", "command palette (view: …, theme: …, events: …)"),
+            HelpKey("?", "this help"),
+            HelpKey("q", "quit"),
+        ]
+        if any(f.is_replay for f in self.feeds):
+            keys.insert(10, HelpKey("+ / -", "replay faster / slower", "replays"))
+        if len(self.feeds) > 1:
+            keys.insert(10, HelpKey("n", "next node"))
+        if self.lab is not None:
+            keys.append(HelpKey("F", "fail a relay (drops its Babel traffic) — asks first", "lab"))
+            keys.append(HelpKey("H", "heal a relay — asks first", "lab"))
+        return keys
+
+    # ------------------------------------------------------------ pause, speed, nodes
+
+    def action_toggle_pause(self) -> None:
+        """Pause or resume the display; a replay pauses too (a live reader never does)."""
+        self.paused = not self.paused
+        for feed in self.feeds:
+            if self.paused:
+                feed.pause()
+            else:
+                feed.resume()
+        self.refresh_now(force=not self.paused)
+
+    def action_speed(self, step: int) -> None:
+        """Replay faster (+1) or slower (-1)."""
+        feed = self.feed
+        position = feed.replay_position
+        if position is None:
+            self.notify("speed: only for a replay", timeout=2)
+            return
+        speed = position[2] if position[2] > 0 else 1.0
+        index = min(range(len(SPEEDS)), key=lambda i: abs(SPEEDS[i] - speed))
+        index = max(0, min(len(SPEEDS) - 1, index + step))
+        feed.set_speed(SPEEDS[index])
+        self.notify(f"replay speed ×{SPEEDS[index]:g}", timeout=2)
+        self._update_header()
+
+    def action_next_node(self) -> None:
+        """Show the next node."""
+        if len(self.feeds) < 2:
+            self.notify("only one node is open", timeout=2)
+            return
+        self.current = (self.current + 1) % len(self.feeds)
+        for cls in VIEW_CLASSES:
+            self.view(cls.view_id).reset()
+        self.refresh_now(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Hide keys that do nothing here (speed without a replay, next node with one node)."""
+        if action == "speed":
+            return True if any(f.is_replay for f in self.feeds) else None
+        if action == "next_node":
+            return True if len(self.feeds) > 1 else None
+        return True
+
+    # ------------------------------------------------------------ events log saving
+
+    def on_events_view_save_requested(self, event: EventsView.SaveRequested) -> None:
+        """Ask for a path, then write the log atomically."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kind = "raw" if event.raw else "events"
+        default = f"meshtui-{self.feed.name}-{kind}-{stamp}.log"
+        lines = event.lines
+
+        def save(path: str | None) -> None:
+            if not path:
+                return
+            try:
+                write_atomic(Path(path), "".join(f"{line}\n" for line in lines))
+            except OSError as exc:
+                self.notify(f"cannot save to {path}: {exc.strerror or exc}", severity="error")
+                return
+            self.notify(f"saved {len(lines)} lines to {path}", title="events")
+
+        self.push_screen(SaveScreen(default, len(lines)), save)
+
+    # ------------------------------------------------------------ lab (write actions)
+
+    def action_lab(self, what: str) -> None:
+        """Fail or heal a relay of the lab, after confirmation."""
+        lab = self.lab
+        if lab is None:
+            return
+        if what == "fail":
+            title = "Fail a relay (write action on the lab)"
+            detail = (
+                "Adds an nftables table in the relay's namespace that drops Babel "
+                "(udp 6696) in and out. Links and tunnels stay up; neighbours notice "
+                "only by missing Hellos — a silent relay outage."
+            )
+        else:
+            title = "Heal a relay (write action on the lab)"
+            detail = "Deletes the relay's drop table: Babel flows again and routes come back."
+
+        def run(relay: str | None) -> None:
+            if relay is None:
+                return
+            action = lab.fail if what == "fail" else lab.heal
+            self.run_worker(
+                partial(action, relay),
+                name=f"lab:{what}:{relay}",
+                group="lab",
+                description=f"{what} {relay}",
+                exit_on_error=False,
+                thread=True,
+            )
+
+        self.push_screen(LabActionScreen(title, detail, lab.relays()), run)
+
+    # ------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Palette entries, "namespace: action"."""
+        for cls in VIEW_CLASSES:
+            yield SystemCommand(
+                f"view: {cls.view_id}",
+                VIEW_HELP[cls.view_id],
+                partial(self.action_show_view, cls.view_id),
+            )
+        for name in self.theme_names:
+            yield SystemCommand(
+                f"theme: {name}", "switch to this theme", partial(setattr, self, "theme", name)
+            )
+        yield SystemCommand(
+            "display: pause / resume", "freeze or resume the display", self.action_toggle_pause
+        )
+        yield SystemCommand("view: filter", "filter the current view", self.action_filter)
+        yield SystemCommand(
+            "events: raw lines", "show babeld's own lines in the Events view", self._palette_raw
+        )
+        yield SystemCommand("events: save", "save the event log to a file", self._palette_save)
+        if any(f.is_replay for f in self.feeds):
+            yield SystemCommand(
+                "replay: faster", "double the replay speed", partial(self.action_speed, 1)
+            )
+            yield SystemCommand(
+                "replay: slower", "halve the replay speed", partial(self.action_speed, -1)
+            )
+        if len(self.feeds) > 1:
+            yield SystemCommand("node: next", "show the next node", self.action_next_node)
+        if self.lab is not None:
+            yield SystemCommand("lab: fail a relay", "write action: drop a relay's Babel traffic",
+                                partial(self.action_lab, "fail"))  # fmt: skip
+            yield SystemCommand("lab: heal a relay", "write action: end a relay's outage",
+                                partial(self.action_lab, "heal"))  # fmt: skip
+        yield SystemCommand("help: keys", "the keys and how to read the screen", self.action_help)
+        yield from super().get_system_commands(screen)
+
+    def _palette_raw(self) -> None:
+        self.action_show_view("events")
+        view = self.view("events")
+        if isinstance(view, EventsView):
+            view.action_toggle_raw()
+
+    def _palette_save(self) -> None:
+        self.action_show_view("events")
+        view = self.view("events")
+        if isinstance(view, EventsView):
+            view.action_save()
+
+
+def _mmss(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def binding_ids() -> set[str]:
+    """Every binding id the dashboard defines (for validating keymaps)."""
+    ids: set[str] = set()
+    classes: list[type] = [MeshApp, LabMainScreen, *VIEW_CLASSES, DestinationScreen]
+    for cls in classes:
+        for binding in getattr(cls, "BINDINGS", []):
+            if isinstance(binding, Binding) and binding.id:
+                ids.add(binding.id)
+    return ids
+
+
+def make_app(
+    sources: list[Source],
+    read_only: bool = True,
+    theme: str | None = None,
+    *,
+    clock: Callable[[], float] | None = None,
+    banner: str = "",
+    banner_kind: str = "info",
+    lab: LabActions | None = None,
+    refresh_interval: float = REFRESH_INTERVAL,
+    hello: dict[str, float] | None = None,
+    theme_dirs: Iterable[Path] | None = None,
+    keymap_file: Path | None = None,
+    stats_path: Path | None = None,
+    start_paused: bool = False,
+) -> MeshApp:
+    """Build the dashboard for ``sources`` (the CLI, the demo and the tests all come here).
+
+    Args:
+        sources: the nodes to show (the first is shown first).
+        read_only: no write action is bound (always True without a lab).
+        theme: theme name (default ``meshtui-dark``; unknown names fall back with a notice).
+        clock: the time for "N s ago" (default: each node's clock — a replay's virtual
+            clock for a recording); tests pass a frozen one.
+        banner: a notice shown under the header (demo mode, say).
+        banner_kind: ``info``, ``warning`` or ``error``.
+        lab: the lab's write actions (``meshtui demo --live``); binds F / H.
+        refresh_interval: seconds between two refreshes.
+        hello: known hello intervals by interface name.
+        theme_dirs: where to look for theme files (default: bundled, then the user's).
+        keymap_file: a TOML keymap {binding id: key} (default: the user's, if any).
+        stats_path: write UI counters there as JSON on exit.
+        start_paused: start with the display (and replays) paused.
+    """
+    dirs = list(theme_dirs) if theme_dirs is not None else [BUNDLED_DIR, user_theme_dir()]
+    themes = load_themes(*dirs)
+    keymap, problems = load_keymap(keymap_file or keymap_path(), binding_ids())
+    feeds = [NodeFeed(source) for source in sources]
+    return MeshApp(
+        feeds,
+        read_only=read_only,
+        theme=theme,
+        themes=themes,
+        clock=clock,
+        banner=banner,
+        banner_kind=banner_kind,
+        lab=lab,
+        refresh_interval=refresh_interval,
+        hello=hello,
+        keymap=keymap,
+        notices=problems,
+        stats_path=stats_path,
+        start_paused=start_paused,
+    )

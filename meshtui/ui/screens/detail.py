@@ -1,0 +1,195 @@
+"""`DestinationScreen`: one destination's routes and what happened to them this session."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from rich.style import Style
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from meshtui.core.model import Route
+from meshtui.core.protocol import INFINITY
+from meshtui.ui import format as fmt
+from meshtui.ui.journal import LogEntry
+from meshtui.ui.themes import Palette
+from meshtui.ui.views.base import ViewContext
+from meshtui.ui.views.events import EVENT_ROLES
+from meshtui.ui.views.routes import route_key, route_mark
+from meshtui.ui.widgets.nodebar import NodeBar
+from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec
+
+
+class DestinationScreen(Screen[None]):
+    """All routes to one destination, ranked, and its history in this session.
+
+    | Key | Action |
+    | :- | :- |
+    | escape | Back to the view it was opened from. |
+    """
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+    ]
+
+    DEFAULT_CSS = """
+    DestinationScreen #dd-summary {
+        padding: 0 1;
+        height: auto;
+    }
+    DestinationScreen #dd-summary.-unreachable {
+        color: $unreachable;
+        text-style: bold;
+    }
+    DestinationScreen #dd-summary.-spof {
+        color: $spof;
+    }
+    DestinationScreen #dd-routes {
+        height: auto;
+        max-height: 50%;
+    }
+    DestinationScreen #dd-history {
+        height: 1fr;
+    }
+    DestinationScreen .section {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self, prefix: str, src: str = "::/0") -> None:
+        super().__init__()
+        self.prefix = prefix
+        self.src = src
+        self.palette: Palette | None = None
+        self.ctx: ViewContext | None = None
+
+    def style(self, spec: str) -> Style:
+        """The style for a spec in the current palette."""
+        return self.palette.resolve(spec) if self.palette is not None else Style()
+
+    def compose(self) -> ComposeResult:
+        """Summary, routes, history."""
+        yield NodeBar(id="nodebar")
+        yield Static("", id="dd-summary")
+        yield Static("Routes", classes="section", id="dd-routes-title")
+        yield KeyedTable(
+            [
+                Column("mark", "", 9),
+                Column("via", "via"),
+                Column("if", "interface"),
+                Column("router", "router-id", 23),
+                Column("metric", "metric", 6),
+                Column("refmetric", "refmetric", 9),
+                Column("margin", "margin", 7),
+                Column("first", "first seen", 10),
+                Column("changed", "last change", 11),
+            ],
+            self.style,
+            sort="metric",
+            id="dd-routes",
+        )
+        yield Static("History (this session, oldest first)", classes="section")
+        yield KeyedTable(
+            [
+                Column("time", "time", 12),
+                Column("what", "what", 14),
+                Column("detail", "detail"),
+            ],
+            self.style,
+            sort="time",
+            id="dd-history",
+        )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Start on the routes."""
+        self.query_one("#dd-routes", KeyedTable).focus()
+
+    def _route_rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
+        dest = ctx.model.destination(self.prefix, self.src)
+        best = dest.selected.metric if dest.selected is not None else None
+        now = ctx.now
+        for route in dest.routes:
+            mark = route_mark(route)
+            changed = fmt.age(now - route.last_change) if route.last_change else "-"
+            first = fmt.clock_time(route.first_seen) if route.first_seen else "-"
+            sig = (mark, route.metric, route.refmetric, route.router_id, best, changed)
+
+            def build(
+                route: Route = route,
+                mark: tuple[str, str, int] = mark,
+                changed: str = changed,
+                first: str = first,
+            ) -> tuple[CellSpec, ...]:
+                if best is None or route.installed or route.metric >= INFINITY:
+                    margin: CellSpec = ("", "", 0)
+                else:
+                    margin = (f"{route.metric - best:+d}", mark[1], route.metric - best)
+                return (
+                    mark,
+                    (route.via, "", route.via),
+                    (route.interface, "", route.interface),
+                    (route.router_id, "", route.router_id),
+                    (fmt.metric(route.metric), mark[1], route.metric),
+                    (fmt.metric(route.refmetric), "", route.refmetric),
+                    margin,
+                    (first, "", route.first_seen),
+                    (changed, "", -route.last_change),
+                )
+
+            yield route_key(route), sig, build
+
+    def _history_rows(self, history: list[LogEntry]) -> Iterator[RowSpec]:
+        for entry in history:
+
+            def build(entry: LogEntry = entry) -> tuple[CellSpec, ...]:
+                return (
+                    (fmt.clock_time(entry.time, millis=True), "", entry.seq),
+                    (entry.type.value, EVENT_ROLES.get(entry.type, ""), entry.type.value),
+                    (entry.text, "", entry.text),
+                )
+
+            yield str(entry.seq), entry.seq, build
+
+    def refresh_detail(self, ctx: ViewContext) -> None:
+        """Bring the screen up to date."""
+        self.ctx = ctx
+        if self.palette is not ctx.palette:
+            changed = self.palette is not None
+            self.palette = ctx.palette
+            if changed:
+                for table in self.query(KeyedTable):
+                    table.restyle()
+        dest = ctx.model.destination(self.prefix, self.src)
+        summary = self.query_one("#dd-summary", Static)
+        name = fmt.prefix(self.prefix)
+        if self.src not in ("::/0", "0.0.0.0/0"):
+            name += f" from {self.src}"
+        state = dest.state
+        sel = dest.selected
+        lines = [f"Destination {name}"]
+        if sel is not None:
+            lines.append(
+                f"via {fmt.hop(sel.via, sel.interface)}  metric {fmt.metric(sel.metric)}  "
+                f"router-id {sel.router_id}"
+            )
+        if state == "unreachable":
+            lines.append("✖ UNREACHABLE: no route with a finite metric")
+        elif state == "pending":
+            lines.append("◐ pending: a better route is known but not installed yet (smoothing)")
+        if dest.single_point_of_failure:
+            lines.append("! single point of failure: no standby through another relay")
+        if dest.since:
+            lines.append(f"selection unchanged for {fmt.age(ctx.now - dest.since)}")
+        summary.update("\n".join(lines))
+        summary.set_class(state == "unreachable", "-unreachable")
+        summary.set_class(dest.single_point_of_failure, "-spof")
+        self.query_one("#dd-routes", KeyedTable).sync(self._route_rows(ctx))
+        self.query_one("#dd-routes-title", Static).update(f"Routes ({len(dest.routes)})")
+        history = ctx.journal.history_of(self.prefix, self.src)
+        self.query_one("#dd-history", KeyedTable).sync(self._history_rows(history))

@@ -1,0 +1,210 @@
+"""Facts about the local machine for the Interfaces view: kernel links (pyroute2), WireGuard peers.
+
+Everything here blocks (netlink, a subprocess): the app calls it from thread
+workers only. Failures come back as one-line messages, never exceptions.
+WireGuard key material never leaves :func:`parse_wg_dump`: private and
+preshared keys are dropped as the dump is read, public keys are kept.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class KernelLink:
+    """A network interface as the kernel sees it."""
+
+    name: str
+    index: int
+    state: str
+    kind: str
+    mtu: int
+    addresses: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class WgPeer:
+    """One WireGuard peer from ``wg show all dump``.
+
+    Attributes:
+        interface: the WireGuard interface.
+        public_key: the peer's public key (not a secret).
+        endpoint: ``host:port`` or ``(none)``.
+        allowed_ips: as wg prints them.
+        latest_handshake: epoch seconds, 0 for never.
+        rx: bytes received.
+        tx: bytes sent.
+        keepalive: persistent keepalive in seconds, 0 when off.
+    """
+
+    interface: str
+    public_key: str
+    endpoint: str
+    allowed_ips: str
+    latest_handshake: int
+    rx: int
+    tx: int
+    keepalive: int
+
+
+@dataclass(frozen=True, slots=True)
+class LocalFacts:
+    """What the Interfaces view shows about this machine.
+
+    Attributes:
+        links: kernel links of babeld's network namespace (empty with ``links_error``).
+        links_error: why the links could not be read, or "".
+        namespace: "" for our own network namespace, else a note on which one.
+        peers: WireGuard peers (empty with ``peers_error``).
+        peers_error: why, or "".
+        taken_at: wall-clock time of the probe.
+    """
+
+    links: tuple[KernelLink, ...] = ()
+    links_error: str = ""
+    namespace: str = ""
+    peers: tuple[WgPeer, ...] = ()
+    peers_error: str = ""
+    taken_at: float = field(default_factory=time.time)
+
+
+def parse_wg_dump(text: str) -> list[WgPeer]:
+    """Peers from ``wg show all dump`` output; interface lines (private keys) are dropped.
+
+    Peer lines have nine tab-separated fields: interface, public key,
+    preshared key, endpoint, allowed ips, latest handshake, rx, tx, keepalive.
+    """
+    peers: list[WgPeer] = []
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) != 9:
+            continue  # an interface line (it carries the private key): skip it whole
+        iface, public, _preshared, endpoint, allowed, handshake, rx, tx, keepalive = fields
+        try:
+            peers.append(
+                WgPeer(
+                    iface,
+                    public,
+                    endpoint,
+                    allowed,
+                    int(handshake),
+                    int(rx),
+                    int(tx),
+                    0 if keepalive == "off" else int(keepalive),
+                )
+            )
+        except ValueError:
+            continue
+    return peers
+
+
+def wg_peers(timeout: float = 5.0) -> tuple[list[WgPeer], str]:
+    """Run ``wg show all dump``; returns (peers, error message or "")."""
+    wg = shutil.which("wg")
+    if wg is None:
+        return [], "wg is not installed"
+    try:
+        result = subprocess.run(
+            [wg, "show", "all", "dump"],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return [], f"wg show failed: {exc}"
+    if result.returncode != 0:
+        message = result.stderr.strip().splitlines()
+        return [], f"wg show: {message[-1] if message else f'exit status {result.returncode}'}"
+    return parse_wg_dump(result.stdout), ""
+
+
+def _netns_inode(path: str) -> int | None:
+    try:
+        return os.stat(path).st_ino
+    except OSError:
+        return None
+
+
+def socket_peer_netns(path: str) -> str | None:
+    """The network namespace of the process serving a unix socket, when it differs from ours.
+
+    Uses the peer's credentials (SO_PEERCRED) on a short connection; returns
+    ``/proc/PID/ns/net`` for a babeld in another namespace, None otherwise.
+    """
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(2.0)
+            sock.connect(path)
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return None
+    pid = struct.unpack("3i", creds)[0]
+    theirs = f"/proc/{pid}/ns/net"
+    mine = _netns_inode("/proc/self/ns/net")
+    other = _netns_inode(theirs)
+    if other is None or mine is None or other == mine:
+        return None
+    return theirs
+
+
+def kernel_links(netns: str | None = None) -> tuple[list[KernelLink], str]:
+    """The kernel's links and addresses (of ``netns``, a path, or our own namespace)."""
+    try:
+        from pyroute2 import IPRoute
+    except ImportError:
+        return [], "pyroute2 is not installed"
+    try:
+        with IPRoute(netns=netns) if netns else IPRoute() as ipr:
+            addresses: dict[int, list[str]] = {}
+            for msg in ipr.get_addr():
+                address = msg.get_attr("IFA_ADDRESS")
+                if address:
+                    addresses.setdefault(msg["index"], []).append(f"{address}/{msg['prefixlen']}")
+            links = []
+            for msg in ipr.get_links():
+                info = msg.get_attr("IFLA_LINKINFO")
+                kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
+                links.append(
+                    KernelLink(
+                        name=msg.get_attr("IFLA_IFNAME") or f"#{msg['index']}",
+                        index=msg["index"],
+                        state=(msg.get_attr("IFLA_OPERSTATE") or "?").lower(),
+                        kind=kind or ("loopback" if msg["index"] == 1 else "-"),
+                        mtu=msg.get_attr("IFLA_MTU") or 0,
+                        addresses=tuple(addresses.get(msg["index"], [])),
+                    )
+                )
+    except Exception as exc:  # noqa: BLE001 - netlink errors vary; show them, never crash
+        return [], f"cannot read the kernel's links: {exc}"
+    links.sort(key=lambda link: link.index)
+    return links, ""
+
+
+def probe_local(target: str | int | None, interfaces: set[str]) -> LocalFacts:
+    """Kernel links and WireGuard peers for a babeld on this machine (blocking).
+
+    Args:
+        target: babeld's control socket; for a unix socket served from another
+            network namespace, that namespace's links are read.
+        interfaces: babeld's interface names; WireGuard peers are limited to these
+            when any match.
+    """
+    netns = socket_peer_netns(target) if isinstance(target, str) else None
+    links, links_error = kernel_links(netns)
+    note = ""
+    if netns:
+        note = f"babeld runs in another network namespace ({netns})"
+    peers, peers_error = wg_peers()
+    if interfaces:
+        mine = [p for p in peers if p.interface in interfaces]
+        if mine or peers:
+            peers = mine
+    return LocalFacts(tuple(links), links_error, note, tuple(peers), peers_error)

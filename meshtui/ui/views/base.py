@@ -1,0 +1,157 @@
+"""The base of the dashboard's views and the context they are drawn from.
+
+A view is a widget in the main screen's content switcher. The app calls
+:meth:`View.refresh_view` on the visible view a few times a second with a
+:class:`ViewContext` (the node's model and journal, the time, the palette);
+views never reach a transport and never keep references into the model
+beyond one refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from rich.style import Style
+from textual.containers import Vertical
+from textual.widget import Widget
+
+from meshtui.core.model import NodeModel
+from meshtui.ui.journal import NodeJournal
+from meshtui.ui.system import LocalFacts
+from meshtui.ui.themes import Palette
+from meshtui.ui.widgets.filterbar import FilterBar, TextFilter
+from meshtui.ui.widgets.table import KeyedTable, SyncStats
+
+
+@dataclass(slots=True)
+class ViewContext:
+    """What a view is drawn from, for one refresh.
+
+    Attributes:
+        node: the node's name.
+        model: its live model.
+        journal: its journal (events, timeline, history, raw lines).
+        now: the current time on the node's clock (a replay's virtual clock).
+        palette: styles for the semantic colour roles.
+        local: kernel and WireGuard facts for a local node (None: not local / not yet).
+        hello: configured hello intervals by interface name (from an inventory).
+        is_replay: the node is a recording.
+        open_detail: opens the destination detail screen for (prefix, src).
+    """
+
+    node: str
+    model: NodeModel
+    journal: NodeJournal
+    now: float
+    palette: Palette
+    local: LocalFacts | None = None
+    hello: dict[str, float] = field(default_factory=dict)
+    is_replay: bool = False
+    open_detail: Callable[[str, str], None] | None = None
+
+
+class View(Vertical):
+    """A dashboard view: one kind of thing, one key away.
+
+    Subclasses set :attr:`view_id`, :attr:`title`, compose their widgets and
+    a :class:`FilterBar`, and implement :meth:`refresh_view`.
+    """
+
+    view_id: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+
+    DEFAULT_CSS = """
+    View {
+        height: 1fr;
+    }
+    View .section {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+        color: $foreground;
+        text-style: bold;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id or self.view_id)
+        self.filter = TextFilter()
+        self.ctx: ViewContext | None = None
+        self.palette: Palette | None = None
+        self.last_stats = SyncStats()
+
+    # ------------------------------------------------------------ hooks
+
+    def refresh_view(self, ctx: ViewContext) -> SyncStats:
+        """Bring the view up to date with ``ctx``."""
+        raise NotImplementedError
+
+    def restyle(self, palette: Palette) -> None:
+        """The theme changed: re-render cells that carry colours."""
+        self.palette = palette
+        for table in self.query(KeyedTable):
+            table.restyle()
+
+    def main_widget(self) -> Widget | None:
+        """The widget that takes focus when the view is shown."""
+        return None
+
+    def reset(self) -> None:
+        """Forget everything shown (another node was selected)."""
+        for table in self.query(KeyedTable):
+            table.reset()
+
+    def style(self, spec: str) -> Style:
+        """The Rich style for a style spec in the current palette (tables call this)."""
+        palette = self.palette
+        return palette.resolve(spec) if palette is not None else Style()
+
+    def begin(self, ctx: ViewContext) -> None:
+        """Remember the context of a refresh (subclasses call this first)."""
+        self.ctx = ctx
+        self.palette = ctx.palette
+
+    # ------------------------------------------------------------ behaviour
+
+    def focus_main(self) -> None:
+        """Focus the view's main widget."""
+        widget = self.main_widget()
+        if widget is not None:
+            widget.focus()
+
+    def redraw(self) -> None:
+        """Refresh again with the last context (after a filter or sort change)."""
+        if self.ctx is not None:
+            self.last_stats = self.refresh_view(self.ctx)
+
+    def open_filter(self) -> None:
+        """Show the filter bar (`/`)."""
+        bar = self.query_one(FilterBar)
+        bar.value = self.filter.text
+        bar.open()
+
+    def back(self) -> bool:
+        """Handle `esc`: clear an active filter; False when there was nothing to undo."""
+        if self.filter.active:
+            self.query_one(FilterBar).clear_filter()
+            return True
+        return False
+
+    def on_filter_bar_filter_changed(self, event: FilterBar.FilterChanged) -> None:
+        """Apply a new filter."""
+        event.stop()
+        if event.filter != self.filter:
+            self.filter = event.filter
+            self.redraw()
+
+    def on_keyed_table_sort_changed(self, event: KeyedTable.SortChanged) -> None:
+        """Redraw titles that mention the order."""
+        event.stop()
+        self.redraw()
+
+    def on_filter_bar_filter_closed(self, event: FilterBar.FilterClosed) -> None:
+        """Give focus back to the table."""
+        event.stop()
+        self.focus_main()

@@ -1,0 +1,252 @@
+"""The Events view: the `babeld -d 2` replacement — a scrolling, filterable log of what changed.
+
+Semantic events by default (failover, unreachable, recovered, neighbour
+up/down/degrading, metric changes, routes added and removed, connection
+events); `r` switches to babeld's own lines as they arrive (raw mode). `/`
+filters either, `space` (everywhere) pauses, `s` saves what is shown to a
+file. Under a storm at most :data:`MAX_LINES_PER_REFRESH` lines are drawn
+per refresh; the rest are counted on screen, kept in the journal and saved
+with `s`.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widget import Widget
+from textual.widgets import RichLog, Static
+
+from meshtui.core.events import EventType
+from meshtui.ui import format as fmt
+from meshtui.ui.journal import LogEntry
+from meshtui.ui.themes import Palette
+from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.widgets.filterbar import FilterBar
+from meshtui.ui.widgets.table import SyncStats
+
+MAX_LINES_PER_REFRESH = 400
+SHOWN_LINES = 5_000
+
+EVENT_ROLES: dict[EventType, str] = {
+    EventType.FAILOVER: "event-failover bold",
+    EventType.UNREACHABLE: "event-unreachable bold",
+    EventType.RECOVERED: "event-recovered bold",
+    EventType.NEIGHBOUR_UP: "event-recovered",
+    EventType.NEIGHBOUR_DOWN: "event-unreachable",
+    EventType.DEGRADING: "degrading",
+    EventType.ROUTE_ADDED: "event-route",
+    EventType.ROUTE_REMOVED: "event-route",
+    EventType.METRIC_CHANGED: "event-route",
+    EventType.INTERFACE_UP: "event-neighbour",
+    EventType.INTERFACE_DOWN: "event-unreachable",
+    EventType.CONNECTED: "event-info",
+    EventType.DISCONNECTED: "event-unreachable",
+    EventType.RESYNCED: "event-info",
+    EventType.PROTOCOL_ERROR: "event-unreachable",
+}
+
+
+def entry_line(entry: LogEntry) -> str:
+    """An event as one plain line: time, type, description."""
+    return f"{fmt.clock_time(entry.time, millis=True)}  {entry.type.value:<14} {entry.text}"
+
+
+def raw_line(stamp: float, line: str) -> str:
+    """A raw babeld line with its arrival time."""
+    return f"{fmt.clock_time(stamp, millis=True)}  {line}"
+
+
+class EventsView(View):
+    """A scrolling log of semantic events, or of babeld's raw lines.
+
+    | Key | Action |
+    | :- | :- |
+    | r | Raw mode: babeld's own lines instead of events (again: back). |
+    | s | Save what is shown (all of it, filtered) to a file. |
+    | end | Jump to the newest line and follow. |
+    """
+
+    view_id = "events"
+    title = "Events"
+
+    BINDINGS = [
+        Binding("r", "toggle_raw", "Raw lines", id="events.raw"),
+        Binding("s", "save", "Save", id="events.save"),
+    ]
+
+    DEFAULT_CSS = """
+    EventsView RichLog {
+        height: 1fr;
+        background: $surface;
+    }
+    """
+
+    class SaveRequested(Message):
+        """The user asked to save the log; the app asks where and writes it."""
+
+        def __init__(self, lines: list[str], raw: bool) -> None:
+            super().__init__()
+            self.lines = lines
+            self.raw = raw
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.raw = False
+        self._seen = 0
+        self._raw_seen = 0
+        self.shown: deque[str] = deque(maxlen=SHOWN_LINES)
+        self.skipped = 0
+        self.drawn = 0
+        self._journal_id = 0
+
+    def compose(self) -> ComposeResult:
+        """A title and the log."""
+        yield Static("Events", classes="section", id="ev-title")
+        yield RichLog(max_lines=SHOWN_LINES, wrap=False, markup=False, id="ev-log")
+        yield FilterBar(id="ev-filter")
+
+    def main_widget(self) -> Widget | None:
+        """The log."""
+        return self.query_one("#ev-log", RichLog)
+
+    # ------------------------------------------------------------ drawing
+
+    def _event_text(self, entry: LogEntry) -> tuple[str, Text] | None:
+        line = entry_line(entry)
+        if self.filter.active and not self.filter.matches(line.lower()):
+            return None
+        text = Text(line, no_wrap=True, end="")
+        text.stylize(self.style(EVENT_ROLES.get(entry.type, "event-info")), 14)
+        text.stylize(self.style("lost"), 0, 12)
+        return line, text
+
+    def _raw_text(self, stamp: float, line: str) -> tuple[str, Text] | None:
+        shown = raw_line(stamp, line)
+        if self.filter.active and not self.filter.matches(shown.lower()):
+            return None
+        text = Text(shown, no_wrap=True, end="")
+        text.stylize(self.style("lost"), 0, 12)
+        if line.startswith(("flush", "ok", "no", "bad")):
+            text.stylize(
+                self.style("event-unreachable" if line.startswith("flush") else "event-info"), 14
+            )
+        elif line.startswith("add"):
+            text.stylize(self.style("event-recovered"), 14)
+        return shown, text
+
+    def _write(self, items: Iterable[tuple[str, Text] | None], new: int) -> int:
+        log = self.query_one("#ev-log", RichLog)
+        ready = [item for item in items if item is not None]
+        skipped = 0
+        if len(ready) > MAX_LINES_PER_REFRESH:
+            skipped = len(ready) - MAX_LINES_PER_REFRESH
+            ready = ready[-MAX_LINES_PER_REFRESH:]
+            note = f"… {skipped} more lines not drawn (they are kept: `s` saves them)"
+            log.write(Text(note, style=self.style("lost italic")))
+        for plain, text in ready:
+            log.write(text)
+            self.shown.append(plain)
+        self.skipped += skipped
+        self.drawn += len(ready)
+        return len(ready)
+
+    def _rewrite(self) -> None:
+        """Redraw from the journal (filter, mode or theme changed)."""
+        ctx = self.ctx
+        log = self.query_one("#ev-log", RichLog)
+        log.clear()
+        self.shown.clear()
+        if ctx is None:
+            return
+        journal = ctx.journal
+        if self.raw:
+            items = [self._raw_text(stamp, line) for _, stamp, line in journal.raw]
+            self._raw_seen = journal.raw_seq
+        else:
+            items = [self._event_text(entry) for entry in journal.log]
+            self._seen = journal.seq
+        ready = [item for item in items if item is not None][-SHOWN_LINES:]
+        for plain, text in ready[-MAX_LINES_PER_REFRESH * 5 :]:
+            log.write(text)
+            self.shown.append(plain)
+
+    def refresh_view(self, ctx: ViewContext) -> SyncStats:
+        """Append what arrived since the last refresh."""
+        first = self.ctx is None or id(ctx.journal) != self._journal_id
+        self.begin(ctx)
+        journal = ctx.journal
+        stats = SyncStats()
+        if first:
+            self._journal_id = id(journal)
+            self._rewrite()
+            stats.rebuilt = True
+        elif self.raw:
+            lines = journal.raw_since(self._raw_seen)
+            self._raw_seen = journal.raw_seq
+            stats.added = self._write((self._raw_text(s, line) for _, s, line in lines), len(lines))
+        else:
+            entries = journal.entries_since(self._seen)
+            self._seen = journal.seq
+            stats.added = self._write((self._event_text(e) for e in entries), len(entries))
+        self._update_title()
+        return stats
+
+    def _update_title(self) -> None:
+        ctx = self.ctx
+        if ctx is None:
+            return
+        if self.raw:
+            title = f"babeld's raw lines ({ctx.journal.raw_seq} received)  r: back to events"
+        else:
+            title = f"Events ({ctx.journal.seq} this session)  r: raw lines"
+        if self.filter.active:
+            title += f"  filter: {self.filter.text}"
+        if self.skipped:
+            title += f"  ({self.skipped} lines not drawn under load)"
+        self.query_one("#ev-title", Static).update(title)
+
+    def redraw(self) -> None:
+        """The filter changed: redraw from the journal."""
+        self._rewrite()
+        self._update_title()
+
+    def restyle(self, palette: Palette) -> None:
+        """Redraw in the new theme."""
+        self.palette = palette
+        self._rewrite()
+
+    def reset(self) -> None:
+        """Another node: start again."""
+        self.ctx = None
+        self.query_one("#ev-log", RichLog).clear()
+        self.shown.clear()
+
+    # ------------------------------------------------------------ actions
+
+    def action_toggle_raw(self) -> None:
+        """Switch between events and raw lines."""
+        self.raw = not self.raw
+        self._rewrite()
+        self._update_title()
+
+    def all_lines(self) -> list[str]:
+        """Everything the journal holds for the current mode and filter (for saving)."""
+        ctx = self.ctx
+        if ctx is None:
+            return []
+        if self.raw:
+            lines = [raw_line(stamp, line) for _, stamp, line in ctx.journal.raw]
+        else:
+            lines = [entry_line(entry) for entry in ctx.journal.log]
+        if self.filter.active:
+            lines = [line for line in lines if self.filter.matches(line.lower())]
+        return lines
+
+    def action_save(self) -> None:
+        """Ask the app to save the log."""
+        self.post_message(self.SaveRequested(self.all_lines(), self.raw))

@@ -1,0 +1,285 @@
+"""The Interfaces view: babeld's interfaces and detection times, kernel links, WireGuard peers.
+
+For each babeld interface: up or down, link-local address, neighbours, the
+hello interval (configured, measured from reach shifts, or estimated from
+the spacing of the neighbours' lines) and the expected time to notice a
+silent neighbour — babeld's link cost goes infinite once 2 of the last 3
+Hellos are missed, a Hello counting as missed 1.7 intervals after the
+previous one, so 1.7 to 2.7 hello intervals after the neighbour went quiet.
+
+For a babeld on this machine, the kernel's links and addresses (pyroute2,
+in babeld's network namespace) and the WireGuard peers on babeld's
+interfaces (``wg show all dump``) follow; the app probes them in a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widget import Widget
+from textual.widgets import Static
+
+from meshtui.core.model import Interface
+from meshtui.ui import format as fmt
+from meshtui.ui.journal import HelloEstimate, HelloSource, detection_window
+from meshtui.ui.system import KernelLink, WgPeer
+from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.widgets.filterbar import FilterBar
+from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
+
+HANDSHAKE_STALE = 180.0
+"""A WireGuard handshake older than this (s) means the tunnel is not passing traffic."""
+
+
+def hello_for(ctx: ViewContext, interface: str) -> HelloEstimate | None:
+    """The hello interval of an interface: configured, else measured or estimated."""
+    configured = ctx.hello.get(interface, ctx.hello.get("*"))
+    if configured is not None:
+        return HelloEstimate(configured, HelloSource.CONFIG, 0)
+    return ctx.journal.hello.estimate(interface)
+
+
+class InterfacesView(View):
+    """babeld's interfaces with detection times; kernel links and WireGuard peers when local.
+
+    | Key | Action |
+    | :- | :- |
+    | tab | Move between the tables. |
+    """
+
+    view_id = "interfaces"
+    title = "Interfaces"
+
+    BINDINGS = [
+        Binding("o", "sort_next", "Sort", id="table.sort"),
+        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
+    ]
+
+    DEFAULT_CSS = """
+    InterfacesView KeyedTable {
+        height: auto;
+        max-height: 20;
+    }
+    InterfacesView #if-scroll {
+        height: 1fr;
+    }
+    InterfacesView .note {
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        """Three sections: babeld, kernel, WireGuard."""
+        with VerticalScroll(id="if-scroll"):
+            yield Static("babeld interfaces", classes="section", id="if-title")
+            yield KeyedTable(
+                [
+                    Column("name", "interface"),
+                    Column("state", "state", 6),
+                    Column("ll", "link-local"),
+                    Column("neigh", "neighbours", 10),
+                    Column("hello", "hello interval"),
+                    Column("detect", "notice a lost neighbour in"),
+                ],
+                self.style,
+                sort="name",
+                id="if-table",
+            )
+            yield Static("", classes="note", id="if-note")
+            yield Static("Kernel links", classes="section", id="if-kernel-title")
+            yield KeyedTable(
+                [
+                    Column("index", "#", 3),
+                    Column("name", "link"),
+                    Column("state", "state", 8),
+                    Column("kind", "kind", 9),
+                    Column("mtu", "mtu", 6),
+                    Column("addresses", "addresses"),
+                ],
+                self.style,
+                sort="index",
+                id="if-kernel",
+            )
+            yield Static("", classes="note", id="if-kernel-note")
+            yield Static("WireGuard peers", classes="section", id="if-wg-title")
+            yield KeyedTable(
+                [
+                    Column("if", "interface"),
+                    Column("peer", "peer (public key)", 14),
+                    Column("endpoint", "endpoint"),
+                    Column("handshake", "latest handshake", 16),
+                    Column("rx", "received", 10),
+                    Column("tx", "sent", 10),
+                    Column("keepalive", "keepalive", 9),
+                ],
+                self.style,
+                sort="if",
+                id="if-wg",
+            )
+            yield Static("", classes="note", id="if-wg-note")
+        yield FilterBar(id="if-filter")
+
+    def main_widget(self) -> Widget | None:
+        """babeld's interfaces table."""
+        return self.query_one("#if-table", KeyedTable)
+
+    # ------------------------------------------------------------ rows
+
+    def _babel_rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
+        neighbours: dict[str, list[bool]] = {}
+        for neigh in ctx.model.neighbours.values():
+            neighbours.setdefault(neigh.interface, []).append(neigh.up)
+        for iface in ctx.model.interfaces.values():
+            ups = neighbours.get(iface.name, [])
+            hello = hello_for(ctx, iface.name)
+            if self.filter.active and not self.filter.matches(
+                f"{iface.name} {'up' if iface.up else 'down'} {iface.ipv6 or ''}".lower()
+            ):
+                continue
+            hello_sig = (round(hello.seconds, 1), hello.source) if hello else None
+            sig = (iface.up, iface.ipv6, iface.ipv4, sum(ups), len(ups), hello_sig)
+
+            def build(
+                iface: Interface = iface, ups: list[bool] = ups, hello: HelloEstimate | None = hello
+            ) -> tuple[CellSpec, ...]:
+                return self._babel_cells(iface, ups, hello)
+
+            yield iface.name, sig, build
+
+    @staticmethod
+    def _babel_cells(
+        iface: Interface, ups: list[bool], hello: HelloEstimate | None
+    ) -> tuple[CellSpec, ...]:
+        if hello is None:
+            hello_cell: CellSpec = ("unknown yet", "lost", None)
+            detect: CellSpec = ("-", "lost", None)
+        else:
+            how = {
+                HelloSource.CONFIG: "configured",
+                HelloSource.MEASURED: "measured from reach",
+                HelloSource.ESTIMATED: "estimated from line spacing",
+            }[hello.source]
+            approx = "" if hello.source is HelloSource.CONFIG else "~"
+            hello_cell = (f"{approx}{hello.seconds:.1f} s ({how})", "", hello.seconds)
+            low, high = detection_window(hello.seconds)
+            role = "degrading" if high > 10 else ""
+            detect = (f"{approx}{low:.1f}–{high:.1f} s (1.7–2.7 × hello)", role, high)
+        neigh_text = f"{sum(ups)} up" + (f" / {len(ups)}" if len(ups) != sum(ups) else "")
+        return (
+            (iface.name, "", iface.name),
+            ("up", "route-selected", 1) if iface.up else ("DOWN", "node-down bold", 0),
+            (iface.ipv6 or "-", "", iface.ipv6 or ""),
+            (neigh_text, "" if ups else "lost", len(ups)),
+            hello_cell,
+            detect,
+        )
+
+    def _kernel_rows(self, links: tuple[KernelLink, ...]) -> Iterator[RowSpec]:
+        for link in links:
+            if self.filter.active and not self.filter.matches(
+                f"{link.name} {link.state} {link.kind} {' '.join(link.addresses)}".lower()
+            ):
+                continue
+
+            def build(link: KernelLink = link) -> tuple[CellSpec, ...]:
+                state_role = "route-selected" if link.state in ("up", "unknown") else "node-down"
+                return (
+                    (str(link.index), "", link.index),
+                    (link.name, "", link.name),
+                    (link.state, state_role, link.state),
+                    (link.kind, "", link.kind),
+                    (str(link.mtu), "", link.mtu),
+                    (" ".join(link.addresses) or "-", "", len(link.addresses)),
+                )
+
+            yield link.name, link, build
+
+    def _wg_rows(self, peers: tuple[WgPeer, ...], now: float) -> Iterator[RowSpec]:
+        for peer in peers:
+            if self.filter.active and not self.filter.matches(
+                f"{peer.interface} {peer.public_key} {peer.endpoint}".lower()
+            ):
+                continue
+            shake = now - peer.latest_handshake if peer.latest_handshake else None
+            shake_text = "never" if shake is None else f"{fmt.age(shake)} ago"
+
+            def build(
+                peer: WgPeer = peer, shake: float | None = shake, shake_text: str = shake_text
+            ) -> tuple[CellSpec, ...]:
+                stale = shake is None or shake > HANDSHAKE_STALE
+                return (
+                    (peer.interface, "", peer.interface),
+                    (peer.public_key[:12] + "…", "", peer.public_key),
+                    (peer.endpoint, "", peer.endpoint),
+                    (
+                        shake_text,
+                        "node-down" if stale else "",
+                        shake if shake is not None else 1e12,
+                    ),
+                    (fmt.byte_count(peer.rx), "", peer.rx),
+                    (fmt.byte_count(peer.tx), "", peer.tx),
+                    (f"{peer.keepalive} s" if peer.keepalive else "off", "", peer.keepalive),
+                )
+
+            yield f"{peer.interface}|{peer.public_key}", (peer, shake_text), build
+
+    # ------------------------------------------------------------ refresh
+
+    def refresh_view(self, ctx: ViewContext) -> SyncStats:
+        """Sync the three tables."""
+        self.begin(ctx)
+        table = self.query_one("#if-table", KeyedTable)
+        stats = table.sync(self._babel_rows(ctx))
+        up = sum(1 for i in ctx.model.interfaces.values() if i.up)
+        self.query_one("#if-title", Static).update(
+            f"babeld interfaces ({up} up of {len(ctx.model.interfaces)})"
+        )
+        self.query_one("#if-note", Static).update(
+            "A silent neighbour costs infinity once 2 of its last 3 Hellos are missed "
+            "(a Hello counts missed 1.7 intervals after the previous one); the route "
+            "switch follows. Hello intervals come from the inventory when known, else "
+            "from the neighbours' lines."
+        )
+        kernel = self.query_one("#if-kernel", KeyedTable)
+        wg = self.query_one("#if-wg", KeyedTable)
+        kernel_note = self.query_one("#if-kernel-note", Static)
+        wg_note = self.query_one("#if-wg-note", Static)
+        local = ctx.local
+        if ctx.is_replay:
+            kernel.sync(())
+            wg.sync(())
+            kernel_note.update("Not available for a recording: the kernel is the recorded node's.")
+            wg_note.update("Not available for a recording.")
+        elif local is None:
+            kernel_note.update("Reading the kernel's links… (only for a babeld on this machine)")
+            wg_note.update("")
+        else:
+            kernel.sync(self._kernel_rows(local.links))
+            wg.sync(self._wg_rows(local.peers, local.taken_at))
+            kernel_note.update(
+                local.links_error
+                or (local.namespace + "; its links are shown." if local.namespace else "")
+            )
+            wg_note.update(
+                local.peers_error
+                or ("" if local.peers else "No WireGuard peers on babeld's interfaces.")
+            )
+        return stats
+
+    def _focused_table(self) -> KeyedTable:
+        focused = self.app.focused
+        if isinstance(focused, KeyedTable) and focused in self.query(KeyedTable):
+            return focused
+        return self.query_one("#if-table", KeyedTable)
+
+    def action_sort_next(self) -> None:
+        """Sort the focused table by its next column."""
+        self._focused_table().cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the focused table's order."""
+        self._focused_table().reverse_sort()

@@ -1,0 +1,165 @@
+"""The Routes view: every route babeld knows, selected and alternatives marked.
+
+Marks: ``● sel`` the installed route, ``○ alt`` a feasible alternative,
+``◐ pending`` an alternative already better than the installed route (babeld
+switches once its smoothed metric allows), ``✖ inf`` a route with an
+infinite metric (being retracted). `/` filters, `o`/`O` or a header click
+sort, `enter` opens the destination's detail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+
+from meshtui.core.model import Route
+from meshtui.core.protocol import INFINITY
+from meshtui.ui import format as fmt
+from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.widgets.filterbar import FilterBar
+from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
+
+DEFAULT_SRC = ("::/0", "0.0.0.0/0")
+
+
+def route_key(route: Route) -> str:
+    """The row key of a route: babeld's identity of a route (prefix, source, neighbour)."""
+    return f"{route.prefix}|{route.src}|{route.via}|{route.interface}"
+
+
+def route_mark(route: Route) -> tuple[str, str, int]:
+    """(mark text, style spec, sort rank) of a route."""
+    if route.metric >= INFINITY:
+        return ("✖ inf", "route-lost", 3)
+    if route.installed:
+        return ("● sel", "route-selected bold", 0)
+    if route.better_since is not None:
+        return ("◐ pending", "route-pending bold", 1)
+    return ("○ alt", "route-standby", 2)
+
+
+class RoutesView(View):
+    """Every route with its router-id, metric, refmetric and next hop.
+
+    | Key | Action |
+    | :- | :- |
+    | enter | Open the route's destination (all its routes and their history). |
+    | o / O | Sort by the next column / reverse the order. |
+    """
+
+    view_id = "routes"
+    title = "Routes"
+
+    BINDINGS = [
+        Binding("o", "sort_next", "Sort", id="table.sort"),
+        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """A title and the table."""
+        yield Static("Routes", classes="section", id="rt-title")
+        yield KeyedTable(
+            [
+                Column("mark", "", 9),
+                Column("prefix", "destination"),
+                Column("from", "from"),
+                Column("router", "router-id", 23),
+                Column("metric", "metric", 6),
+                Column("refmetric", "refmetric", 9),
+                Column("via", "via"),
+                Column("if", "interface"),
+                Column("changed", "changed", 8),
+            ],
+            self.style,
+            sort="prefix",
+            id="rt-table",
+        )
+        yield FilterBar(id="rt-filter")
+
+    def main_widget(self) -> Widget | None:
+        """The routes table."""
+        return self.query_one("#rt-table", KeyedTable)
+
+    def _rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
+        now = ctx.now
+        flt = self.filter
+        for route in ctx.model.routes.values():
+            mark = route_mark(route)
+            if flt.active:
+                hay = (
+                    f"{mark[0]} {route.prefix} {route.src} {route.router_id} {route.metric} "
+                    f"{route.via} {route.interface}"
+                ).lower()
+                if not flt.matches(hay):
+                    continue
+            changed = fmt.age(now - route.last_change) if route.last_change else "-"
+            sig = (
+                mark[2],
+                route.metric,
+                route.refmetric,
+                route.router_id,
+                changed,
+            )
+
+            def build(
+                route: Route = route, mark: tuple[str, str, int] = mark, changed: str = changed
+            ) -> tuple[CellSpec, ...]:
+                return self._cells(route, mark, changed, now)
+
+            yield route_key(route), sig, build
+
+    @staticmethod
+    def _cells(
+        route: Route, mark: tuple[str, str, int], changed: str, now: float
+    ) -> tuple[CellSpec, ...]:
+        lost = mark[2] == 3
+        base = "route-lost" if lost else ""
+        return (
+            mark,
+            (fmt.prefix(route.prefix), base, (route.prefix, route.src, mark[2], route.metric)),
+            ("" if route.src in DEFAULT_SRC else route.src, base, route.src),
+            (route.router_id, base, route.router_id),
+            (fmt.metric(route.metric), base, route.metric),
+            (fmt.metric(route.refmetric), base, route.refmetric),
+            (route.via, base, route.via),
+            (route.interface, base, route.interface),
+            (changed, base, now - route.last_change if route.last_change else float("inf")),
+        )
+
+    def refresh_view(self, ctx: ViewContext) -> SyncStats:
+        """Sync the table with the model's routes."""
+        self.begin(ctx)
+        table = self.query_one("#rt-table", KeyedTable)
+        stats = table.sync(self._rows(ctx))
+        total = len(ctx.model.routes)
+        shown = table.row_count
+        selected = sum(1 for r in ctx.model.routes.values() if r.installed and r.metric < INFINITY)
+        title = f"Routes ({total}, {selected} selected)"
+        if self.filter.active:
+            title += f"  filter: {self.filter.text} → {shown} shown"
+        if table.sort_column:
+            title += f"  sorted by {table.sort_column}{' ↓' if table.sort_reverse else ''}"
+        self.query_one("#rt-title", Static).update(title)
+        return stats
+
+    def action_sort_next(self) -> None:
+        """Sort by the next column."""
+        self.query_one("#rt-table", KeyedTable).cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the order."""
+        self.query_one("#rt-table", KeyedTable).reverse_sort()
+
+    @on(DataTable.RowSelected, "#rt-table")
+    def _open_destination(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value
+        if key is None or self.ctx is None or self.ctx.open_detail is None:
+            return
+        prefix, src, _via, _if = key.split("|")
+        self.ctx.open_detail(prefix, src)

@@ -1,0 +1,300 @@
+"""`KeyedTable`: a DataTable kept in step with live data by stable row keys.
+
+Views describe each row as a key, a cheap signature and a function that
+builds the row's cells; :meth:`KeyedTable.sync` adds, updates (cell by cell)
+and removes rows so that the cursor and the scroll position survive, and
+only rebuilds a row's cells when its signature changed. Cells name a
+semantic colour role (see :mod:`meshtui.ui.themes`), never a colour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.style import Style
+from rich.text import Text
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+
+CellSpec = tuple[Any, str, Any]
+"""One cell: (text, style spec, sort value).
+
+The text is a string, or a tuple of (text, style spec) segments for a cell
+in several colours. A style spec is a semantic role optionally followed by
+``bold``/``dim``/``italic`` (``"unreachable bold"``), or ``""``."""
+
+RowSpec = tuple[str, Hashable, Callable[[], tuple[CellSpec, ...]]]
+"""One row: (key, signature, build cells). Cells are rebuilt only when the signature changes."""
+
+StyleResolver = Callable[[str], Style]
+
+REBUILD_THRESHOLD = 256
+"""Above this many removals in one sync the table is rebuilt rather than edited row by row
+(DataTable.remove_row is linear in the number of rows)."""
+
+
+class Cell(Text):
+    """A table cell: Rich text that carries its sort value."""
+
+    __slots__ = ("sort_key",)
+
+    def __init__(self, text: str, style: Style, sort_key: Any) -> None:
+        super().__init__(text, style=style, no_wrap=True, overflow="ellipsis", end="")
+        self.sort_key = sort_key
+
+
+def cell_text(spec: CellSpec) -> str:
+    """The plain text of a cell spec."""
+    text = spec[0]
+    return text if isinstance(text, str) else "".join(part for part, _ in text)
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A column: key, header label and an optional fixed width."""
+
+    key: str
+    label: str
+    width: int | None = None
+
+
+@dataclass(slots=True)
+class SyncStats:
+    """What one :meth:`KeyedTable.sync` did."""
+
+    added: int = 0
+    updated_rows: int = 0
+    updated_cells: int = 0
+    removed: int = 0
+    rebuilt: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """Whether the table changed at all."""
+        return bool(self.added or self.updated_cells or self.removed or self.rebuilt)
+
+
+def _sort_value(value: Any) -> tuple[bool, Any]:
+    return (value is None, value)
+
+
+class KeyedTable(DataTable):
+    """A DataTable updated in place from keyed rows, with a sort order of its own.
+
+    Clicking a column header sorts by it (again: reverses).
+
+    | Key | Action |
+    | :- | :- |
+    | enter | Select the row (views open its detail). |
+    """
+
+    DEFAULT_CSS = """
+    KeyedTable {
+        height: 1fr;
+    }
+    """
+
+    class SortChanged(Message):
+        """The sort column or direction changed."""
+
+        def __init__(self, table: KeyedTable) -> None:
+            super().__init__()
+            self.table = table
+
+    def __init__(
+        self,
+        columns: list[Column],
+        resolve: StyleResolver,
+        *,
+        sort: str | None = None,
+        reverse: bool = False,
+        row_height: int = 1,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(
+            id=id,
+            classes=classes,
+            cursor_type="row",
+            zebra_stripes=False,
+            cursor_foreground_priority="renderable",
+        )
+        self.table_columns = columns
+        self._resolve = resolve
+        self._sigs: dict[str, Hashable] = {}
+        self._specs: dict[str, tuple[CellSpec, ...]] = {}
+        self._column_keys = [c.key for c in columns]
+        self.sort_column = sort
+        self.sort_reverse = reverse
+        self.row_height = row_height
+        self.syncs = 0
+
+    def on_mount(self) -> None:
+        """Create the columns."""
+        for column in self.table_columns:
+            self.add_column(column.label, key=column.key, width=column.width)
+
+    # ------------------------------------------------------------ data
+
+    def _cell(self, spec: CellSpec) -> Cell:
+        text = spec[0]
+        if isinstance(text, str):
+            return Cell(text, self._resolve(spec[1]), spec[2])
+        cell = Cell("", self._resolve(spec[1]), spec[2])
+        for part, style in text:
+            cell.append(part, self._resolve(style) if style else None)
+        return cell
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, or None for an empty table."""
+        if not self.row_count:
+            return None
+        try:
+            return self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        except (CellDoesNotExist, RowDoesNotExist):
+            return None
+
+    def keys(self) -> list[str]:
+        """Row keys in display order."""
+        return [row.key.value for row in self.ordered_rows if row.key.value is not None]
+
+    def specs(self, key: str) -> tuple[CellSpec, ...] | None:
+        """The cell specs last shown for ``key``."""
+        return self._specs.get(key)
+
+    def plain_rows(self) -> list[list[str]]:
+        """The table as text, rows in display order (for tests and saving)."""
+        return [[cell_text(spec) for spec in self._specs[key]] for key in self.keys()]
+
+    def sync(self, rows: Iterable[RowSpec]) -> SyncStats:
+        """Make the table show exactly ``rows`` (in the table's sort order).
+
+        Rows whose signature did not change are not touched; changed rows are
+        updated cell by cell; the cursor stays on the same row key.
+        """
+        self.syncs += 1
+        stats = SyncStats()
+        sigs = self._sigs
+        specs = self._specs
+        cursor = self.cursor_key
+        seen: set[str] = set()
+        added: list[str] = []
+        sort_dirty = False
+        sort_index = (
+            self._column_keys.index(self.sort_column)
+            if self.sort_column in self._column_keys
+            else -1
+        )
+        column_keys = self._column_keys
+        for key, sig, build in rows:
+            seen.add(key)
+            old_sig = sigs.get(key)
+            if old_sig is None:
+                sigs[key] = sig
+                specs[key] = build()
+                added.append(key)
+                continue
+            if old_sig == sig:
+                continue
+            sigs[key] = sig
+            new = build()
+            old = specs[key]
+            specs[key] = new
+            stats.updated_rows += 1
+            for index, (a, b) in enumerate(zip(old, new, strict=True)):
+                if a != b:
+                    stats.updated_cells += 1
+                    if index == sort_index and a[2] != b[2]:
+                        sort_dirty = True
+                    self.update_cell(key, column_keys[index], self._cell(b))
+        gone = [key for key in sigs if key not in seen]
+        stats.removed = len(gone)
+        stats.added = len(added)
+        if len(gone) > REBUILD_THRESHOLD:
+            for key in gone:
+                del sigs[key], specs[key]
+            self._rebuild()
+            stats.rebuilt = True
+        else:
+            for key in gone:
+                del sigs[key], specs[key]
+                self.remove_row(key)
+            for key in added:
+                self.add_row(*(self._cell(s) for s in specs[key]), key=key, height=self.row_height)
+            if added or sort_dirty:
+                self._apply_sort()
+        if stats.changed and cursor is not None and cursor in sigs:
+            self._restore_cursor(cursor)
+        return stats
+
+    def _rebuild(self) -> None:
+        self.clear()
+        for key, cells in self._specs.items():
+            self.add_row(*(self._cell(s) for s in cells), key=key, height=self.row_height)
+        self._apply_sort()
+
+    def _apply_sort(self) -> None:
+        if self.sort_column is None or self.sort_column not in self._column_keys:
+            return
+        self.sort(
+            ColumnKey(self.sort_column),
+            key=lambda cell: _sort_value(getattr(cell, "sort_key", None)),
+            reverse=self.sort_reverse,
+        )
+
+    def _restore_cursor(self, key: str) -> None:
+        try:
+            index = self.get_row_index(key)
+        except RowDoesNotExist:
+            return
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False, scroll=False)
+
+    def restyle(self) -> None:
+        """Re-render every cell (the theme changed)."""
+        cursor = self.cursor_key
+        self._rebuild()
+        if cursor is not None:
+            self._restore_cursor(cursor)
+
+    def reset(self) -> None:
+        """Forget every row (the next sync adds them all again)."""
+        self._sigs.clear()
+        self._specs.clear()
+        self.clear()
+
+    # ------------------------------------------------------------ sorting
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by ``column``; the same column again flips the direction."""
+        if column not in self._column_keys:
+            return
+        if reverse is None:
+            reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column = column
+        self.sort_reverse = reverse
+        cursor = self.cursor_key
+        self._apply_sort()
+        if cursor is not None:
+            self._restore_cursor(cursor)
+        self.post_message(self.SortChanged(self))
+
+    def cycle_sort(self) -> None:
+        """Sort by the next column (left to right, wrapping)."""
+        keys = self._column_keys
+        index = keys.index(self.sort_column) if self.sort_column in keys else -1
+        self.sort_by(keys[(index + 1) % len(keys)], reverse=False)
+
+    def reverse_sort(self) -> None:
+        """Flip the sort direction."""
+        self.sort_by(self.sort_column or self._column_keys[0], reverse=not self.sort_reverse)
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        """Sort by a clicked column header."""
+        event.stop()
+        if event.column_key.value is not None:
+            self.sort_by(event.column_key.value)
