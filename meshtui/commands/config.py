@@ -1,0 +1,241 @@
+"""The ``gen`` and ``lint`` commands: write node configs from the inventory, check configs.
+
+``meshtui gen [--inventory FILE] [--node NAME]... --out DIR`` writes
+DIR/NODE/babeld.conf, dmesh0.netdev and dmesh0.network atomically; key values are
+read from the inventory's value_file/value_env and never printed.
+
+``meshtui lint FILE... [--babeld-version V] [--json]`` validates config files
+against babeld's grammar and runs the config-only security checks;
+``meshtui lint --inventory FILE [--node NAME]... [--nft NODE=FILE]...`` does the same
+for the configs the inventory generates (with placeholder keys: no secret needed)
+plus the mesh-wide checks. Output lines read ``file:line: severity: message (fix:
+...)``; the exit status is 1 when there is any error.
+
+Not yet: ``gen --diff`` (compare with what a node runs) arrives with the SSH
+transport's file fetch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from meshtui.cli import CliError
+from meshtui.core.babelconf import Severity, parse_config, parse_version
+from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path, load_inventory
+from meshtui.core.lint import lint_config, lint_node
+from meshtui.ops.gen import (
+    PLACEHOLDER_KEY,
+    GenError,
+    generate,
+    keys_used,
+    read_key_values,
+    write_generated,
+)
+
+__all__ = ["register"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``gen`` and ``lint``."""
+    gen = subparsers.add_parser(
+        "gen",
+        help="write babeld.conf and dmesh0 networkd files for inventory nodes",
+        description="Write DIR/NODE/{babeld.conf,dmesh0.netdev,dmesh0.network} for each node.",
+    )
+    _inventory_arg(gen)
+    gen.add_argument("--node", action="append", metavar="NAME", help="only this node (repeat)")
+    gen.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    gen.set_defaults(func=run_gen)
+
+    lint = subparsers.add_parser(
+        "lint",
+        help="validate babeld configs (grammar, per babeld version) and lint mesh security",
+        description="Validate babeld.conf files, or the configs an inventory generates.",
+    )
+    lint.add_argument("files", nargs="*", metavar="FILE", help="babeld.conf files to check")
+    _inventory_arg(lint)
+    lint.add_argument("--node", action="append", metavar="NAME", help="with --inventory: only")
+    lint.add_argument(
+        "--babeld-version",
+        metavar="V",
+        help="judge for this babeld version (1.10–1.14; default: the inventory's, else 1.12)",
+    )
+    lint.add_argument(
+        "--nft",
+        action="append",
+        metavar="NODE=FILE",
+        default=[],
+        help="with --inventory: `nft list ruleset` output saved from NODE",
+    )
+    lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    lint.set_defaults(func=run_lint)
+
+
+def _inventory_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--inventory",
+        metavar="FILE",
+        nargs="?",
+        const="",
+        default=None,
+        help="mesh inventory (FILE defaults to ./mesh.toml, then "
+        "$XDG_CONFIG_HOME/meshtui/mesh.toml)",
+    )
+
+
+def _load(value: str | None) -> Inventory:
+    path = Path(value) if value else default_inventory_path()
+    if path is None:
+        raise CliError(
+            "no inventory found (tried ./mesh.toml and $XDG_CONFIG_HOME/meshtui/mesh.toml); "
+            "name one with --inventory FILE"
+        )
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _nodes(inv: Inventory, names: list[str] | None) -> list[str]:
+    if not names:
+        return list(inv.nodes)
+    for n in names:
+        if n not in inv.nodes:
+            known = ", ".join(inv.nodes)
+            raise CliError(f"{inv.path}: no node named {n!r} (known: {known})")
+    return names
+
+
+def run_gen(args: argparse.Namespace) -> int:
+    """``meshtui gen``."""
+    inv = _load(args.inventory)
+    names = _nodes(inv, args.node)
+    try:
+        values = read_key_values(inv, keys_used(inv, names))
+        generated = generate(inv, names, values)
+        written = write_generated(Path(args.out), generated)
+    except (GenError, InventoryError) as exc:
+        raise CliError(str(exc)) from None
+    for path in written:
+        print(path)
+    return 0
+
+
+@dataclass(frozen=True)
+class _Entry:
+    kind: str  # grammar | security
+    severity: str
+    file: str
+    line: int
+    message: str
+    fix: str | None
+    node: str | None = None
+    version: str | None = None
+
+    def text(self) -> str:
+        who = f"[{self.node}] " if self.node else ""
+        fix = f" (fix: {self.fix})" if self.fix else ""
+        return f"{self.file}:{self.line}: {self.severity}: {who}{self.message}{fix}"
+
+
+def _version(arg: str | None, fallback: str) -> str:
+    version = arg or fallback
+    try:
+        parse_version(version)
+    except ValueError as exc:
+        raise CliError(f"--babeld-version: {exc}") from None
+    return version
+
+
+def _lint_files(args: argparse.Namespace) -> list[_Entry]:
+    version = _version(args.babeld_version, "1.12")
+    entries: list[_Entry] = []
+    for name in args.files:
+        try:
+            text = Path(name).read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
+        parsed = parse_config(text, name, version)
+        entries.extend(_grammar(parsed.diagnostics))
+        if parsed.ok:
+            entries.extend(_security(lint_config(parsed)))
+    return entries
+
+
+def _lint_inventory(args: argparse.Namespace) -> list[_Entry]:
+    inv = _load(args.inventory)
+    names = _nodes(inv, args.node)
+    firewalls: dict[str, tuple[str, str]] = {}
+    for spec in args.nft:
+        node, sep, fname = spec.partition("=")
+        if not sep or node not in inv.nodes:
+            raise CliError(f"--nft {spec!r}: expected NODE=FILE with a node of the inventory")
+        try:
+            firewalls[node] = (Path(fname).read_text(encoding="utf-8", errors="replace"), fname)
+        except OSError as exc:
+            raise CliError(f"--nft {fname}: cannot read: {exc.strerror or exc}") from None
+    placeholders = {k: PLACEHOLDER_KEY for k in keys_used(inv, names)}
+    entries: list[_Entry] = []
+    for g in generate(inv, names, placeholders):
+        node = inv.nodes[g.name]
+        version = _version(args.babeld_version, node.babeld_version)
+        label = f"{g.name}:{node.config_path}"
+        parsed = parse_config(g.files["babeld.conf"], label, version)
+        entries.extend(_grammar(parsed.diagnostics, g.name))
+        fw = firewalls.get(g.name)
+        findings = lint_node(
+            inv, g.name, parsed, None, fw[0] if fw else None, fw[1] if fw else None
+        )
+        entries.extend(_security(findings))
+    return entries
+
+
+def _grammar(diags, node: str | None = None) -> list[_Entry]:
+    return [
+        _Entry("grammar", d.severity.value, d.file, d.line, d.message, d.fix, node, d.version)
+        for d in diags
+    ]
+
+
+def _security(findings) -> list[_Entry]:
+    return [
+        _Entry("security", f.severity.value, f.file, f.line, f.message, f.fix, f.node)
+        for f in findings
+    ]
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    """``meshtui lint``."""
+    if args.files and args.inventory is not None:
+        raise CliError("give either config FILEs or --inventory, not both")
+    if args.nft and args.inventory is None:
+        raise CliError("--nft needs --inventory (it names inventory nodes)")
+    if args.files:
+        entries = _lint_files(args)
+    elif args.inventory is not None or default_inventory_path() is not None:
+        entries = _lint_inventory(args)
+    else:
+        raise CliError("nothing to lint: give babeld.conf FILEs or --inventory FILE")
+    errors = sum(e.severity == Severity.ERROR.value for e in entries)
+    warnings = len(entries) - errors
+    if args.json:
+        json.dump(
+            {
+                "errors": errors,
+                "warnings": warnings,
+                "entries": [e.__dict__ for e in entries],
+            },
+            sys.stdout,
+            indent=2,
+        )
+        print()
+    else:
+        for e in entries:
+            print(e.text())
+        if entries:
+            print(f"{errors} error(s), {warnings} warning(s)", file=sys.stderr)
+    return 1 if errors else 0
