@@ -72,6 +72,14 @@ def test_real_babeld_agrees_with_the_validator():
                 f"validator says {[d.format() for d in parsed.errors] or 'ok'}; "
                 f"babeld stderr: {verdict.stderr.strip()[-300:]!r}"
             )
+        if not verdict.accepted and verdict.parse_error_line is not None and parsed.errors:
+            # babeld counts the newline it read past, so it reports our line or the next.
+            first = parsed.errors[0].line
+            if verdict.parse_error_line not in (first, first + 1):
+                problems.append(
+                    f"{path.name}: babeld's error is at line {verdict.parse_error_line}, "
+                    f"the validator's first error at line {first}"
+                )
         expected_dir = "valid" if verdict.accepted else "invalid"
         if path.parent.name != expected_dir:
             problems.append(
