@@ -107,11 +107,22 @@ class Event:
         """One readable line, without the time or node (the caller adds those)."""
         t = self.type
         if t is EventType.FAILOVER and self.from_ and self.to:
-            return (
+            text = (
                 f"failover {self.prefix}: {self.from_.via}%{self.from_.interface} "
                 f"-> {self.to.via}%{self.to.interface} (metric {self.from_.metric} -> "
                 f"{self.to.metric})"
             )
+            figures = [
+                f"{label} {self.extra[key]:.1f} s"
+                for key, label in (
+                    ("lead_time", "warned"),
+                    ("detection_time", "detected after"),
+                    ("gap", "no route for"),
+                    ("outage", "away for"),
+                )
+                if key in self.extra
+            ]
+            return text + (f" [{', '.join(figures)}]" if figures else "")
         if t is EventType.UNREACHABLE:
             was = f" (was via {self.from_.via}%{self.from_.interface})" if self.from_ else ""
             return f"unreachable {self.prefix}{was}"
@@ -133,6 +144,12 @@ class Event:
                 EventType.DEGRADING: "neighbour degrading",
             }[t]
             tail = f": {self.message}" if self.message else ""
+            if "expected_in" in self.extra:
+                moving = len(self.extra.get("affected", ()))
+                tail += (
+                    f"; babeld expected to drop it in ~{self.extra['expected_in']:.1f} s"
+                    f" ({moving} destination(s) will move)"
+                )
             return f"{verb} {self.neighbour}%{self.interface}{tail}"
         if t in (EventType.INTERFACE_UP, EventType.INTERFACE_DOWN):
             return f"{t.value.replace('_', ' ')} {self.interface}"

@@ -17,9 +17,11 @@ A resync (after a reconnect) builds a fresh model from babeld's dump and
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshtui.core import foresight
 from meshtui.core.events import Event, EventType, PathRef
 from meshtui.core.protocol import (
     INFINITY,
@@ -40,6 +42,8 @@ DestKey = tuple[str, str]
 
 DEFAULT_SRC = ("::/0", "0.0.0.0/0")
 DEFAULT_GRACE = 3.0
+GAP_WINDOW = 32
+MIN_GAPS = 8
 
 
 @dataclass(slots=True)
@@ -67,6 +71,10 @@ class Interface:
     last_change: float = 0.0
     last_seen: float = 0.0
     raw: str = ""
+
+    def touch(self, now: float) -> None:
+        """babeld repeated this object's line unchanged."""
+        self.last_seen = now
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -97,7 +105,30 @@ class Neighbour:
     last_change: float = 0.0
     lost_at: float | None = None
     degrading_since: float | None = None
+    last_heard: float = 0.0
     raw: str = ""
+    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_WINDOW))
+
+    def touch(self, now: float) -> None:
+        """A line for this neighbour arrived (babeld prints one per Hello): a heartbeat."""
+        gap = now - self.last_seen
+        if gap > 0.05:
+            self.gaps.append(gap)
+        self.last_seen = now
+        if self.reach & 0x8000:
+            self.last_heard = now
+            self.degrading_since = None
+
+    def learned_hello(self) -> float | None:
+        """The hello interval as the spacing of this neighbour's lines shows it.
+
+        babeld prints a neighbour on every Hello and IHU; the longest regular
+        gaps are the hello interval (the 90th percentile of recent gaps).
+        """
+        if len(self.gaps) < MIN_GAPS:
+            return None
+        ordered = sorted(self.gaps)
+        return ordered[int(0.9 * (len(ordered) - 1))]
 
     @property
     def key(self) -> tuple[str, str]:
@@ -153,6 +184,10 @@ class Xroute:
     last_seen: float = 0.0
     raw: str = ""
 
+    def touch(self, now: float) -> None:
+        """babeld repeated this object's line unchanged."""
+        self.last_seen = now
+
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
         return {"prefix": self.prefix, "from": self.src, "metric": self.metric}
@@ -176,6 +211,10 @@ class Route:
     last_change: float = 0.0
     better_since: float | None = None
     raw: str = ""
+
+    def touch(self, now: float) -> None:
+        """babeld repeated this object's line unchanged."""
+        self.last_seen = now
 
     @property
     def dest(self) -> DestKey:
@@ -269,6 +308,23 @@ class Destination:
 
 
 @dataclass(slots=True)
+class Incident:
+    """A destination away from its usual next hop, from first sign to recovery.
+
+    Attributes:
+        prefix: the destination.
+        home: the (via, interface) it used before.
+        first_sign: when the trouble was first seen (degrading, or the switch).
+        switched: when babeld moved it away (or declared it unreachable).
+    """
+
+    prefix: str
+    home: tuple[str, str]
+    first_sign: float
+    switched: float
+
+
+@dataclass(slots=True)
 class IngestStats:
     """Counts of what the model has read."""
 
@@ -305,6 +361,10 @@ class NodeModel:
         self.xroutes: dict[str, Xroute] = {}
         self.routes: dict[str, Route] = {}
         self.lost_neighbours: dict[tuple[str, str], Neighbour] = {}
+        self.hello_intervals: dict[str, float] = {}
+        self.half_life = foresight.DEFAULT_HALF_LIFE
+        self.incidents: dict[DestKey, Incident] = {}
+        self.last_time = 0.0
         self.stats = IngestStats()
         self._by_dest: dict[DestKey, dict[str, Route]] = {}
         self._current: dict[str, Any] = {}
@@ -328,9 +388,10 @@ class NodeModel:
         """
         stats = self.stats
         stats.lines += 1
+        self.last_time = now
         obj = self._current.get(line)
         if obj is not None:
-            obj.last_seen = now
+            obj.touch(now)
             stats.noops += 1
             return None
         parsed = parse_line(line)
@@ -491,6 +552,7 @@ class NodeModel:
                 last_seen=now,
                 last_change=now,
                 lost_at=None if line.cost < INFINITY else now,
+                last_heard=now if line.reach & 0x8000 else 0.0,
             )
             neighbours[line.id] = neigh
             self.lost_neighbours.pop(neigh.key, None)
@@ -499,7 +561,7 @@ class NodeModel:
             return neigh
         was_up = neigh.up
         was_heard_last = bool(neigh.reach & 0x8000)
-        neigh.last_seen = now
+        previous_line = neigh.last_seen
         neigh.last_change = now
         neigh.address = line.address
         neigh.interface = line.interface
@@ -510,20 +572,17 @@ class NodeModel:
         neigh.cost = line.cost
         neigh.rtt = line.rtt
         neigh.rttcost = line.rttcost
-        heard_last = bool(line.reach & 0x8000)
-        if neigh.up and not heard_last and was_heard_last and neigh.degrading_since is None:
-            neigh.degrading_since = now
-            if self.announce:
-                self._events.append(
-                    self._neighbour_event(
-                        EventType.DEGRADING,
-                        neigh,
-                        now,
-                        f"missed a Hello (reach {neigh.reach:04x}, heard {neigh.heard}/16)",
-                    )
-                )
-        elif heard_last:
-            neigh.degrading_since = None
+        neigh.touch(now)  # after reach is updated: it decides whether a Hello was heard
+        if (
+            not line.reach & 0x8000
+            and neigh.up
+            and was_heard_last
+            and neigh.degrading_since is None
+        ):
+            neigh.last_heard = previous_line
+            self._degrading(
+                neigh, now, f"missed a Hello (reach {neigh.reach:04x}, heard {neigh.heard}/16)"
+            )
         if was_up and not neigh.up:
             neigh.lost_at = now
             if self.announce:
@@ -583,6 +642,89 @@ class NodeModel:
                 self._events.append(Event(etype, now, interface=line.name))
         return iface
 
+    # ----------------------------------------------------------------- foresight
+
+    def hello_for(self, neigh: Neighbour) -> float | None:
+        """The hello interval of a neighbour's link: configured, else learned from the stream."""
+        configured = self.hello_intervals.get(neigh.interface)
+        return configured if configured is not None else neigh.learned_hello()
+
+    def neighbour_at(self, via: str, interface: str) -> Neighbour | None:
+        """The neighbour (live or recently lost) behind a route's next hop."""
+        for neigh in self.neighbours.values():
+            if neigh.address == via and neigh.interface == interface:
+                return neigh
+        return self.lost_neighbours.get((via, interface))
+
+    def _degrading(self, neigh: Neighbour, now: float, why: str) -> None:
+        """Mark a neighbour degrading and say what will move, where to, and when."""
+        neigh.degrading_since = now
+        if not self.announce:
+            return
+        hop = (neigh.address, neigh.interface)
+        affected = []
+        for dest in self._by_dest:
+            selected, standby = self._rank(dest)
+            if selected is None or (selected.via, selected.interface) != hop:
+                continue
+            alt = next((r for r in standby if (r.via, r.interface) != hop), None)
+            affected.append(
+                {"prefix": dest[0], "to": alt.path.to_json() if alt is not None else None}
+            )
+        extra: dict[str, Any] = {"affected": sorted(affected, key=lambda a: a["prefix"])}
+        hello = self.hello_for(neigh)
+        if hello is not None and neigh.last_heard:
+            expected = neigh.last_heard + foresight.detection_time(hello).cost_infinite
+            extra["hello"] = round(hello, 3)
+            extra["expected_switch"] = round(expected, 3)
+            extra["expected_in"] = round(max(0.0, expected - now), 3)
+        event = self._neighbour_event(EventType.DEGRADING, neigh, now, why)
+        event.extra.update(extra)
+        self._events.append(event)
+
+    def check_silence(self, now: float) -> None:
+        """Raise ``degrading`` for up neighbours whose lines stopped for too long.
+
+        babeld prints a neighbour's line on every Hello it hears from it, so the
+        stream is a heartbeat: silence longer than ``SILENCE_FACTOR`` hello
+        intervals means Hellos are being missed, before babeld's own count says so.
+        """
+        for neigh in self.neighbours.values():
+            if not neigh.up or neigh.degrading_since is not None:
+                continue
+            hello = self.hello_for(neigh)
+            if hello is None:
+                continue
+            silent = now - neigh.last_seen
+            if silent > foresight.SILENCE_FACTOR * hello:
+                self._degrading(
+                    neigh,
+                    now,
+                    f"silent for {foresight.format_seconds(silent)} "
+                    f"(Hellos expected every {hello:g} s)",
+                )
+
+    def tick(self, now: float) -> list[Event]:
+        """Periodic work between lines: heartbeat silence and expiring grace periods."""
+        self.check_silence(now)
+        if self._events or self._loss_pending:
+            return self.commit(now)
+        return []
+
+    def _failover_figures(self, old: PathRef, now: float) -> dict[str, Any]:
+        """Post-mortem figures of a failover away from ``old``'s neighbour."""
+        neigh = self.neighbour_at(old.via, old.interface)
+        if neigh is None:
+            return {}
+        out: dict[str, Any] = {}
+        if neigh.degrading_since is not None and now - neigh.degrading_since < 600:
+            out["first_sign"] = round(neigh.degrading_since, 6)
+            out["lead_time"] = round(now - neigh.degrading_since, 3)
+        if neigh.last_heard and now - neigh.last_heard < 600 and not (neigh.reach & 0x8000):
+            out["last_heard"] = round(neigh.last_heard, 6)
+            out["detection_time"] = round(now - neigh.last_heard, 3)
+        return out
+
     # ----------------------------------------------------------------- commit
 
     def has_pending(self) -> bool:
@@ -613,10 +755,15 @@ class NodeModel:
                 continue
             prefix, src = dest
             if old is None:
-                events.append(Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new))
+                extra = self._incident(dest, None, new, now, {})
+                events.append(
+                    Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new, extra=extra)
+                )
                 self._since[dest] = now
             elif old.hop != new.hop:
                 extra = {"gap": round(now - lost_at, 3)} if lost_at is not None else {}
+                extra.update(self._failover_figures(old, now))
+                extra.update(self._incident(dest, old, new, now, extra))
                 events.append(
                     Event(
                         EventType.FAILOVER,
@@ -644,11 +791,29 @@ class NodeModel:
                     del self._loss_pending[dest]
                     old = committed.get(dest)
                     committed[dest] = None
+                    if old is not None and dest not in self.incidents:
+                        self.incidents[dest] = Incident(dest[0], old.hop, since, since)
                     self._since[dest] = since
                     events.append(
                         Event(EventType.UNREACHABLE, since, prefix=dest[0], src=dest[1], from_=old)
                     )
         return events
+
+    def _incident(
+        self, dest: DestKey, old: PathRef | None, new: PathRef, now: float, figures: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Open or close the destination's incident; the figures for the event."""
+        incident = self.incidents.get(dest)
+        if incident is not None and new.hop == incident.home:
+            del self.incidents[dest]
+            return {
+                "outage": round(now - incident.switched, 3),
+                "incident_started": round(incident.first_sign, 6),
+            }
+        if incident is None and old is not None:
+            first = figures.get("first_sign", now)
+            self.incidents[dest] = Incident(dest[0], old.hop, first, now)
+        return {}
 
     def _rank(self, dest: DestKey) -> tuple[Route | None, list[Route]]:
         bucket = self._by_dest.get(dest)
@@ -754,17 +919,61 @@ class NodeModel:
             prefix, src, selected, standby, pending, routes, self._since.get(dest, 0.0)
         )
 
+    def interface_hello(self, name: str) -> tuple[float | None, str]:
+        """An interface's hello interval and where it comes from (config, learned, unknown)."""
+        configured = self.hello_intervals.get(name)
+        if configured is not None:
+            return configured, "config"
+        learned = [
+            h
+            for n in self.neighbours.values()
+            if n.interface == name and (h := n.learned_hello()) is not None
+        ]
+        if learned:
+            return max(learned), "learned"
+        return None, "unknown"
+
+    def explain(self, route: Route, selected: Route | None, now: float | None = None):
+        """Why ``route`` (better than ``selected``) is not installed; None if it needs no words."""
+        if selected is None or route.better_since is None or route.metric >= selected.metric:
+            return None
+        now = self.last_time if now is None else now
+        return foresight.explain_pending(
+            route.metric, selected.metric, max(0.0, now - route.better_since), self.half_life
+        )
+
     def routes_of(self, prefix: str, src: str = "::/0") -> list[Route]:
         """All routes (any metric) to a destination."""
         return list(self._by_dest.get((prefix, src), {}).values())
 
     def snapshot(self) -> dict[str, Any]:
         """The ``status --json`` object for this node."""
+        interfaces = []
+        for iface in sorted(self.interfaces.values(), key=lambda i: i.name):
+            item = iface.to_json()
+            hello, source = self.interface_hello(iface.name)
+            item["hello"] = None if hello is None else round(hello, 3)
+            item["hello_source"] = source
+            if hello is not None:
+                det = foresight.detection_time(hello)
+                item["detection_time"] = round(det.cost_infinite, 3)
+                item["detection_slow"] = det.slow
+            interfaces.append(item)
+        own = self._own_prefixes()
+        destinations = []
+        for dest in self.destinations():
+            if dest.prefix in own:
+                continue
+            item = dest.to_json()
+            for pending, route in zip(item["pending"], dest.pending, strict=True):
+                why = self.explain(route, dest.selected)
+                if why is not None:
+                    pending["why"] = why.text
+                    pending["reason"] = why.reason
+            destinations.append(item)
         return {
             "node": self.node.to_json(),
-            "interfaces": [
-                i.to_json() for i in sorted(self.interfaces.values(), key=lambda i: i.name)
-            ],
+            "interfaces": interfaces,
             "neighbours": [
                 n.to_json() for n in sorted(self.neighbours.values(), key=lambda n: n.key)
             ],
@@ -777,9 +986,7 @@ class NodeModel:
                     self.routes.values(), key=lambda r: (r.prefix, r.src, r.metric, r.via)
                 )
             ],
-            "destinations": [
-                d.to_json() for d in self.destinations() if d.prefix not in self._own_prefixes()
-            ],
+            "destinations": destinations,
             "stats": {
                 "lines": self.stats.lines,
                 "noops": self.stats.noops,

@@ -147,32 +147,37 @@ class ReplaySource:
     async def open(self) -> ReplayChannel:
         """Open the next recorded connection (the session's opener)."""
         if self._next >= len(self.segments):
-            if not self.loop:
-                self.finished.set()
-                await asyncio.Event().wait()  # the recording is over: stay quiet
             self._next = 0
             self.clock.origin += self.clock.offset
             self.clock.offset = 0.0
         segment = self.segments[self._next]
         self._next += 1
-        return ReplayChannel(self, segment)
+        return ReplayChannel(self, segment, last=self._next == len(self.segments))
 
 
 class ReplayChannel:
     """One recorded connection, read back at the recorded pace."""
 
-    def __init__(self, source: ReplaySource, segment: Segment) -> None:
+    def __init__(self, source: ReplaySource, segment: Segment, last: bool) -> None:
         self._source = source
         self._lines = segment.lines
         self._pos = 0
         self._closed = False
+        self._closed_event = asyncio.Event()
+        self._last = last
 
     async def read(self) -> bytes:
         source = self._source
         clock = source.clock
         lines = self._lines
-        if self._closed or self._pos >= len(lines):
+        if self._closed:
             return b""
+        if self._pos >= len(lines):
+            if self._last and not source.loop:
+                # The recording is over: stay connected and quiet, as an idle babeld would.
+                source.finished.set()
+                await self._closed_event.wait()
+            return b""  # a recorded reconnect: the session resyncs as it did live
         await source._resume.wait()
         offset = lines[self._pos][0]
         if offset > clock.offset:
@@ -193,3 +198,4 @@ class ReplayChannel:
 
     async def close(self) -> None:
         self._closed = True
+        self._closed_event.set()

@@ -192,8 +192,8 @@ class NodeSession:
         model = self.model
         while True:
             await asyncio.sleep(self.tick)
-            if model.has_pending() and self.state is SessionState.LIVE:
-                self._emit(model.commit(self.clock()))
+            if self.state is SessionState.LIVE:
+                self._emit(model.tick(self.clock()))
 
     async def _connect_and_read(self) -> None:
         if self.state is not SessionState.FAILED:

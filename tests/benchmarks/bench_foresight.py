@@ -1,0 +1,160 @@
+"""Foresight benchmark: early warning lead time and detection times over real outages.
+
+Run as root: ``python3 tests/benchmarks/bench_foresight.py [--outages 10] [--hello 1.0]``
+
+Builds a lab (2 sites, 2 relays), watches edge-a, and silences the relay that
+carries edge-a's traffic to srv-b1 (alternately relay-1 and relay-2, so each
+outage is a failover), ``--outages`` times. For every outage it prints:
+
+* lead: from meshtui's ``degrading`` warning to babeld's switch (the
+  ``failover`` event); the warning must come first every time;
+* detected: from the last Hello heard to the neighbour's cost going infinite,
+  against the expected 2.7 hello intervals (babeld's rule);
+* switch: from the start of the outage to the switch, against the expected
+  window 1.7 to 2.7 intervals plus the feasibility wait.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+
+from meshtui.core import foresight
+from meshtui.core.events import EventType
+from meshtui.lab import Lab
+from meshtui.transport.sources import local_source
+
+
+async def wait_for(predicate, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise TimeoutError(what)
+
+
+async def run(outages: int, hello: float) -> None:
+    lab = Lab(hello=hello)
+    try:
+        await asyncio.to_thread(lab.up, True, 180)
+        events = []
+        edge = "edge-a"
+        session = local_source(lab.socket_path(edge), name=edge).session(
+            on_events=lambda _n, evs: events.extend(evs)
+        )
+        runner = asyncio.create_task(session.run())
+        assert await session.wait_live(15)
+        target = f"{lab.address('srv-b1')}/128"
+        await asyncio.sleep(12)  # learn the hello interval from the stream
+        rows = []
+        for i in range(outages):
+            sel = session.model.destination(target).selected
+            relay = lab.neighbour_name(sel.via) if sel else None
+            assert relay in ("relay-1", "relay-2"), relay
+            other = "relay-2" if relay == "relay-1" else "relay-1"
+            mark = len(events)
+            neigh = session.model.neighbour_at(sel.via, sel.interface)
+            learned = session.model.hello_for(neigh) if neigh else None
+            t_fail = time.time()
+            await asyncio.to_thread(lab.fail_relay, relay)
+            try:
+
+                def failover():
+                    for e in events[mark:]:
+                        if e.type is EventType.FAILOVER and e.prefix == target:
+                            return e
+                    return None
+
+                fo = await wait_for(failover, 60, "failover")
+            finally:
+                await asyncio.to_thread(lab.heal_relay, relay)
+            warn = next(
+                (
+                    e
+                    for e in events[mark:]
+                    if e.type is EventType.DEGRADING and e.neighbour == fo.from_.via
+                ),
+                None,
+            )
+            down = next(
+                (
+                    e
+                    for e in events[mark:]
+                    if e.type is EventType.NEIGHBOUR_DOWN and e.neighbour == fo.from_.via
+                ),
+                None,
+            )
+            rows.append(
+                {
+                    "relay": relay,
+                    "to": lab.neighbour_name(fo.to.via),
+                    "learned": learned,
+                    "lead": fo.time - warn.time if warn else None,
+                    "warned_first": warn is not None and warn.time < fo.time,
+                    "detected": (down.time - fo.extra["last_heard"])
+                    if down and "last_heard" in fo.extra
+                    else None,
+                    "switch": fo.time - t_fail,
+                    "gap": fo.extra.get("gap"),
+                }
+            )
+            r = rows[-1]
+            print(
+                f"outage {i + 1:2d}: {relay} -> {r['to']}  learned hello "
+                f"{(r['learned'] or 0):.2f} s  lead {r['lead'] or float('nan'):.2f} s  "
+                f"detected {r['detected'] or float('nan'):.2f} s after last Hello  "
+                f"switch {r['switch']:.2f} s after outage start  no route {r['gap'] or 0:.2f} s",
+                flush=True,
+            )
+            # the healed relay must be back as a standby before the next round
+            await wait_for(
+                lambda other=relay: any(
+                    lab.neighbour_name(r.via) == other and r.metric < 65535
+                    for r in session.model.routes_of(target)
+                ),
+                90,
+                "the healed relay as standby",
+            )
+            del other
+        await session.stop()
+        await runner
+    finally:
+        await asyncio.to_thread(lab.down)
+
+    expected = foresight.detection_time(hello)
+    leads = [r["lead"] for r in rows if r["lead"] is not None]
+    detected = [r["detected"] for r in rows if r["detected"] is not None]
+    switches = [r["switch"] for r in rows]
+    print()
+    print(f"hello interval {hello:g} s, {len(rows)} outages")
+    print(
+        f"warning before the switch: {sum(r['warned_first'] for r in rows)}/{len(rows)}; "
+        f"lead time median {statistics.median(leads):.2f} s, min {min(leads):.2f} s"
+    )
+    print(
+        f"detection (last Hello -> cost infinite): expected {expected.cost_infinite:.2f} s, "
+        f"measured median {statistics.median(detected):.2f} s "
+        f"(min {min(detected):.2f}, max {max(detected):.2f}); "
+        f"max deviation {max(abs(d - expected.cost_infinite) for d in detected):.2f} s"
+    )
+    print(
+        f"switch after the outage starts: median {statistics.median(switches):.2f} s "
+        f"(min {min(switches):.2f}, max {max(switches):.2f}); expected detection window "
+        f"{expected.first_sign:.2f}-{expected.cost_infinite:.2f} s + feasibility wait"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--outages", type=int, default=10)
+    ap.add_argument("--hello", type=float, default=1.0)
+    args = ap.parse_args()
+    asyncio.run(run(args.outages, args.hello))
+
+
+if __name__ == "__main__":
+    main()

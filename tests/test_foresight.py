@@ -1,0 +1,114 @@
+"""Failover foresight in the model: early warning, expected times, post-mortem, explanations."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshtui.core import foresight
+from meshtui.core.events import EventType
+from meshtui.core.model import NodeModel
+from tests.test_model import DST, R1, R2, neigh, route
+
+
+def test_detection_time_follows_babelds_rules() -> None:
+    d = foresight.detection_time(1.0)
+    assert d.cost_infinite == pytest.approx(2.7) and d.first_sign == pytest.approx(1.7)
+    assert d.dropped == 16 and not d.slow
+    seed = foresight.detection_time(60)  # the seed's hello-interval 60
+    assert seed.cost_infinite == pytest.approx(162) and seed.slow and seed.dropped == 300
+    assert "2 min 42 s" in seed.describe() and "black-holed" in seed.describe()
+
+
+def test_smoothing_bound_and_explanations() -> None:
+    # measured in the lab: a route of metric 192 back from 65535 took ~33 s to beat 288
+    bound = foresight.smoothing_delay(192, 288)
+    assert 30 < bound < 40
+    early = foresight.explain_pending(192, 288, 10.0)
+    assert early.reason == "smoothing" and "expect the switch" in early.text
+    late = foresight.explain_pending(192, 288, bound + 5)
+    assert late.reason == "feasibility" and "USR1" in late.text
+    assert foresight.smoothing_delay(300, 288) == float("inf")
+
+
+def _edge(t: float = 100.0) -> NodeModel:
+    """An edge reaching DST via relay-1, with relay-2 as standby."""
+    m = NodeModel()
+    for line in (
+        neigh("add", "e1", R1, "wg-r1", "ffff", 96),
+        neigh("add", "e2", R2, "wg-r2", "ffff", 96),
+        route("add", "a1", R1, "wg-r1", 192, True),
+        route("add", "a2", R2, "wg-r2", 288, False),
+    ):
+        m.feed(line, t)
+    m.commit(t)
+    return m
+
+
+def test_missed_hello_warns_with_affected_destinations_and_expected_switch() -> None:
+    m = _edge()
+    m.hello_intervals["wg-r1"] = 1.0
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), 101.0)  # last Hello heard
+    m.feed(neigh("change", "e1", R1, "wg-r1", "7fff", 96), 102.7)
+    (ev,) = m.commit(102.7)
+    assert ev.type is EventType.DEGRADING
+    assert ev.extra["affected"] == [
+        {
+            "prefix": DST,
+            "to": {
+                "via": R2,
+                "interface": "wg-r2",
+                "metric": 288,
+                "router_id": ev.extra["affected"][0]["to"]["router_id"],
+            },
+        }
+    ]
+    assert ev.extra["expected_switch"] == pytest.approx(101.0 + 2.7)
+    assert ev.extra["expected_in"] == pytest.approx(1.0)
+
+
+def test_silence_warns_before_babeld_counts_a_miss() -> None:
+    m = _edge()
+    t = 100.0
+    for _ in range(12):  # learn the heartbeat: a line every second
+        t += 1.0
+        m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), t)
+        m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), t)
+    assert m.hello_for(m.neighbours["e1"]) == pytest.approx(1.0)
+    assert m.tick(t + 1.2) == []  # within 1.5 intervals: fine
+    m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), t + 1.0)  # relay-2 still talks
+    (ev,) = m.tick(t + 1.6)
+    assert ev.type is EventType.DEGRADING and ev.neighbour == R1 and "silent for" in ev.message
+    assert m.tick(t + 2.0) == []  # said once per episode
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), t + 2.1)  # it came back
+    assert m.neighbours["e1"].degrading_since is None
+
+
+def test_failover_carries_lead_and_detection_time_and_the_incident_closes() -> None:
+    m = _edge()
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), 101.0)
+    m.feed(neigh("change", "e1", R1, "wg-r1", "7fff", 96), 102.7)  # first sign
+    m.feed(neigh("change", "e1", R1, "wg-r1", "3fff", 65535), 103.7)
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, True), 103.7)
+    m.commit(103.7)
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, False), 104.4)
+    m.feed(route("change", "a2", R2, "wg-r2", 288, True), 104.4)
+    fo = next(e for e in m.commit(104.4) if e.type is EventType.FAILOVER)
+    assert fo.extra["lead_time"] == pytest.approx(1.7)
+    assert fo.extra["detection_time"] == pytest.approx(3.4)
+    assert fo.extra["gap"] == pytest.approx(0.7)
+    assert DST in {p for p, _ in m.incidents}
+    # heal: relay-1 comes back and, after smoothing, babeld switches back
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), 110)
+    m.feed(route("change", "a1", R1, "wg-r1", 192, False), 110)
+    m.commit(110)
+    d = m.destination(DST)
+    assert d.state == "pending"
+    why = m.explain(d.pending[0], d.selected, now=120)
+    assert why is not None and why.reason == "smoothing"
+    assert m.snapshot()["destinations"][0]["pending"][0]["reason"] == "smoothing"
+    m.feed(route("change", "a2", R2, "wg-r2", 288, False), 143)
+    m.feed(route("change", "a1", R1, "wg-r1", 192, True), 143)
+    back = next(e for e in m.commit(143) if e.type is EventType.FAILOVER)
+    assert back.extra["outage"] == pytest.approx(143 - 104.4)
+    assert back.extra["incident_started"] == pytest.approx(102.7)
+    assert not m.incidents and m.destination(DST).pending == []
