@@ -55,7 +55,6 @@ async def run(outages: int, hello: float) -> None:
             sel = session.model.destination(target).selected
             relay = lab.neighbour_name(sel.via) if sel else None
             assert relay in ("relay-1", "relay-2"), relay
-            other = "relay-2" if relay == "relay-1" else "relay-1"
             mark = len(events)
             neigh = session.model.neighbour_at(sel.via, sel.interface)
             learned = session.model.hello_for(neigh) if neigh else None
@@ -63,7 +62,7 @@ async def run(outages: int, hello: float) -> None:
             await asyncio.to_thread(lab.fail_relay, relay)
             try:
 
-                def failover():
+                def failover(mark: int = mark):
                     for e in events[mark:]:
                         if e.type is EventType.FAILOVER and e.prefix == target:
                             return e
@@ -112,14 +111,13 @@ async def run(outages: int, hello: float) -> None:
             )
             # the healed relay must be back as a standby before the next round
             await wait_for(
-                lambda other=relay: any(
-                    lab.neighbour_name(r.via) == other and r.metric < 65535
+                lambda healed=relay: any(
+                    lab.neighbour_name(r.via) == healed and r.metric < 65535
                     for r in session.model.routes_of(target)
                 ),
                 90,
                 "the healed relay as standby",
             )
-            del other
         await session.stop()
         await runner
     finally:
