@@ -63,7 +63,8 @@ lab_only = pytest.mark.lab
 
 
 @lab_only
-def test_lab_converges_via_primary_relay_with_standby(lab) -> None:
+def test_lab_converges_via_primary_relay_with_standby(healthy_lab) -> None:
+    lab = healthy_lab
     assert lab.converged()
     assert not lab.off_primary("relay-1")
     for edge, dest in (("edge-a", "srv-b1"), ("edge-b", "srv-a1")):

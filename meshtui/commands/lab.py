@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-import time
 
 from meshtui.cli import CliError
 from meshtui.lab.lab import Lab, LabError, missing_prerequisites
@@ -120,25 +119,27 @@ def _guard(action, *a: object) -> None:
         raise CliError(str(exc)) from None
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     _require()
     try:
         lab = Lab(args.sites, args.relays, args.servers, args.hello, detached=True)
     except LabError as exc:
         raise CliError(str(exc)) from None
-    print(f"lab {lab.id}: starting {lab!r}", file=sys.stderr)
-    t0 = time.monotonic()
+    print(f"lab {lab.id}: starting {lab!r}", file=sys.stderr, flush=True)
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # unwind (and clean up) on SIGTERM
     try:
-        lab.up(wait=False)
-        started = time.monotonic() - t0
-        waited = None if args.no_wait else lab.wait_converged(args.timeout)
+        lab.up(wait=not args.no_wait, timeout=args.timeout)
     except LabError as exc:
         raise CliError(f"lab up failed (everything removed again): {exc}") from None
-    except KeyboardInterrupt:
-        lab.down()
-        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    waited = lab.timings.get("converged")
     later = "not waited for convergence" if waited is None else f"converged {waited:.1f} s later"
-    print(f"lab {lab.id} is up ({started:.1f} s, {later})")
+    print(f"lab {lab.id} is up ({lab.timings['up']:.1f} s, {later})")
     print(f"  prefix     {lab.prefix}   hello {lab.config.hello:g} s")
     print(f"  inventory  {lab.inventory_path}")
     print(f"  ssh        ssh -F {lab.ssh_config} NODE   (key {lab.ssh_key})")

@@ -6,7 +6,14 @@ for the command line.
 
 from __future__ import annotations
 
-from meshtui.lab.lab import Lab, LabError, LabTimeout, NodeStatus, missing_prerequisites
+from meshtui.lab.lab import (
+    Lab,
+    LabError,
+    LabTimeout,
+    NodeStatus,
+    lab_unavailable,
+    missing_prerequisites,
+)
 from meshtui.lab.state import clean_stale, destroy_lab, list_labs
 from meshtui.lab.topology import LabConfig
 
@@ -18,6 +25,7 @@ __all__ = [
     "NodeStatus",
     "clean_stale",
     "destroy_lab",
+    "lab_unavailable",
     "list_labs",
     "missing_prerequisites",
 ]

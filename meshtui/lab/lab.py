@@ -67,7 +67,15 @@ from meshtui.lab.topology import (
     render_inventory,
 )
 
-__all__ = ["Lab", "LabError", "LabTimeout", "NodeStatus", "missing_prerequisites"]
+__all__ = [
+    "Lab",
+    "LabError",
+    "LabTimeout",
+    "NodeStatus",
+    "lab_unavailable",
+    "meshtui_command",
+    "missing_prerequisites",
+]
 
 T = TypeVar("T")
 
@@ -76,6 +84,24 @@ NFT_TABLE = "meshtui_lab"
 BABEL_PORT = 6696
 INFINITY = 65535
 WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
+
+
+def lab_unavailable() -> str | None:
+    """Why a lab cannot run here at all (not root, no babeld, no `ip netns`), or None.
+
+    Tests skip for these reasons only; a missing wireguard-go or sshd is an
+    error of the machine's setup and makes ``up()`` fail instead.
+    """
+    if os.geteuid() != 0:
+        return "the lab needs root (network namespaces)"
+    if shutil.which("babeld") is None:
+        return "babeld is not installed"
+    if shutil.which("ip") is None:
+        return "ip (iproute2) is not installed"
+    res = run(["ip", "netns", "list"], check=False)
+    if res.returncode != 0:
+        return f"`ip netns` does not work here: {res.stderr.strip()}"
+    return None
 
 
 def missing_prerequisites() -> list[str]:
@@ -193,7 +219,10 @@ class Lab:
             lab_id = secrets.token_hex(3)
             while (self.root / lab_id).exists():
                 lab_id = secrets.token_hex(3)
-            owner = None if detached else ProcRef.of(os.getpid())
+            # The creating process owns the lab while it is built (so `clean` removes
+            # a half-built lab whose creator died); a detached lab is handed over
+            # to nobody once up() succeeds.
+            owner = ProcRef.of(os.getpid())
             _state = LabState(
                 lab_id=lab_id,
                 ula=str(_random_ula()),
@@ -202,6 +231,8 @@ class Lab:
                 owner_started=owner.started if owner else None,
             )
         self._state = _state
+        self._detach = detached
+        self.timings: dict[str, float] = {}
         self.topology: Topology = build_topology(
             _state.lab_id, IPv6Network(_state.ula), _state.config
         )
@@ -311,8 +342,12 @@ class Lab:
         """Create everything and start the daemons; tear all down again on any failure.
 
         Args:
-            wait: also wait until every node has a route to every other node.
+            wait: also wait until every node has a route to every other node and
+                the edges' inter-site paths go via relay-1.
             timeout: bound for that wait (s).
+
+        ``timings`` then holds ``up`` (s to build and start every daemon) and,
+        with ``wait``, ``converged`` (s more until converged).
         """
         problems = missing_prerequisites()
         if problems:
@@ -321,9 +356,10 @@ class Lab:
         os.chmod(self.state_dir, 0o755)
         with lock_state(self.root, self.id):
             self._state.save(self.root)  # before anything exists: down/clean can find it
-        if not self._state.detached and not self._atexit:
+        if not self._atexit:
             atexit.register(self.down)
             self._atexit = True
+        t0 = time.monotonic()
         try:
             self._make_files()
             self._create_namespaces()
@@ -338,12 +374,17 @@ class Lab:
             for n in self.topology.nodes:
                 self._wait_sshd(n)
                 self._wait_babeld(n)
+            self.timings["up"] = time.monotonic() - t0
             self._update_state(status="up")
             if wait:
-                self.wait_converged(timeout)
+                self.timings["converged"] = self.wait_converged(timeout)
         except BaseException:
             self.down()
             raise
+        if self._detach:
+            self._update_state(owner_pid=None, owner_started=None)
+            atexit.unregister(self.down)
+            self._atexit = False
         return self
 
     def down(self) -> list[str]:
@@ -997,4 +1038,5 @@ class Lab:
 
     @property
     def detached(self) -> bool:
-        return self._state.detached
+        """Whether the lab outlives the process that made it (``meshtui lab up``)."""
+        return self._detach or self._state.detached
