@@ -112,3 +112,21 @@ def test_failover_carries_lead_and_detection_time_and_the_incident_closes() -> N
     assert back.extra["outage"] == pytest.approx(143 - 104.4)
     assert back.extra["incident_started"] == pytest.approx(102.7)
     assert not m.incidents and m.destination(DST).pending == []
+
+
+def test_repeated_line_with_gaps_in_reach_is_not_a_heartbeat() -> None:
+    """Seen in the lab: babeld re-printed a neighbour (reach ffe3) 1 s into an outage,
+    then jumped straight to 3ff8 with cost infinite. Only the silence can warn."""
+    m = _edge()
+    t = 100.0
+    for _ in range(12):  # a Hello a second from both relays
+        t += 1.0
+        m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), t)
+        m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), t)
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffe3", 96), t + 1.0)  # a Hello: reach changed
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffe3", 96), t + 1.1)  # not a Hello
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffe3", 96), t + 2.3)  # not a Hello either
+    m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), t + 2.3)
+    (ev,) = m.tick(t + 2.6)  # 1.6 s since the last Hello, whatever lines came
+    assert ev.type is EventType.DEGRADING and ev.neighbour == R1
+    assert m.neighbours["e1"].last_heard == t + 1.0

@@ -106,18 +106,29 @@ class Neighbour:
     lost_at: float | None = None
     degrading_since: float | None = None
     last_heard: float = 0.0
+    last_beat: float = 0.0
     raw: str = ""
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_WINDOW))
 
     def touch(self, now: float) -> None:
-        """A line for this neighbour arrived (babeld prints one per Hello): a heartbeat."""
-        gap = now - self.last_seen
+        """babeld repeated this neighbour's line unchanged.
+
+        A Hello shifts a 1 into ``reach``, so it changes the line unless reach
+        is already ``ffff``: an unchanged line with gaps in reach is not a Hello
+        (babeld also prints neighbours for other reasons) and is no heartbeat.
+        """
+        self.last_seen = now
+        if self.reach == 0xFFFF:
+            self.beat(now)
+
+    def beat(self, now: float) -> None:
+        """A Hello from this neighbour was (or may have been) heard."""
+        gap = now - self.last_beat
         if gap > 0.05:
             self.gaps.append(gap)
-        self.last_seen = now
-        if self.reach & 0x8000:
-            self.last_heard = now
-            self.degrading_since = None
+        self.last_beat = now
+        self.last_heard = now
+        self.degrading_since = None
 
     def learned_hello(self) -> float | None:
         """The hello interval as the spacing of this neighbour's lines shows it.
@@ -553,6 +564,7 @@ class NodeModel:
                 last_change=now,
                 lost_at=None if line.cost < INFINITY else now,
                 last_heard=now if line.reach & 0x8000 else 0.0,
+                last_beat=now,
             )
             neighbours[line.id] = neigh
             self.lost_neighbours.pop(neigh.key, None)
@@ -561,8 +573,9 @@ class NodeModel:
             return neigh
         was_up = neigh.up
         was_heard_last = bool(neigh.reach & 0x8000)
-        previous_line = neigh.last_seen
+        reach_changed = line.reach != neigh.reach
         neigh.last_change = now
+        neigh.last_seen = now
         neigh.address = line.address
         neigh.interface = line.interface
         neigh.reach = line.reach
@@ -572,14 +585,11 @@ class NodeModel:
         neigh.cost = line.cost
         neigh.rtt = line.rtt
         neigh.rttcost = line.rttcost
-        neigh.touch(now)  # after reach is updated: it decides whether a Hello was heard
-        if (
-            not line.reach & 0x8000
-            and neigh.up
-            and was_heard_last
-            and neigh.degrading_since is None
-        ):
-            neigh.last_heard = previous_line
+        if line.reach & 0x8000:
+            if reach_changed or line.reach == 0xFFFF:
+                neigh.beat(now)
+        elif neigh.up and was_heard_last and neigh.degrading_since is None:
+            neigh.last_heard = neigh.last_beat
             self._degrading(
                 neigh, now, f"missed a Hello (reach {neigh.reach:04x}, heard {neigh.heard}/16)"
             )
@@ -695,7 +705,7 @@ class NodeModel:
             hello = self.hello_for(neigh)
             if hello is None:
                 continue
-            silent = now - neigh.last_seen
+            silent = now - neigh.last_beat
             if silent > foresight.SILENCE_FACTOR * hello:
                 self._degrading(
                     neigh,

@@ -37,14 +37,19 @@ async def wait_for(predicate, timeout: float, what: str):
     raise TimeoutError(what)
 
 
+args_verbose = False
+
+
 async def run(outages: int, hello: float) -> None:
     lab = Lab(hello=hello)
     try:
         await asyncio.to_thread(lab.up, True, 180)
         events = []
+        raw: list[tuple[float, str]] = []
         edge = "edge-a"
         session = local_source(lab.socket_path(edge), name=edge).session(
-            on_events=lambda _n, evs: events.extend(evs)
+            on_events=lambda _n, evs: events.extend(evs),
+            on_raw=lambda _n, t, line: raw.append((t, line)) if " neighbour " in line else None,
         )
         runner = asyncio.create_task(session.run())
         assert await session.wait_live(15)
@@ -102,6 +107,10 @@ async def run(outages: int, hello: float) -> None:
                 }
             )
             r = rows[-1]
+            if args_verbose and not r["warned_first"]:
+                for t, line in raw:
+                    if t_fail - 2 < t < fo.time + 0.5 and fo.from_.via in line:
+                        print(f"    {t - t_fail:+7.3f} {line}")
             print(
                 f"outage {i + 1:2d}: {relay} -> {r['to']}  learned hello "
                 f"{(r['learned'] or 0):.2f} s  lead {r['lead'] or float('nan'):.2f} s  "
@@ -150,7 +159,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--outages", type=int, default=10)
     ap.add_argument("--hello", type=float, default=1.0)
+    ap.add_argument("-v", "--verbose", action="store_true", help="raw lines of unwarned outages")
     args = ap.parse_args()
+    global args_verbose
+    args_verbose = args.verbose
     asyncio.run(run(args.outages, args.hello))
 
 
