@@ -555,13 +555,14 @@ class Lab:
         ]
 
     def _sysctl(self, n: LabNode) -> None:
-        run(
-            [
-                "ip", "netns", "exec", n.namespace, "sysctl", "-q", "-w",
-                "net.ipv6.conf.all.forwarding=1",
-                "net.ipv6.conf.default.accept_dad=0",
-            ]
-        )  # fmt: skip
+        # Written through /proc/sys inside the namespace (no dependency on procps).
+        # babeld would enable forwarding itself, but restores the old value on
+        # exit: setting it first keeps a node forwarding across babeld restarts.
+        script = (
+            "echo 1 > /proc/sys/net/ipv6/conf/all/forwarding && "
+            "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad"
+        )
+        run(["ip", "netns", "exec", n.namespace, "sh", "-c", script])
 
     def _start_wireguard(self) -> None:
         topo = self.topology
