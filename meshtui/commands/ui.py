@@ -1,9 +1,10 @@
 """The ``dashboard`` command (what a bare ``meshtui`` runs) and ``demo``.
 
-``meshtui [--socket PATH | --port N | --replay FILE]`` opens the dashboard
-on that babeld; with none of them it tries the usual local control sockets
-and, when nothing answers, opens the embedded demo with a banner that says
-how to enable babeld's control socket. ``meshtui demo`` replays the shipped
+``meshtui [--socket PATH | --port N | --replay FILE | --inventory [FILE]]``
+opens the dashboard on that babeld (or those nodes); with none of them it
+tries the usual local control sockets, then the default inventory, and when
+nothing answers opens the embedded demo with a banner that says how to
+enable babeld's control socket. ``meshtui demo`` replays the shipped
 recording of a real relay outage (no root, no babeld); ``meshtui demo
 --live`` builds the namespace lab and lets the user fail and heal relays.
 """
@@ -12,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from meshtui.cli import CliError
 from meshtui.commands.live import add_target_args, resolve_sources
+from meshtui.core.inventory import default_inventory_path
 from meshtui.transport.replay import RecordingError
 from meshtui.transport.sources import Source, find_local_target, local_source, tried_targets
 
@@ -57,9 +60,21 @@ def _run(app) -> int:  # noqa: ANN001 - a MeshApp; imported lazily to keep `--he
     return int(app.return_code or 0)
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
-    """Open the dashboard on the named babeld, the local one, or the demo."""
-    from meshtui.ui.app import make_app
+@dataclass(frozen=True)
+class DashboardPlan:
+    """What ``meshtui`` will show: the sources, and a banner (the demo fallback's)."""
+
+    sources: list[Source]
+    banner: str = ""
+    banner_kind: str = "info"
+
+
+def plan_dashboard(args: argparse.Namespace) -> DashboardPlan:
+    """Choose the sources for the dashboard's options (the demo when nothing answers).
+
+    Raises:
+        CliError: a recording or inventory that cannot be read, a bad port.
+    """
     from meshtui.ui.feed import held_replay_source
 
     banner = ""
@@ -69,19 +84,35 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
             sources = [held_replay_source(args.replay, speed=args.speed)]
         except RecordingError as exc:
             raise CliError(str(exc)) from None
-    elif args.socket or args.port is not None:
+    elif args.socket or args.port is not None or args.inventory is not None or args.node:
         sources = resolve_sources(args)
     else:
         target = find_local_target()
-        if target is None:
+        if target is not None:
+            sources = [local_source(target)]
+        elif default_inventory_path() is not None:
+            sources = resolve_sources(args)  # every node of the default inventory, over SSH
+        else:
             sources = [_demo_source(1.0)]
             banner = FALLBACK_BANNER.format(tried=tried_targets())
             kind = "warning"
-        else:
-            sources = [local_source(target)]
+    return DashboardPlan(sources, banner, kind)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Open the dashboard on the named babeld, the local one, or the demo."""
+    from meshtui.ui.app import make_app
+
+    plan = plan_dashboard(args)
     _require_terminal()
     stats = Path(args.stats) if args.stats else None
-    app = make_app(sources, theme=args.theme, banner=banner, banner_kind=kind, stats_path=stats)
+    app = make_app(
+        plan.sources,
+        theme=args.theme,
+        banner=plan.banner,
+        banner_kind=plan.banner_kind,
+        stats_path=stats,
+    )
     return _run(app)
 
 

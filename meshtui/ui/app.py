@@ -331,7 +331,9 @@ class MeshApp(App[int]):
         for notice in self.notices:
             self.notify(notice, title="meshtui", severity="warning", timeout=10)
         if self.start_paused:
-            self.action_toggle_pause()
+            self.paused = True
+            for feed in self.feeds:
+                feed.pause()
         self.call_after_refresh(self._focus_view)
         self._arm()
 
@@ -421,6 +423,14 @@ class MeshApp(App[int]):
             force: refresh the view even when paused or when nothing changed.
         """
         feed = self.feed
+        for each in self.feeds:
+            each.poll()
+        try:
+            main = self.screen_main()
+        except LookupError:
+            return  # not composed yet
+        if not main.query(Banner):
+            return
         self._update_header()
         self._update_banner()
         self._maybe_probe()
@@ -887,6 +897,8 @@ def make_app(
     themes = load_themes(*dirs)
     keymap, problems = load_keymap(keymap_file or keymap_path(), binding_ids())
     feeds = [NodeFeed(source) for source in sources]
+    for feed in feeds:
+        feed.hello = dict(hello or {})
     return MeshApp(
         feeds,
         read_only=read_only,

@@ -8,7 +8,6 @@ journal on its own (coalesced) schedule.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,36 +28,6 @@ def demo_recording() -> Path:
     return DEMO_DIR / DEMO_FILE
 
 
-class HoldingChannel:
-    """A replay channel that, at the end of the recording, stays open and quiet.
-
-    The session then stays live on the recording's final state instead of
-    reconnecting; :attr:`HeldReplay.at_end` tells the UI the replay is over.
-    """
-
-    def __init__(self, inner: ReplayChannel, owner: HeldReplay) -> None:
-        self._inner = inner
-        self._owner = owner
-        self._closed = asyncio.Event()
-
-    async def read(self) -> bytes:
-        """The next recorded chunk; at the end, wait until closed."""
-        data = await self._inner.read()
-        if data:
-            return data
-        self._owner.at_end = True
-        await self._closed.wait()
-        return b""
-
-    async def write(self, data: bytes) -> None:
-        """Requests are ignored (the recording holds babeld's answers)."""
-
-    async def close(self) -> None:
-        """Close; a pending read returns end of stream."""
-        self._closed.set()
-        await self._inner.close()
-
-
 def _truncate(segments: list[Segment], stop_at: float) -> list[Segment]:
     out: list[Segment] = []
     for segment in segments:
@@ -72,6 +41,9 @@ def _truncate(segments: list[Segment], stop_at: float) -> list[Segment]:
 
 class HeldReplay:
     """A recording replayed through its connections, holding on the last state at the end.
+
+    (The replay's last connection stays open and quiet at the end, as an idle
+    babeld would; :attr:`at_end` says when it got there.)
 
     Args:
         segments: from :func:`~meshtui.transport.replay.load_recording`.
@@ -94,17 +66,15 @@ class HeldReplay:
         if origin is not None:
             self.replay.clock.origin = origin
         self.duration = self.replay.duration
-        self.at_end = False
-        self._count = len(segments)
-        self._opened = 0
 
-    async def open(self) -> ReplayChannel | HoldingChannel:
+    async def open(self) -> ReplayChannel:
         """Open the next recorded connection (the session's opener)."""
-        channel = await self.replay.open()
-        self._opened += 1
-        if self._opened >= self._count:
-            return HoldingChannel(channel, self)
-        return channel
+        return await self.replay.open()
+
+    @property
+    def at_end(self) -> bool:
+        """Whether the replay reached the end (of the recording, or ``stop_at``)."""
+        return self.replay.finished.is_set()
 
     @property
     def offset(self) -> float:
@@ -177,7 +147,9 @@ class NodeFeed:
         self.session: NodeSession = source.session(
             on_events=self._on_events, on_state=self._on_state, on_raw=self._on_raw
         )
+        self.hello: dict[str, float] = {}
         self.started = False
+        self._flushed = False
 
     # -------------------------------------------------------- callbacks (return at once)
 
@@ -241,6 +213,24 @@ class NodeFeed:
     def replay_finished(self) -> bool:
         """Whether a held replay reached its end."""
         return self.held is not None and self.held.at_end
+
+    def poll(self) -> None:
+        """Periodic upkeep from the UI's timer (cheap).
+
+        At the end of a held replay, decides what is still in its grace period
+        (no more lines will come), once; applies configured hello intervals to
+        the model's interfaces (``"*"`` for every interface).
+        """
+        if self.held is not None and self.held.at_end and not self._flushed:
+            self._flushed = True
+            self.session.flush()
+        if self.hello:
+            configured = self.model.hello_intervals
+            default = self.hello.get("*")
+            for name in self.model.interfaces:
+                value = self.hello.get(name, default)
+                if value is not None and configured.get(name) != value:
+                    configured[name] = value
 
     async def run(self) -> None:
         """Run the session until :meth:`stop` (the app runs this in a worker)."""

@@ -8,9 +8,8 @@ whether anything changed since it last looked.
 
 from __future__ import annotations
 
-import statistics
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 from meshtui.core.events import Event, EventType, PathRef
@@ -108,6 +107,9 @@ class TimelineEntry:
         lead: seconds between the ``from`` neighbour's Hellos starting to fail
             (its DEGRADING time) and the switch; None when that neighbour was
             not degrading (a switch back to a better path, say).
+        detection: seconds from the last Hello heard from the old relay to the switch.
+        gap: seconds the destination had no route during the switch.
+        outage: for a return to the usual relay, how long it had been away.
     """
 
     seq: int
@@ -118,6 +120,9 @@ class TimelineEntry:
     from_: PathRef | None
     to: PathRef | None
     lead: float | None
+    detection: float | None = None
+    gap: float | None = None
+    outage: float | None = None
 
     @property
     def dest(self) -> DestKey:
@@ -125,123 +130,9 @@ class TimelineEntry:
         return (self.prefix, self.src)
 
 
-class HelloSource(Enum):
-    """Where a hello-interval figure comes from."""
-
-    CONFIG = "config"
-    MEASURED = "measured"
-    ESTIMATED = "estimated"
-
-
-@dataclass(frozen=True, slots=True)
-class HelloEstimate:
-    """A hello interval and how it was obtained."""
-
-    seconds: float
-    source: HelloSource
-    samples: int
-
-
-LINE_SPACING_FACTOR = 1.5
-"""Hello interval over the median spacing of a neighbour's line bursts.
-
-babeld reports a neighbour on each Hello, each IHU and RTT update, and jitters
-its Hellos by ±25 %; on babeld 1.12 the median spacing between bursts of a
-neighbour's lines is about two thirds of the hello interval (measured on the
-lab's recordings, hello 1 s).
-"""
-
-BURST_GAP = 0.2
-"""Lines of one neighbour closer than this belong to the same burst."""
-
-
-@dataclass(slots=True)
-class _NeighbourTrace:
-    interface: str
-    last_time: float = -1.0
-    last_reach: int = -1
-    last_shift: float = -1.0
-    bursts: deque[float] = field(default_factory=lambda: deque(maxlen=64))
-    shifts: deque[float] = field(default_factory=lambda: deque(maxlen=32))
-
-
-class HelloEstimator:
-    """Estimates each interface's hello interval from a neighbour's lines.
-
-    Two ways, the better first:
-
-    * *measured*: when a neighbour's ``reach`` shifts by one Hello (a Hello
-      heard or counted missed), the time between two such shifts is one hello
-      interval; babeld shows them while a link degrades or recovers.
-    * *estimated*: otherwise, from the spacing of bursts of the neighbour's
-      lines (see :data:`LINE_SPACING_FACTOR`).
-    """
-
-    def __init__(self) -> None:
-        self._traces: dict[str, _NeighbourTrace] = {}
-
-    def feed(self, time: float, line: str) -> None:
-        """Look at one raw line (cheap for lines that are not about neighbours)."""
-        if not (line.startswith("change neighbour ") or line.startswith("add neighbour ")):
-            return
-        parts = line.split(" ", 10)
-        # KIND neighbour ID address A if I reach R ...
-        if len(parts) < 10 or parts[5] != "if" or parts[7] != "reach":
-            return
-        nid, interface = parts[2], parts[6]
-        try:
-            reach = int(parts[8], 16)
-        except ValueError:
-            return
-        trace = self._traces.get(nid)
-        if trace is None or trace.interface != interface:
-            trace = self._traces[nid] = _NeighbourTrace(interface)
-        if trace.last_time < 0 or time - trace.last_time > BURST_GAP:
-            trace.bursts.append(time)
-        trace.last_time = time
-        previous = trace.last_reach
-        trace.last_reach = reach
-        if previous < 0 or previous == reach:
-            return
-        for shift in (1, 2, 3):
-            base = previous >> shift
-            if reach in (base | 0x8000, base):
-                if trace.last_shift >= 0:
-                    trace.shifts.append((time - trace.last_shift) / shift)
-                trace.last_shift = time
-                return
-        trace.last_shift = -1.0
-
-    def estimate(self, interface: str) -> HelloEstimate | None:
-        """The hello interval of ``interface``'s neighbours, or None with too few samples."""
-        shifts: list[float] = []
-        bursts: list[float] = []
-        for trace in self._traces.values():
-            if trace.interface != interface:
-                continue
-            shifts.extend(s for s in trace.shifts if s > 0.05)
-            times = list(trace.bursts)
-            bursts.extend(b - a for a, b in zip(times, times[1:], strict=False))
-        if len(shifts) >= 3:
-            return HelloEstimate(statistics.median(shifts), HelloSource.MEASURED, len(shifts))
-        if len(bursts) >= 8:
-            return HelloEstimate(
-                LINE_SPACING_FACTOR * statistics.median(bursts), HelloSource.ESTIMATED, len(bursts)
-            )
-        return None
-
-
-def detection_window(hello: float) -> tuple[float, float]:
-    """Seconds from a neighbour going silent to babeld counting it lost, for a hello interval.
-
-    On wired and tunnel interfaces babeld sets the link cost to infinity once
-    2 of the last 3 Hellos are missed, and counts a Hello missed 1.7 intervals
-    after the previous one: the second miss is counted 2.7 intervals after
-    the last Hello heard. Depending on where in the interval the link died
-    that is 1.7 to 2.7 intervals after the outage began (the route switch
-    follows within one of babeld's routing passes).
-    """
-    return (1.7 * hello, 2.7 * hello)
+def _figure(extra: dict[str, object], key: str) -> float | None:
+    value = extra.get(key)
+    return float(value) if isinstance(value, int | float) else None
 
 
 class NodeJournal:
@@ -270,7 +161,6 @@ class NodeJournal:
         self.timeline: deque[TimelineEntry] = deque(maxlen=timeline_size)
         self.history: dict[DestKey, deque[LogEntry]] = {}
         self.link = LinkStatus()
-        self.hello = HelloEstimator()
         self.revision = 0
         self.seq = 0
         self.raw_seq = 0
@@ -299,6 +189,8 @@ class NodeJournal:
                     bucket = self.history[dest] = deque(maxlen=self._history_size)
                 bucket.append(entry)
             if etype in TIMELINE_EVENTS and event.prefix is not None:
+                extra = event.extra
+                lead = extra.get("lead_time")
                 self.timeline.append(
                     TimelineEntry(
                         self.seq,
@@ -308,7 +200,10 @@ class NodeJournal:
                         event.src or "::/0",
                         event.from_,
                         event.to,
-                        self._lead(event, model),
+                        float(lead) if lead is not None else self._lead(event, model),
+                        _figure(extra, "detection_time"),
+                        _figure(extra, "gap"),
+                        _figure(extra, "outage"),
                     )
                 )
         self.revision += 1
@@ -340,7 +235,6 @@ class NodeJournal:
         """Keep one raw babeld line (called for every line: must stay cheap)."""
         self.raw_seq += 1
         self.raw.append((self.raw_seq, time, line))
-        self.hello.feed(time, line)
 
     def note_state(self, state: LinkState, message: str, now: float) -> None:
         """Record a connection state change."""

@@ -181,7 +181,11 @@ class DestinationScreen(Screen[None]):
         if state == "unreachable":
             lines.append("✖ UNREACHABLE: no route with a finite metric")
         elif state == "pending":
-            lines.append("◐ pending: a better route is known but not installed yet (smoothing)")
+            lines.append("◐ pending: a better route is known but not installed yet")
+        for route in dest.pending:
+            why = ctx.model.explain(route, sel, ctx.now)
+            if why is not None:
+                lines.append(f"  ▲ {fmt.hop(route.via, route.interface)}: {why.text}")
         if dest.single_point_of_failure:
             lines.append("! single point of failure: no standby through another relay")
         if dest.since:

@@ -288,12 +288,20 @@ class FailoverView(View):
             (cls._change_text(entry), ""),
             ("\n  ", ""),
         ]
+        figures: list[str] = []
         if entry.lead is not None:
-            parts.append(
-                (f"the old relay's Hellos had been failing for {entry.lead:.1f} s", "degrading")
-            )
+            figures.append(f"Hellos failing {entry.lead:.1f} s")
+        if entry.detection is not None:
+            figures.append(f"last heard {entry.detection:.1f} s")
+        if entry.gap is not None:
+            figures.append(f"gap {entry.gap:.1f} s")
+        if figures:
+            parts.append((" · ".join(figures), "degrading"))
+        elif entry.outage is not None:
+            where = "back on its usual relay" if entry.type is EventType.FAILOVER else "back"
+            parts.append((f"{where} after {fmt.age(entry.outage)} away", "event-recovered"))
         elif entry.type is EventType.FAILOVER:
-            parts.append(("back to a better path", "lost"))
+            parts.append(("to a better path", "lost"))
         elif entry.type is EventType.RECOVERED and entry.to is not None:
             parts.append((f"metric {fmt.metric(entry.to.metric)}", "lost"))
         return ((tuple(parts), "", (entry.time, entry.seq)),)

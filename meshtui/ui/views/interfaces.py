@@ -22,9 +22,9 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
+from meshtui.core import foresight
 from meshtui.core.model import Interface
 from meshtui.ui import format as fmt
-from meshtui.ui.journal import HelloEstimate, HelloSource, detection_window
 from meshtui.ui.system import KernelLink, WgPeer
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
@@ -34,12 +34,16 @@ HANDSHAKE_STALE = 180.0
 """A WireGuard handshake older than this (s) means the tunnel is not passing traffic."""
 
 
-def hello_for(ctx: ViewContext, interface: str) -> HelloEstimate | None:
-    """The hello interval of an interface: configured, else measured or estimated."""
+def hello_for(ctx: ViewContext, interface: str) -> tuple[float | None, str]:
+    """An interface's hello interval and its source: ``config``, ``learned`` or ``unknown``.
+
+    Configured intervals (inventory, lab) win; otherwise the model learns the
+    interval from the spacing of the neighbours' lines (babeld prints one per Hello).
+    """
     configured = ctx.hello.get(interface, ctx.hello.get("*"))
     if configured is not None:
-        return HelloEstimate(configured, HelloSource.CONFIG, 0)
-    return ctx.journal.hello.estimate(interface)
+        return configured, "config"
+    return ctx.model.interface_hello(interface)
 
 
 class InterfacesView(View):
@@ -140,11 +144,13 @@ class InterfacesView(View):
                 f"{iface.name} {'up' if iface.up else 'down'} {iface.ipv6 or ''}".lower()
             ):
                 continue
-            hello_sig = (round(hello.seconds, 1), hello.source) if hello else None
-            sig = (iface.up, iface.ipv6, iface.ipv4, sum(ups), len(ups), hello_sig)
+            seconds = round(hello[0], 1) if hello[0] is not None else None
+            sig = (iface.up, iface.ipv6, iface.ipv4, sum(ups), len(ups), seconds, hello[1])
 
             def build(
-                iface: Interface = iface, ups: list[bool] = ups, hello: HelloEstimate | None = hello
+                iface: Interface = iface,
+                ups: list[bool] = ups,
+                hello: tuple[float | None, str] = hello,
             ) -> tuple[CellSpec, ...]:
                 return self._babel_cells(iface, ups, hello)
 
@@ -152,22 +158,25 @@ class InterfacesView(View):
 
     @staticmethod
     def _babel_cells(
-        iface: Interface, ups: list[bool], hello: HelloEstimate | None
+        iface: Interface, ups: list[bool], hello: tuple[float | None, str]
     ) -> tuple[CellSpec, ...]:
-        if hello is None:
+        seconds, source = hello
+        if seconds is None:
             hello_cell: CellSpec = ("unknown yet", "lost", None)
             detect: CellSpec = ("-", "lost", None)
         else:
-            how = {
-                HelloSource.CONFIG: "configured",
-                HelloSource.MEASURED: "measured from reach",
-                HelloSource.ESTIMATED: "estimated from line spacing",
-            }[hello.source]
-            approx = "" if hello.source is HelloSource.CONFIG else "~"
-            hello_cell = (f"{approx}{hello.seconds:.1f} s ({how})", "", hello.seconds)
-            low, high = detection_window(hello.seconds)
-            role = "degrading" if high > 10 else ""
-            detect = (f"{approx}{low:.1f}–{high:.1f} s (1.7–2.7 × hello)", role, high)
+            how = "configured" if source == "config" else "learned from its neighbours' lines"
+            approx = "" if source == "config" else "~"
+            hello_cell = (f"{approx}{seconds:.1f} s ({how})", "", seconds)
+            det = foresight.detection_time(seconds)
+            if det.cost_infinite < 100:
+                window = f"{det.first_sign:.1f}–{det.cost_infinite:.1f} s"
+            else:
+                window = f"{fmt.age(det.first_sign)}–{fmt.age(det.cost_infinite)}"
+            text = f"{approx}{window} (1.7–2.7 × hello)"
+            if det.slow:
+                text += "  SLOW: traffic black-holed meanwhile"
+            detect = (text, "degrading bold" if det.slow else "", det.cost_infinite)
         neigh_text = f"{sum(ups)} up" + (f" / {len(ups)}" if len(ups) != sum(ups) else "")
         return (
             (iface.name, "", iface.name),

@@ -39,11 +39,12 @@ REBUILD_THRESHOLD = 256
 class Cell(Text):
     """A table cell: Rich text that carries its sort value."""
 
-    __slots__ = ("sort_key",)
+    __slots__ = ("sort_key", "row_key")
 
-    def __init__(self, text: str, style: Style, sort_key: Any) -> None:
+    def __init__(self, text: str, style: Style, sort_key: Any, row_key: str = "") -> None:
         super().__init__(text, style=style, no_wrap=True, overflow="ellipsis", end="")
         self.sort_key = sort_key
+        self.row_key = row_key
 
 
 def cell_text(spec: CellSpec) -> str:
@@ -77,8 +78,11 @@ class SyncStats:
         return bool(self.added or self.updated_cells or self.removed or self.rebuilt)
 
 
-def _sort_value(value: Any) -> tuple[bool, Any]:
-    return (value is None, value)
+def _sort_value(cell: Any) -> tuple[bool, Any, str]:
+    """Sort by the cell's value, None last; ties by row key, so the order never depends on
+    when rows arrived."""
+    value = getattr(cell, "sort_key", None)
+    return (value is None, value, getattr(cell, "row_key", ""))
 
 
 class KeyedTable(DataTable):
@@ -139,11 +143,11 @@ class KeyedTable(DataTable):
 
     # ------------------------------------------------------------ data
 
-    def _cell(self, spec: CellSpec) -> Cell:
+    def _cell(self, spec: CellSpec, key: str) -> Cell:
         text = spec[0]
         if isinstance(text, str):
-            return Cell(text, self._resolve(spec[1]), spec[2])
-        cell = Cell("", self._resolve(spec[1]), spec[2])
+            return Cell(text, self._resolve(spec[1]), spec[2], key)
+        cell = Cell("", self._resolve(spec[1]), spec[2], key)
         for part, style in text:
             cell.append(part, self._resolve(style) if style else None)
         return cell
@@ -210,7 +214,7 @@ class KeyedTable(DataTable):
                     stats.updated_cells += 1
                     if index == sort_index and a[2] != b[2]:
                         sort_dirty = True
-                    self.update_cell(key, column_keys[index], self._cell(b))
+                    self.update_cell(key, column_keys[index], self._cell(b, key))
         gone = [key for key in sigs if key not in seen]
         stats.removed = len(gone)
         stats.added = len(added)
@@ -224,7 +228,9 @@ class KeyedTable(DataTable):
                 del sigs[key], specs[key]
                 self.remove_row(key)
             for key in added:
-                self.add_row(*(self._cell(s) for s in specs[key]), key=key, height=self.row_height)
+                self.add_row(
+                    *(self._cell(s, key) for s in specs[key]), key=key, height=self.row_height
+                )
             if added or sort_dirty:
                 self._apply_sort()
         if stats.changed and cursor is not None and cursor in sigs:
@@ -234,7 +240,7 @@ class KeyedTable(DataTable):
     def _rebuild(self) -> None:
         self.clear()
         for key, cells in self._specs.items():
-            self.add_row(*(self._cell(s) for s in cells), key=key, height=self.row_height)
+            self.add_row(*(self._cell(s, key) for s in cells), key=key, height=self.row_height)
         self._apply_sort()
 
     def _apply_sort(self) -> None:
@@ -242,7 +248,7 @@ class KeyedTable(DataTable):
             return
         self.sort(
             ColumnKey(self.sort_column),
-            key=lambda cell: _sort_value(getattr(cell, "sort_key", None)),
+            key=_sort_value,
             reverse=self.sort_reverse,
         )
 
