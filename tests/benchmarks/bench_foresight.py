@@ -148,6 +148,17 @@ async def run(outages: int, hello: float) -> None:
         f"(min {min(detected):.2f}, max {max(detected):.2f}); "
         f"max deviation {max(abs(d - expected.cost_infinite) for d in detected):.2f} s"
     )
+    within = [
+        r
+        for r in rows
+        if r["detected"] is not None
+        and r["learned"]
+        and abs(r["detected"] - foresight.detection_time(r["learned"]).cost_infinite) <= hello
+    ]
+    print(
+        f"detection within one hello interval of 2.7 x the learned interval: "
+        f"{len(within)}/{len(detected)}"
+    )
     print(
         f"switch after the outage starts: median {statistics.median(switches):.2f} s "
         f"(min {min(switches):.2f}, max {max(switches):.2f}); expected detection window "
