@@ -83,6 +83,7 @@ REQUIRED_TOOLS = ("ip", "babeld", "wireguard-go", "wg", "nft", "sshd")
 NFT_TABLE = "meshtui_lab"
 BABEL_PORT = 6696
 INFINITY = 65535
+WG_KEEPALIVE = 25  # s, on the edges (as behind NAT); it also handshakes at once
 WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 
 
@@ -596,7 +597,7 @@ class Lab:
                         "peer", keys[peer_end.interface][1],
                         "allowed-ips", "::/0",
                         "endpoint", f"[{t.endpoint}]:{peer_end.listen_port}",
-                    ]
+                    ] + (["persistent-keepalive", str(WG_KEEPALIVE)] if n.role == "edge" else [])
                 )  # fmt: skip
                 lines += [
                     f"link set {t.interface} addrgenmode none",
@@ -604,6 +605,19 @@ class Lab:
                     f"link set {t.interface} up",
                 ]
             self._batch(n.namespace, lines)
+        # The edges' keepalive starts every handshake now: wait for them, so that
+        # babeld's first Hellos are not delayed by handshakes (which would show
+        # as RTT penalties and let a long path win the first selection).
+        wait_until(self._handshakes_done, 10.0, "WireGuard handshakes", interval=0.02)
+
+    def _handshakes_done(self) -> bool:
+        res = run(["wg", "show", "all", "latest-handshakes"], check=False)
+        done = {
+            line.split()[0]
+            for line in res.stdout.splitlines()
+            if len(line.split()) == 3 and line.split()[2] != "0"
+        }
+        return set(self.topology.wg_interfaces()) <= done
 
     def _track(self, proc: subprocess.Popen) -> subprocess.Popen:
         self._procs[proc.pid] = proc
