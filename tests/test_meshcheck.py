@@ -131,6 +131,15 @@ def test_installed_route_missing_from_the_kernel() -> None:
     ] == ["edge-b"]
 
 
+def test_route_switched_while_the_kernel_was_read_is_not_judged() -> None:
+    mesh = healthy()
+    names, models = names_for(mesh)  # models loaded at t=100
+    facts = {"edge-a": NodeFacts(node="edge-a", time=100.5, routes=[])}
+    assert not [f for f in check_mesh(models, names, facts) if f.kind is CheckKind.NOT_IN_KERNEL]
+    facts["edge-a"].time = 103.0
+    assert [f for f in check_mesh(models, names, facts) if f.kind is CheckKind.NOT_IN_KERNEL]
+
+
 def test_node_without_data_shows_unknown_cells_and_a_finding() -> None:
     names, models = names_for(healthy())
     models_down: dict = dict(models)

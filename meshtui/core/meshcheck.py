@@ -41,6 +41,7 @@ __all__ = [
 ]
 
 MAX_HOPS = 32
+KERNEL_SETTLE = 2.0
 
 
 class CellState(Enum):
@@ -393,6 +394,7 @@ def check_mesh(
     facts: Mapping[str, NodeFacts] | None = None,
     matrix: Matrix | None = None,
     errors: Mapping[str, str] | None = None,
+    settle: float = KERNEL_SETTLE,
 ) -> list[Finding]:
     """Every finding, most severe first.
 
@@ -402,6 +404,8 @@ def check_mesh(
         facts: kernel facts per node (enables the installed-but-not-in-kernel check).
         matrix: the matrix, when already built.
         errors: why a node has no live data (shown in its finding).
+        settle: a route that changed less than this many seconds from the moment
+            the kernel was read is not compared (the two views may straddle a switch).
     """
     matrix = matrix or build_matrix(models, names)
     facts = facts or {}
@@ -428,7 +432,7 @@ def check_mesh(
                 )
             )
 
-    findings.extend(_kernel_findings(models, names, facts))
+    findings.extend(_kernel_findings(models, names, facts, settle))
     findings.extend(_relay_findings(matrix, names))
     findings.extend(_single_relay_findings(matrix))
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
@@ -437,7 +441,10 @@ def check_mesh(
 
 
 def _kernel_findings(
-    models: Mapping[str, NodeModel | None], names: Names, facts: Mapping[str, NodeFacts]
+    models: Mapping[str, NodeModel | None],
+    names: Names,
+    facts: Mapping[str, NodeFacts],
+    settle: float,
 ) -> list[Finding]:
     out = []
     for node, model in models.items():
@@ -450,6 +457,8 @@ def _kernel_findings(
                 continue
             if f.has_kernel_route(dest.prefix, sel.via, sel.interface):
                 continue
+            if abs(max(sel.last_change, dest.since) - f.time) < settle:
+                continue  # babeld switched around the time the kernel was read
             present = [r for r in f.kernel_routes(dest.prefix)]
             if present:
                 r = present[0]
