@@ -94,6 +94,20 @@ def test_lab_inventory_drives_the_configs(lab) -> None:
 
 
 @lab_only
+def test_attach_finds_the_running_lab(lab) -> None:
+    from meshtui.lab import Lab, LabError
+
+    other = Lab.attach(lab.id)
+    assert other.nodes == lab.nodes and other.prefix == lab.prefix
+    assert other.socket_path("edge-a") == lab.socket_path("edge-a")
+    assert other.babeld_pid("edge-a") == lab.babeld_pid("edge-a") is not None
+    with pytest.raises(LabError, match="no lab"):
+        Lab.attach("000000")
+    with pytest.raises(LabError, match="no lab node named 'nope'"):
+        other.kill_babeld("nope")
+
+
+@lab_only
 def test_lab_exec_runs_in_the_node_namespace(lab) -> None:
     res = lab.exec("srv-b1", ["ip", "-6", "addr", "show", "dev", "lo"])
     assert res.returncode == 0
@@ -269,7 +283,7 @@ def _leftovers(lab_id: str) -> list[str]:
 
 @lab_only
 def test_teardown_leaves_nothing_behind(lab_available) -> None:
-    from meshtui.lab import Lab
+    from meshtui.lab import Lab, LabError
 
     small = Lab(sites=1, relays=1, hello=0.5)
     try:
@@ -288,6 +302,12 @@ def test_teardown_leaves_nothing_behind(lab_available) -> None:
         assert small.down() == []
     assert _leftovers(small.id) == []
     assert not [p for p in pids if os.path.exists(f"/proc/{p}/ns")]
+    # a handle on a torn-down lab fails clearly and resurrects nothing
+    with pytest.raises(LabError):
+        small.fail_relay("relay-1")
+    with pytest.raises(LabError, match="not running"):
+        small.kill_babeld("edge-a")
+    assert _leftovers(small.id) == []
 
 
 @lab_only
@@ -363,3 +383,26 @@ def test_clean_removes_labs_of_dead_owners(lab_available) -> None:
     res = _meshtui("lab", "clean")
     assert res.returncode == 0 and lab_id in res.stdout
     assert _leftovers(lab_id) == []
+
+
+@pytest.mark.parametrize("action", [["status"], ["up"], ["fail", "relay-1"], ["clean"]])
+def test_cli_says_in_one_line_that_the_lab_needs_root(monkeypatch, capsys, action) -> None:
+    from meshtui.cli import main
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert main(["lab", *action]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("meshtui: lab: the lab needs root"), err
+
+
+def test_cli_names_a_missing_babeld(monkeypatch, capsys) -> None:
+    import shutil
+
+    from meshtui.cli import main
+
+    real_which = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda n: None if n == "babeld" else real_which(n))
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert main(["lab", "up"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "babeld is not installed" in err, err

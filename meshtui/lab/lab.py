@@ -355,7 +355,7 @@ class Lab:
             raise LabError("; ".join(problems))
         self.state_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(self.state_dir, 0o755)
-        with lock_state(self.root, self.id):
+        with lock_state(self.root, self.id, create=True):
             self._state.save(self.root)  # before anything exists: down/clean can find it
         if not self._atexit:
             atexit.register(self.down)
@@ -411,11 +411,12 @@ class Lab:
 
     def _update_state(self, **changes: object) -> None:
         with lock_state(self.root, self.id):
-            with contextlib.suppress(LabError):
-                fresh = LabState.load(self.root, self.id)
-                self._state.server_sites = fresh.server_sites
-                self._state.failed_relays = fresh.failed_relays
-                self._state.status = fresh.status
+            fresh = LabState.load(self.root, self.id)
+            self._state.server_sites = fresh.server_sites
+            self._state.failed_relays = fresh.failed_relays
+            self._state.status = fresh.status
+            self._state.owner_pid = fresh.owner_pid
+            self._state.owner_started = fresh.owner_started
             for key, value in changes.items():
                 setattr(self._state, key, value)
             self._state.save(self.root)

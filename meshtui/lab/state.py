@@ -104,10 +104,17 @@ class LabState:
 
 
 @contextlib.contextmanager
-def lock_state(root: Path, lab_id: str) -> Iterator[None]:
-    """Hold the lab's lock (flock) while reading-modifying-writing its state."""
+def lock_state(root: Path, lab_id: str, create: bool = False) -> Iterator[None]:
+    """Hold the lab's lock (flock) while reading-modifying-writing its state.
+
+    Raises LabError when the lab's directory is gone (the lab was destroyed,
+    maybe by another process), unless ``create``.
+    """
     d = root / lab_id
-    d.mkdir(parents=True, exist_ok=True)
+    if create:
+        d.mkdir(parents=True, exist_ok=True)
+    elif not (d / STATE_FILE).is_file():
+        raise LabError(f"lab {lab_id} is gone (no {d / STATE_FILE}): it was torn down")
     with open(d / "lock", "a") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
