@@ -187,7 +187,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     lab = _attach(args)
     c = lab.config
-    print(f"lab {lab.id} ({lab._state.status}): prefix {lab.prefix}, hello {c.hello:g} s")
+    print(f"lab {lab.id} ({lab.phase}): prefix {lab.prefix}, hello {c.hello:g} s")
     print(f"inventory {lab.inventory_path}")
     failed = lab.failed_relays
     if failed:

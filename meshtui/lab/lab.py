@@ -697,7 +697,9 @@ class Lab:
             s.settimeout(1.0)
             try:
                 s.connect(str(f["sock"]))
-                return s.recv(64).startswith(b"BABEL")
+                ok = s.recv(64).startswith(b"BABEL")
+                s.sendall(b"quit\n")  # a polite goodbye keeps babeld's log quiet
+                return ok
             except OSError:
                 return False
 
@@ -1046,6 +1048,12 @@ class Lab:
                 )
             )
         return out
+
+    @property
+    def phase(self) -> str:
+        """``starting``, ``up`` or ``down``, as the state file says."""
+        self._refresh_state()
+        return self._state.status
 
     @property
     def failed_relays(self) -> list[str]:
