@@ -395,7 +395,8 @@ class NodeModel:
         refreshes the object's ``last_seen``.
 
         Returns:
-            What the line parsed to, or None for a repeated no-op line.
+            What the line parsed to; None for a line applied without a parsed
+            object (a repeat, or a known route's metric or ``installed`` change).
         """
         stats = self.stats
         stats.lines += 1
@@ -405,20 +406,83 @@ class NodeModel:
             obj.touch(now)
             stats.noops += 1
             return None
+        if line.startswith("change route "):
+            route = self._known_route_change(line, now)
+            if route is not None:
+                self._remember_line(route, line)
+                return None
         parsed = parse_line(line)
         if isinstance(parsed, ParseError):
             self._record_error(parsed)
             return parsed
         obj = self.apply(parsed, now)
         if obj is not None and type(obj) in _TRACKED:
-            # Remember the object's current line, as babeld would print a repeat of it.
-            current = self._current
-            if obj.raw:
-                current.pop(obj.raw, None)
-            key = "change" + line[line.find(" ") :] if not line.startswith("change ") else line
-            obj.raw = key
-            current[key] = obj
+            self._remember_line(obj, line)
         return parsed
+
+    def _remember_line(self, obj: Any, line: str) -> None:
+        """Remember an object's current line, as babeld would print a repeat of it."""
+        current = self._current
+        if obj.raw:
+            current.pop(obj.raw, None)
+        key = line if line.startswith("change ") else "change" + line[line.find(" ") :]
+        obj.raw = key
+        current[key] = obj
+
+    def _known_route_change(self, line: str, now: float) -> Route | None:
+        """Apply a ``change route`` line of a known route whose identity is unchanged.
+
+        Prefix, source, router-id, via and interface are compared with the
+        strings already validated for this route, so only the keywords, the
+        metrics and ``installed`` need checking. Anything else (a new route,
+        a moved one, a malformed line) returns None for the full parser.
+        """
+        tokens = line.split()
+        if len(tokens) != 19:
+            return None
+        route = self.routes.get(tokens[2])
+        if (
+            route is None
+            or tokens[4] != route.prefix
+            or tokens[6] != route.src
+            or tokens[10] != route.router_id
+            or tokens[16] != route.via
+            or tokens[18] != route.interface
+            or tokens[3] != "prefix"
+            or tokens[5] != "from"
+            or tokens[7] != "installed"
+            or tokens[9] != "id"
+            or tokens[11] != "metric"
+            or tokens[13] != "refmetric"
+            or tokens[15] != "via"
+            or tokens[17] != "if"
+        ):
+            return None
+        installed_word, metric_text, refmetric_text = tokens[8], tokens[12], tokens[14]
+        if installed_word == "yes":
+            installed = True
+        elif installed_word == "no":
+            installed = False
+        else:
+            return None
+        if not (
+            metric_text.isascii()
+            and metric_text.isdigit()
+            and refmetric_text.isascii()
+            and refmetric_text.isdigit()
+        ):
+            return None
+        metric, refmetric = int(metric_text), int(refmetric_text)
+        if metric > INFINITY or refmetric > INFINITY:
+            return None
+        route.last_seen = now
+        if installed != route.installed or metric != route.metric or refmetric != route.refmetric:
+            route.installed = installed
+            route.metric = metric
+            route.refmetric = refmetric
+            route.last_change = now
+            self._dirty.add(route.dest)
+        return route
 
     def _record_error(self, error: ParseError) -> None:
         self.stats.errors += 1
