@@ -180,6 +180,15 @@ def test_errors_are_counted_and_do_not_touch_tables() -> None:
         m.feed(bad, 101)
     assert m.stats.errors == 4 and m.table_state() == before
     assert m.stats.last_error is not None
+    # a known route's change with a bad field goes to the full parser, and is refused
+    for bad in (
+        route("change", "a1", R1, "wg-r1", 192, True).replace("metric 192", "metric 70000"),
+        route("change", "a1", R1, "wg-r1", 192, True).replace("metric 192", "metric ²"),
+        route("change", "a1", R1, "wg-r1", 192, True).replace("installed yes", "installed si"),
+        route("change", "a1", R1, "wg-r1", 192, True).replace(" via ", " vía "),
+    ):
+        m.feed(bad, 102)
+    assert m.stats.errors == 8 and m.table_state() == before
 
 
 # ------------------------------------------------------ property: stream == dump
