@@ -208,3 +208,66 @@ def test_text_forms() -> None:
     assert format_findings(report.findings).startswith("info")
     assert format_findings([]) == "no findings"
     assert report.to_json()["findings"][0]["kind"] == "idle_relay"
+
+
+# ------------------------------------------------------------------ the Mesh view
+
+
+async def test_mesh_view_draws_the_matrix_lights_changes_and_lists_findings() -> None:
+    from textual.app import App, ComposeResult
+
+    from meshtui.ui.mesh_view import MeshInput, MeshView
+    from meshtui.ui.widgets.table import KeyedTable
+
+    mesh = healthy()
+    names, models = names_for(mesh)
+    state = {"input": MeshInput(models, names), "now": 100.0}
+    selected: list[str] = []
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MeshView(lambda: state["input"])
+
+        def on_mesh_view_node_selected(self, message: MeshView.NodeSelected) -> None:
+            selected.append(message.node)
+
+    app = Host()
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = app.query_one(MeshView)
+        view.show(state["input"], 100.0)
+        await pilot.pause()
+        matrix = view.query_one("#mesh-matrix", KeyedTable)
+        rows = {r[0]: r for r in matrix.plain_rows()}
+        assert set(rows) == set(names.nodes)
+        column = [n for n, _ in view.report.matrix.destinations].index("srv-b1") + 1  # type: ignore[union-attr]
+        assert rows["srv-a1"][column] == "relay-1 384"
+        findings = view.query_one("#mesh-findings", KeyedTable).plain_rows()
+        assert findings == [
+            ["info", "idle relay", "relay relay-2 carries no path; it is the standby for 8 path(s)"]
+        ]
+        assert not view.lit()
+
+        # relay-2 goes down (no data): its row shows '?', the cell that changed lights up.
+        down = dict(models)
+        down["relay-2"] = None
+        view.show(MeshInput(down, names, errors={"relay-2": "SSH connection lost"}), 101.0)
+        await pilot.pause()
+        rows = {r[0]: r for r in matrix.plain_rows()}
+        assert rows["relay-2"][1] == "?"
+        assert ("relay-2", "fd42:1::f1/128") in view.lit()
+        spec = matrix.specs("relay-2")
+        assert spec is not None and spec[1][1] == "changed bold" and spec[0][1] == "node-down bold"
+        kinds = [r[1] for r in view.query_one("#mesh-findings", KeyedTable).plain_rows()]
+        assert "node down" in kinds
+        # Lit cells go dark after a while.
+        view.show(MeshInput(down, names), 120.0)
+        assert not view.lit()
+        spec = matrix.specs("relay-2")
+        assert spec is not None and spec[1][1] == "node-down dim"
+
+        # Enter on a row selects that node.
+        matrix.focus()
+        matrix.move_cursor(row=matrix.get_row_index("edge-b"))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert selected == ["edge-b"]
