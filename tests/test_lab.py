@@ -406,3 +406,19 @@ def test_cli_names_a_missing_babeld(monkeypatch, capsys) -> None:
     assert main(["lab", "up"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "babeld is not installed" in err, err
+
+
+@lab_only
+def test_inventory_restart_command_works_over_ssh(healthy_lab) -> None:
+    """What a deploy does: run the node's restart_command in an SSH session on it."""
+    from meshtui.core.inventory import load_inventory
+
+    lab = healthy_lab
+    node = load_inventory(lab.inventory_path).nodes["srv-b1"]
+    before = lab.babeld_pid("srv-b1")
+    res = _ssh(lab, "srv-b1", node.restart_command)
+    assert res.returncode == 0, res.stderr
+    after = lab.babeld_pid("srv-b1")
+    assert after is not None and after != before
+    lab.wait_converged(120)
+    assert lab.babeld_pid("srv-b1") == after  # survives the end of the SSH session

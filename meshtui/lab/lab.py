@@ -347,8 +347,9 @@ class Lab:
                 the edges' inter-site paths go via relay-1.
             timeout: bound for that wait (s).
 
-        ``timings`` then holds ``up`` (s to build and start every daemon) and,
-        with ``wait``, ``converged`` (s more until converged).
+        ``timings`` then holds ``up`` (s to build and start every daemon; with
+        the cumulative ``links`` and ``wireguard`` phases) and, with ``wait``,
+        ``converged`` (s more until converged); ``down()`` adds ``down``.
         """
         problems = missing_prerequisites()
         if problems:
@@ -365,7 +366,9 @@ class Lab:
             self._make_files()
             self._create_namespaces()
             self._create_links()
+            self.timings["links"] = time.monotonic() - t0
             self._start_wireguard()
+            self.timings["wireguard"] = time.monotonic() - t0
             self._write_inventory()
             for n in self.topology.nodes:
                 self._write_babeld_conf(n.name)
@@ -393,7 +396,9 @@ class Lab:
 
         Returns the problems met (empty when all is gone).
         """
+        t0 = time.monotonic()
         problems = destroy_lab(self.id, self.root, reap=self._reap)
+        self.timings["down"] = time.monotonic() - t0
         for proc in list(self._procs.values()):
             with contextlib.suppress(Exception):
                 proc.wait(timeout=1)
