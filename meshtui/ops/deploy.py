@@ -118,7 +118,9 @@ POLL_INTERVAL = 0.5
 KEEP_BACKUPS = 10
 _HIDDEN = ".meshtui-"
 _ROLE_ORDER = {"server": 0, "edge": 1, "relay": 2}
-_KEY_LINE = re.compile(r"^(?P<head>[ \t]*key\b.*?\bvalue[ \t]+)(?P<value>[^ \t#]+)", re.MULTILINE)
+_KEY_LINE = re.compile(
+    r"^(?P<head>[-+ ]?[ \t]*key\b[^\n]*?\bvalue[ \t]+)(?P<value>[^ \t\r\n#]+)", re.MULTILINE
+)
 
 
 # --------------------------------------------------------------------- plain data
