@@ -125,7 +125,10 @@ def test_service_log_and_prefixes() -> None:
     assert parse_service_state("active\n").running  # type: ignore[union-attr]
     assert parse_service_state("failed\n").state == "failed"  # type: ignore[union-attr]
     assert parse_service_state("", "System has not been booted with systemd") is None
-    text = "-- No entries --\n" + "\n".join(f"line {i}" for i in range(60))
+    text = (
+        "-- No entries --\n-- Boot 3f2a --\nHint: You are currently not seeing messages\n"
+        + "\n".join(f"line {i}" for i in range(60))
+    )
     assert parse_journal(text) == [f"line {i}" for i in range(10, 60)]
     assert normalise_prefix("default") == "::/0"
     assert normalise_prefix("fd42:1:0::b1") == "fd42:1::b1/128"

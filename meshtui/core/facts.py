@@ -576,14 +576,17 @@ def parse_service_state(stdout: str, stderr: str = "") -> ServiceState | None:
     return None
 
 
-_JOURNAL_NOISE = ("-- No entries --", "No journal files were found.", "-- Logs begin at")
+_JOURNAL_NOISE = ("No journal files were found.", "Hint: ", "-- Logs begin at")
+
+
+def _journal_noise(line: str) -> bool:
+    stripped = line.strip()
+    if not stripped or stripped.startswith(_JOURNAL_NOISE):
+        return True
+    return stripped.startswith("-- ") and stripped.endswith(" --")  # -- No entries --, -- Boot --
 
 
 def parse_journal(text: str, limit: int = 50) -> list[str]:
     """The last ``limit`` log lines of ``journalctl --no-pager`` output, noise removed."""
-    lines = [
-        line.rstrip()
-        for line in text.splitlines()
-        if line.strip() and not line.startswith(_JOURNAL_NOISE)
-    ]
+    lines = [line.rstrip() for line in text.splitlines() if not _journal_noise(line)]
     return lines[-limit:]
