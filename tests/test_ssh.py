@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncssh
 import pytest
 
-from meshtui.core.inventory import Inventory, parse_inventory
+from meshtui.core.inventory import Inventory, InventoryError, parse_inventory
 from meshtui.transport.local import ConnectError
 from meshtui.transport.session import SessionState
 from meshtui.transport.sources import run_until_live
@@ -163,6 +163,25 @@ async def server(tmp_path: Path) -> AsyncIterator[Server]:
 def test_parse_destination(text: str | None, port: int, expected: tuple) -> None:
     dest = parse_destination(text, port, default_host="edge-a")
     assert (dest.host, dest.user, dest.port) == expected
+
+
+@pytest.mark.parametrize("text", ["ssh://host:http", "ssh://[fd00::2]:99999", "root@", "a b"])
+def test_bad_destination_is_an_inventory_error_naming_node_and_field(
+    text: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError):
+        parse_destination(text, 22)
+    inv = parse_inventory(
+        {
+            "mesh": {"prefix": "fd42:1::/64"},
+            "nodes": {"edge-a": {"role": "relay", "address": "fd42:1::1", "lan": "eth0",
+                                 "ssh": text}},
+        },
+        tmp_path / "mesh.toml",
+    )  # fmt: skip
+    with pytest.raises(InventoryError) as info:
+        ssh_source(inv, "edge-a")
+    assert str(info.value).startswith(f"{tmp_path / 'mesh.toml'}: node 'edge-a': field 'ssh': ")
 
 
 def test_settings_from_environment() -> None:

@@ -96,7 +96,10 @@ def inventory_args_sources(args: argparse.Namespace, inv: Inventory) -> list[Sou
     args.inventory = str(inv.path) if inv.path else ""
     from meshtui.transport.ssh import SSHPool, inventory_sources  # asyncssh only when needed
 
-    return inventory_sources(inv, names, pool=SSHPool())
+    try:
+        return inventory_sources(inv, names, pool=SSHPool())
+    except InventoryError as exc:
+        raise CliError(str(exc)) from None
 
 
 async def _close_ssh(sources: list[Source]) -> None:

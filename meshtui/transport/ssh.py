@@ -43,7 +43,7 @@ from typing import Any
 
 import asyncssh
 
-from meshtui.core.inventory import Inventory, Node
+from meshtui.core.inventory import Inventory, InventoryError, Node
 from meshtui.transport.local import READ_SIZE, ConnectError
 from meshtui.transport.sources import Source, local_source
 
@@ -163,20 +163,26 @@ def parse_destination(
     if text.startswith("ssh://"):
         text = text[len("ssh://") :].rstrip("/")
         hostpart = text.rsplit("@", 1)[-1]
+        port_text = None
         if hostpart.startswith("["):
             close = hostpart.find("]")
-            if hostpart[close + 1 : close + 2] == ":":
-                uri_port = int(hostpart[close + 2 :])
+            if close > 0 and hostpart[close + 1 : close + 2] == ":":
+                port_text = hostpart[close + 2 :]
                 text = text[: len(text) - len(hostpart) + close + 1]
         elif hostpart.count(":") == 1:
             host_only, _, port_text = hostpart.partition(":")
-            uri_port = int(port_text)
             text = text[: len(text) - len(hostpart)] + host_only
+        if port_text is not None:
+            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+                raise ValueError(f"{port_text!r} in the ssh destination is not a TCP port")
+            uri_port = int(port_text)
     user, sep, host = text.rpartition("@")
     if not sep:
         user, host = "", text
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"{text!r} is not an ssh destination ([user@]host or ssh://...)")
     if uri_port is None and port == 22:
         port = None  # ssh's default: leave it to ssh_config
     return SSHDestination(
@@ -268,6 +274,7 @@ class SSHPool:
         self._conns: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._options_lock: asyncio.Lock | None = None
         self.connects = 0
 
     # ------------------------------------------------------------ connections
@@ -279,10 +286,19 @@ class SSHPool:
             self._conns.clear()
             self._locks.clear()
             self._options = None
+            self._options_lock = None
 
     async def options(self) -> asyncssh.SSHClientConnectionOptions:
         """The shared client options (built once: keys are read once)."""
         self._bind_loop()
+        if self._options is not None:
+            return self._options
+        if self._options_lock is None:
+            self._options_lock = asyncio.Lock()
+        async with self._options_lock:
+            return await self._build_options()
+
+    async def _build_options(self) -> asyncssh.SSHClientConnectionOptions:
         if self._options is None:
             s = self.settings
             kwargs: dict[str, Any] = dict(
@@ -542,6 +558,10 @@ def ssh_source(
     without one, a pool is made from the environment and the keyword overrides.
     """
     target = inv.node(node)
+    try:
+        dest = destination_of(target)
+    except ValueError as exc:
+        raise InventoryError(str(exc), path=inv.path, node=target.name, field="ssh") from None
     if pool is None:
         keys = None
         if client_keys is not None:
@@ -558,7 +578,6 @@ def ssh_source(
                 connect_timeout=connect_timeout,
             )
         )
-    dest = destination_of(target)
     sock = target.socket
     label = f"ssh {dest.label} " + (f"[::1]:{sock}" if isinstance(sock, int) else sock)
 
