@@ -14,7 +14,9 @@ commit-confirmed, one node at a time:
    channel to babeld's control socket: the neighbours that are up and the
    destinations that are reachable now are what verification expects back.
 3. **Backup**: the deployed file is copied to ``CONFIG.bak.STAMP`` with the
-   same mode (and owner) — temp file, fsync, ``posix_rename``.
+   same mode (and owner) — temp file, fsync, ``posix_rename``. The new config
+   is staged the same way next to it (temp file, chmod/chown to the previous
+   mode — 0600 at most when it holds a key — fsync), not yet in place.
 4. **Arm** a rollback on the node itself, *before* anything changes: a transient
    systemd timer where systemd runs, else a detached ``setsid sh -c`` process.
    It sleeps until the deadline in its deadline file (node clock) and then, if
@@ -26,9 +28,8 @@ commit-confirmed, one node at a time:
    node restores itself. A deployer that decides to roll back (failed
    verification, no confirmation) moves the deadline to now: the restore is
    always done by the same script on the node, even if the path dies during it.
-5. **Write** the new config: temp file in the same directory, fsync, chmod/chown
-   to the previous mode (0600 at most when it holds a key), ``posix_rename``.
-   The file is always the old one or the new one, never a partial one.
+5. **Swap** the staged file in with one ``posix_rename``: the config is always
+   the old file or the new one, never a partial one.
 6. **Restart** with the node's ``restart_command`` (an argv, shell-quoted).
 7. **Verify**: babeld's socket answers again, the expected neighbours are up and
    the expected destinations reachable, within ``3 x hello + margin`` (the
@@ -113,7 +114,8 @@ DEFAULT_VERIFY_MARGIN = 10.0
 DEFAULT_ROLLBACK_GRACE = 15.0
 HELLOS_TO_VERIFY = 3.0  # a neighbour is heard within a hello and acknowledged (IHU) within ~3
 STALE_AFTER = 60.0  # an armed marker this far past its deadline has lost its timer
-OP_TIMEOUT = 20.0  # one SFTP operation or short command
+OP_TIMEOUT = 60.0  # one SFTP operation or short command (generous: keepalives catch dead paths)
+ARM_ALLOWANCE = 5.0  # from arming to the next deadline move: one rename, one command
 POLL_INTERVAL = 0.5
 KEEP_BACKUPS = 10
 _HIDDEN = ".meshtui-"
@@ -897,10 +899,20 @@ class _Remote:
         mode: int,
         owner: tuple[int, int] | None = None,
     ) -> list[str]:
-        """Write ``data`` to ``tmp`` (mode 0600 while written), fsync, chmod/chown, rename.
+        """:meth:`stage` then :meth:`rename`: ``path`` is the old file or the new one, never
+        a partial one. Returns notes (fallbacks used, an owner that could not be kept)."""
+        notes = await self.stage(path, tmp, data, mode, owner)
+        return notes + await self.rename(tmp, path)
 
-        Returns notes (fallbacks used, an owner that could not be kept).
-        """
+    async def stage(
+        self,
+        path: str,
+        tmp: str,
+        data: bytes,
+        mode: int,
+        owner: tuple[int, int] | None = None,
+    ) -> list[str]:
+        """Write ``data`` to ``tmp`` (0600 while written), chmod/chown like ``path``, fsync."""
         sftp = self._sftp()
         notes: list[str] = []
         async with self.guard(f"writing {tmp}"):
@@ -909,11 +921,6 @@ class _Remote:
             attrs = asyncssh.SFTPAttrs(permissions=0o600)
             async with sftp.open(tmp, "xb", attrs=attrs) as f:
                 await asyncio.wait_for(f.write(data), OP_TIMEOUT)
-                try:
-                    await asyncio.wait_for(f.fsync(), OP_TIMEOUT)
-                except asyncssh.SFTPOpUnsupported:
-                    notes.append("sshd lacks fsync@openssh.com: used `sync`")
-                    await self.run(["sync"], what="sync")
                 await asyncio.wait_for(f.chmod(mode), OP_TIMEOUT)
                 if owner is not None:
                     current = await asyncio.wait_for(f.stat(), OP_TIMEOUT)
@@ -925,6 +932,17 @@ class _Remote:
                                 f"could not keep owner {owner[0]}:{owner[1]} on {path} "
                                 f"({_why(exc)})"
                             )
+                try:
+                    await asyncio.wait_for(f.fsync(), OP_TIMEOUT)
+                except asyncssh.SFTPOpUnsupported:
+                    notes.append("sshd lacks fsync@openssh.com: used `sync`")
+                    await self.run(["sync"], what="sync")
+        return notes
+
+    async def rename(self, tmp: str, path: str) -> list[str]:
+        """Atomically replace ``path`` by ``tmp`` (posix-rename@openssh.com, else ``mv -f``)."""
+        sftp = self._sftp()
+        notes: list[str] = []
         async with self.guard(f"renaming {tmp} to {path}"):
             try:
                 await asyncio.wait_for(sftp.posix_rename(tmp, path), OP_TIMEOUT)
@@ -1221,22 +1239,27 @@ class Deployer:
         report.timings["backup"] = time.monotonic() - t
         await self._hook(ctx, Phase.BACKUP)
 
-        # 4. arm the rollback on the node, before anything changes
+        # 4. stage the new config next to it (not in place yet)
+        t = time.monotonic()
+        for note in await ctx.remote.stage(
+            ctx.paths.config, ctx.paths.write_tmp, ctx.new, mode, owner
+        ):
+            self._say(ctx, note)
+        report.timings["stage"] = time.monotonic() - t
+
+        # 5. arm the rollback on the node, then swap the new config in atomically
         t = time.monotonic()
         await self._arm(ctx)
         report.timings["arm"] = time.monotonic() - t
         await self._hook(ctx, Phase.ARM)
-
-        # 5. write the new config atomically
         t = time.monotonic()
-        for note in await ctx.remote.write_atomic(
-            ctx.paths.config, ctx.paths.write_tmp, ctx.new, mode, owner
-        ):
+        for note in await ctx.remote.rename(ctx.paths.write_tmp, ctx.paths.config):
             self._say(ctx, note)
         ctx.written = True
         self._say(ctx, f"wrote {ctx.paths.config} (mode {mode:04o})")
         report.timings["write"] = time.monotonic() - t
         await self._hook(ctx, Phase.WRITE)
+        await self._extend(ctx, self.options.restart_timeout)
 
         # 6. restart
         t = time.monotonic()
@@ -1376,8 +1399,7 @@ class Deployer:
 
     async def _arm(self, ctx: _Ctx) -> None:
         opts = self.options
-        first = opts.restart_timeout + OP_TIMEOUT + opts.rollback_grace
-        seconds = math.ceil(first)
+        seconds = math.ceil(ARM_ALLOWANCE + opts.rollback_grace)
         info = (
             f"meshtui deployment {ctx.report.deploy_id}: unless confirmed, {ctx.paths.config} "
             f"is restored from {ctx.paths.backup if ctx.old is not None else '(nothing)'} "
