@@ -335,6 +335,7 @@ class MeshApp(App[int]):
             for feed in self.feeds:
                 feed.pause()
         self.call_after_refresh(self._focus_view)
+        self.call_after_refresh(self.refresh_now)
         self._arm()
 
     async def on_unmount(self) -> None:
@@ -651,8 +652,8 @@ class MeshApp(App[int]):
     def open_detail(self, prefix: str, src: str = "::/0") -> None:
         """Open a destination's detail screen."""
         screen = DestinationScreen(prefix, src)
+        screen.ctx = self.context()
         self.push_screen(screen)
-        self.call_after_refresh(lambda: self.refresh_now(force=True))
 
     def action_help(self) -> None:
         """Show the keys and how to read the screen."""

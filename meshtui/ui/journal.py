@@ -130,6 +130,10 @@ class TimelineEntry:
         return (self.prefix, self.src)
 
 
+def _event_order(event: Event) -> tuple[float, bool, str]:
+    return (event.time, event.prefix is not None, event.prefix or "")
+
+
 def _figure(extra: dict[str, object], key: str) -> float | None:
     value = extra.get(key)
     return float(value) if isinstance(value, int | float) else None
@@ -172,9 +176,16 @@ class NodeJournal:
     # ------------------------------------------------------------ session side
 
     def ingest(self, events: list[Event], model: NodeModel) -> None:
-        """Record a batch of events (called from the session's reading task)."""
+        """Record a batch of events (called from the session's reading task).
+
+        Within a batch, events are put in time order, and events of the same
+        time by destination, so the log reads the same on every run (the
+        model decides a batch's destinations in no particular order).
+        """
         self.batches_in += 1
         self.events_in += len(events)
+        if len(events) > 1:
+            events = sorted(events, key=_event_order)
         for event in events:
             self.seq += 1
             entry = LogEntry(self.seq, event.time, event.type, event.describe(), event)

@@ -2,7 +2,8 @@
 
 The demo recording is replayed as fast as possible up to a fixed offset and
 then held there, with its virtual clock anchored at :data:`DEMO_ORIGIN`, so
-every "N s ago" on screen is the same on every run.
+every "N s ago" on screen is the same on every run. The session's
+wall-clock tick is parked (see :func:`demo_app`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ DEMO_ORIGIN = 1_800_000_000.0
 """The demo's virtual start time in tests: 2027-01-15 08:00:00 UTC."""
 
 NO_KEYMAP = Path("/nonexistent/meshtui-keymap.toml")
+DETERMINISTIC_TICK = 3600.0
 
 
 def demo_app(stop_at: float | None = None, **kwargs: Any) -> MeshApp:
@@ -34,7 +36,16 @@ def demo_app(stop_at: float | None = None, **kwargs: Any) -> MeshApp:
     )
     kwargs.setdefault("theme_dirs", [BUNDLED_DIR])
     kwargs.setdefault("keymap_file", NO_KEYMAP)
-    return make_app([source], **kwargs)
+    # No timer-driven refresh while the replay races through: what was drawn midway
+    # would depend on the machine's speed. settle() refreshes once, at the end.
+    kwargs.setdefault("refresh_interval", DETERMINISTIC_TICK)
+    app = make_app([source], **kwargs)
+    for feed in app.feeds:
+        # The session's periodic tick (heartbeat-silence checks) runs on wall time; in a
+        # replay at full speed it would land at arbitrary virtual times. Off, for
+        # determinism: babeld's own lines decide, and the end of the replay flushes.
+        feed.session.tick = DETERMINISTIC_TICK
+    return app
 
 
 async def settle(pilot: Pilot, timeout: float = 30.0) -> None:

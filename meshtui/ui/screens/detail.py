@@ -67,6 +67,7 @@ class DestinationScreen(Screen[None]):
         self.src = src
         self.palette: Palette | None = None
         self.ctx: ViewContext | None = None
+        self.ready = False
 
     def style(self, spec: str) -> Style:
         """The style for a spec in the current palette."""
@@ -107,8 +108,11 @@ class DestinationScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        """Start on the routes."""
+        """Start on the routes; draw at once."""
+        self.ready = True
         self.query_one("#dd-routes", KeyedTable).focus()
+        if self.ctx is not None:
+            self.refresh_detail(self.ctx)
 
     def _route_rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
         dest = ctx.model.destination(self.prefix, self.src)
@@ -157,8 +161,10 @@ class DestinationScreen(Screen[None]):
             yield str(entry.seq), entry.seq, build
 
     def refresh_detail(self, ctx: ViewContext) -> None:
-        """Bring the screen up to date."""
+        """Bring the screen up to date (just remember ``ctx`` until mounted)."""
         self.ctx = ctx
+        if not self.ready:
+            return
         if self.palette is not ctx.palette:
             changed = self.palette is not None
             self.palette = ctx.palette

@@ -124,13 +124,14 @@ class KeyedTable(DataTable):
             classes=classes,
             cursor_type="row",
             zebra_stripes=False,
-            cursor_foreground_priority="renderable",
+            cursor_foreground_priority="css",
         )
         self.table_columns = columns
         self._resolve = resolve
         self._sigs: dict[str, Hashable] = {}
         self._specs: dict[str, tuple[CellSpec, ...]] = {}
         self._column_keys = [c.key for c in columns]
+        self._auto_width = [c.width is None for c in columns]
         self.sort_column = sort
         self.sort_reverse = reverse
         self.row_height = row_height
@@ -194,6 +195,7 @@ class KeyedTable(DataTable):
             else -1
         )
         column_keys = self._column_keys
+        auto_width = self._auto_width
         for key, sig, build in rows:
             seen.add(key)
             old_sig = sigs.get(key)
@@ -214,7 +216,9 @@ class KeyedTable(DataTable):
                     stats.updated_cells += 1
                     if index == sort_index and a[2] != b[2]:
                         sort_dirty = True
-                    self.update_cell(key, column_keys[index], self._cell(b, key))
+                    self.update_cell(
+                        key, column_keys[index], self._cell(b, key), update_width=auto_width[index]
+                    )
         gone = [key for key in sigs if key not in seen]
         stats.removed = len(gone)
         stats.added = len(added)
