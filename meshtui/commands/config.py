@@ -4,20 +4,29 @@
 DIR/NODE/babeld.conf, dmesh0.netdev and dmesh0.network atomically; key values are
 read from the inventory's value_file/value_env and never printed.
 
+``meshtui gen --diff [--inventory FILE] [--node NAME]...`` reads each node's
+deployed babeld.conf (its ``config_path``) over SSH, read-only (``cat -- PATH``),
+and prints a unified diff against the generated one per node, with every key
+value masked on both sides first (a key whose value alone differs is named, its
+value never shown). Exit status as diff(1): 0 all identical, 1 some differ, 2
+some node could not be read (each says why on stderr: unreachable, unknown host
+key, unreadable file).
+
 ``meshtui lint FILE... [--babeld-version V] [--json]`` validates config files
 against babeld's grammar and runs the config-only security checks;
 ``meshtui lint --inventory FILE [--node NAME]... [--nft NODE=FILE]...`` does the same
 for the configs the inventory generates (with placeholder keys: no secret needed)
-plus the mesh-wide checks. Output lines read ``file:line: severity: message (fix:
-...)``; the exit status is 1 when there is any error.
-
-Not yet: ``gen --diff`` (compare with what a node runs) arrives with the SSH
-transport's file fetch.
+plus the mesh-wide checks; with ``--remote`` it lints what each node runs instead,
+read-only over SSH: the deployed config, the interface facts (addresses, default
+route) and ``nft list ruleset`` (a tool that is missing is reported as not
+available). Output lines read ``file:line: severity: message (fix: ...)``; the
+exit status is 1 when there is any error (an unreachable node is one).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from dataclasses import dataclass
@@ -48,7 +57,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _inventory_arg(gen)
     gen.add_argument("--node", action="append", metavar="NAME", help="only this node (repeat)")
-    gen.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    gen.add_argument("--out", metavar="DIR", help="output directory")
+    gen.add_argument(
+        "--diff",
+        action="store_true",
+        help="instead of writing, diff each node's deployed babeld.conf (read over SSH) "
+        "against the generated one; exit 1 when any differs, 2 when a node cannot be read",
+    )
+    gen.add_argument(
+        "--timeout", type=float, default=15.0, metavar="S", help="with --diff: bound per node"
+    )
     gen.set_defaults(func=run_gen)
 
     lint = subparsers.add_parser(
@@ -70,6 +88,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NODE=FILE",
         default=[],
         help="with --inventory: `nft list ruleset` output saved from NODE",
+    )
+    lint.add_argument(
+        "--remote",
+        action="store_true",
+        help="with --inventory: lint what each node runs, read-only over SSH — its deployed "
+        "config, interface facts and `nft list ruleset`",
+    )
+    lint.add_argument(
+        "--timeout", type=float, default=15.0, metavar="S", help="with --remote: bound per node"
     )
     lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lint.set_defaults(func=run_lint)
@@ -112,8 +139,14 @@ def _nodes(inv: Inventory, names: list[str] | None) -> list[str]:
 
 def run_gen(args: argparse.Namespace) -> int:
     """``meshtui gen``."""
+    if args.diff and args.out:
+        raise CliError("give either --out DIR (write the files) or --diff (compare), not both")
+    if not args.diff and not args.out:
+        raise CliError("gen needs --out DIR (write the files) or --diff (compare with the nodes)")
     inv = _load(args.inventory)
     names = _nodes(inv, args.node)
+    if args.diff:
+        return _gen_diff(inv, names, args.timeout)
     try:
         values = read_key_values(inv, keys_used(inv, names))
         generated = generate(inv, names, values)
@@ -125,9 +158,64 @@ def run_gen(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff_keys(inv: Inventory, names: list[str]) -> tuple[dict[str, str], bool]:
+    """Key values for the diff and whether they are the real ones: real when readable
+    (so a changed value is noticed), else placeholders (key lines are compared
+    without their values)."""
+    used = keys_used(inv, names)
+    try:
+        return read_key_values(inv, used), True
+    except GenError as exc:
+        print(
+            f"meshtui: {exc}; key values are not compared (key lines still are)",
+            file=sys.stderr,
+        )
+        return {k: PLACEHOLDER_KEY for k in used}, False
+
+
+def _gen_diff(inv: Inventory, names: list[str], timeout: float) -> int:
+    from meshtui.ops.remote_config import config_diff, read_deployed_configs
+    from meshtui.transport.ssh import SSHPool
+
+    values, real_keys = _diff_keys(inv, names)
+    try:
+        generated = {g.name: g.files["babeld.conf"] for g in generate(inv, names, values)}
+    except (GenError, InventoryError) as exc:
+        raise CliError(str(exc)) from None
+
+    async def fetch():
+        pool = SSHPool()
+        try:
+            return await read_deployed_configs(pool, [inv.nodes[n] for n in names], timeout)
+        finally:
+            await pool.close()
+
+    results = asyncio.run(fetch())
+    same = differ = failed = 0
+    for result in results:
+        if result.value is None:
+            failed += 1
+            print(f"meshtui: {result.error}", file=sys.stderr)
+            continue
+        diff = config_diff(result.value, generated[result.node], compare_keys=real_keys)
+        if diff.identical:
+            same += 1
+            print(f"{result.node}: {result.value.path} is identical to the generated config")
+            continue
+        differ += 1
+        if diff.absent:
+            print(f"{result.node}: {result.value.path} does not exist on the node")
+        sys.stdout.write(diff.render())
+    print(
+        f"{same} identical, {differ} differ, {failed} could not be read",
+        file=sys.stderr,
+    )
+    return 2 if failed else 1 if differ else 0
+
+
 @dataclass(frozen=True)
 class _Entry:
-    kind: str  # grammar | security
+    kind: str  # grammar | security | remote
     severity: str
     file: str
     line: int
@@ -169,6 +257,8 @@ def _lint_files(args: argparse.Namespace) -> list[_Entry]:
 def _lint_inventory(args: argparse.Namespace) -> list[_Entry]:
     inv = _load(args.inventory)
     names = _nodes(inv, args.node)
+    if args.remote:
+        return _lint_remote(args, inv, names)
     firewalls: dict[str, tuple[str, str]] = {}
     for spec in args.nft:
         node, sep, fname = spec.partition("=")
@@ -194,6 +284,63 @@ def _lint_inventory(args: argparse.Namespace) -> list[_Entry]:
     return entries
 
 
+def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> list[_Entry]:
+    """Lint what each node runs: its deployed config, interface facts and firewall, over SSH."""
+    from meshtui.ops.remote_config import (
+        RemoteReadError,
+        fetch_lint_facts,
+        read_deployed_config,
+    )
+    from meshtui.transport.local import ConnectError
+    from meshtui.transport.ssh import SSHPool
+
+    async def one(pool: SSHPool, name: str):
+        node = inv.nodes[name]
+        try:
+            deployed = await read_deployed_config(pool, node, args.timeout)
+            facts = await fetch_lint_facts(pool, node, args.timeout)
+        except (ConnectError, RemoteReadError) as exc:
+            return name, None, None, str(exc)
+        return name, deployed, facts, None
+
+    async def fetch():
+        pool = SSHPool()
+        try:
+            return await asyncio.gather(*(one(pool, n) for n in names))
+        finally:
+            await pool.close()
+
+    placeholders = {k: PLACEHOLDER_KEY for k in keys_used(inv, names)}
+    generated = {g.name: g.files["babeld.conf"] for g in generate(inv, names, placeholders)}
+    entries: list[_Entry] = []
+    for name, deployed, facts, error in asyncio.run(fetch()):
+        node = inv.nodes[name]
+        where = f"{name}:{node.config_path}"
+        if error is not None:
+            message = f"cannot lint the node remotely: {error}"
+            entries.append(_Entry("remote", "error", where, 0, message, None, name))
+            continue
+        assert deployed is not None and facts is not None
+        version = _version(args.babeld_version, node.babeld_version)
+        text = deployed.text
+        if text is None:
+            message = "no config deployed there; linting the generated one"
+            fix = "deploy it with `meshtui deploy`"
+            entries.append(_Entry("remote", "warning", where, 0, message, fix, name))
+            text = generated[name]
+        for note in facts.notes:
+            entries.append(
+                _Entry("remote", "warning", where, 0, f"not checked: {note}", None, name)
+            )
+        parsed = parse_config(text, where, version)
+        entries.extend(_grammar(parsed.diagnostics, name))
+        findings = lint_node(
+            inv, name, parsed, facts.interfaces, facts.firewall, f"{name}: nft list ruleset"
+        )
+        entries.extend(_security(findings))
+    return entries
+
+
 def _grammar(diags, node: str | None = None) -> list[_Entry]:
     return [
         _Entry("grammar", d.severity.value, d.file, d.line, d.message, d.fix, node, d.version)
@@ -214,6 +361,10 @@ def run_lint(args: argparse.Namespace) -> int:
         raise CliError("give either config FILEs or --inventory, not both")
     if args.nft and args.inventory is None:
         raise CliError("--nft needs --inventory (it names inventory nodes)")
+    if args.remote and args.files:
+        raise CliError("--remote lints inventory nodes: give --inventory FILE, not config files")
+    if args.remote and args.nft:
+        raise CliError("--remote reads each node's firewall itself: drop --nft")
     if args.files:
         entries = _lint_files(args)
     elif args.inventory is not None or default_inventory_path() is not None:

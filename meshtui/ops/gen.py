@@ -6,8 +6,8 @@ meshtui touches them — and never puts a value in a message; ``write_generated`
 writes DIR/NODE/{babeld.conf,dmesh0.netdev,dmesh0.network}, each through a temp
 file, fsync and rename (babeld.conf with mode 0600 when it holds a key).
 
-Not here yet: ``gen --diff`` against what a node runs, which needs the SSH
-transport to fetch ``config_path``; see the report in the commit history.
+``gen --diff`` (what a node runs against what is generated here) reads the
+deployed file through :mod:`meshtui.ops.remote_config`, read-only.
 """
 
 from __future__ import annotations
