@@ -212,6 +212,11 @@ def test_server_roams_to_the_other_site_and_back(healthy_lab) -> None:
     lab.wait_converged(120)
 
 
+# Generous: the remote command runs through root's login shell, whose rc files
+# (e.g. a pyenv init) can take many seconds on a loaded machine.
+SSH_TIMEOUT = 300
+
+
 def _ssh(lab, node: str, *command: str) -> subprocess.CompletedProcess[str]:
     argv = [
         "ssh", "-i", str(lab.ssh_key),
@@ -223,7 +228,7 @@ def _ssh(lab, node: str, *command: str) -> subprocess.CompletedProcess[str]:
         lab.ssh_destination(node), *command,
     ]  # fmt: skip
     return subprocess.run(
-        argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL
+        argv, capture_output=True, text=True, timeout=SSH_TIMEOUT, stdin=subprocess.DEVNULL
     )
 
 
@@ -249,7 +254,9 @@ def test_sshd_host_key_is_verified(lab, tmp_path: Path) -> None:
         "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
         lab.ssh_destination("edge-a"), "true",
     ]  # fmt: skip
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    res = subprocess.run(
+        argv, capture_output=True, text=True, timeout=SSH_TIMEOUT, stdin=subprocess.DEVNULL
+    )
     assert res.returncode != 0
     assert "HOST IDENTIFICATION HAS CHANGED" in res.stderr or "verification failed" in res.stderr
 
