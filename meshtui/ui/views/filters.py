@@ -1,0 +1,688 @@
+"""The Filters view: per interface, the in and out chains and the live routes each rule decides.
+
+For every interface of the node, the rules of babeld's ``in`` and ``out``
+chains that can apply there (each with file:line), and for each rule how many
+live routes it decides now: for ``in``, the routes the node learnt on that
+interface; for ``out``, the destinations it would announce on it (its xroutes
+and installed routes; on a split-horizon interface, not the routes learnt
+there). The second table lists those decisions; the route under the cursor
+shows the rule that decided it, and the rules table follows it. ``enter`` on a
+rule shows only the decisions it makes.
+
+The config comes, read-only, from where the node is: an inventory node's
+``config_path`` over SSH (:mod:`meshtui.ops.remote_config`), or for a local or
+recorded babeld the file given with ``--config FILE``; without either the view
+says so and shows nothing. Verdicts are :mod:`meshtui.core.filters`' — babeld's
+first-match semantics, checked against real babeld in tests/test_filters_lab.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
+
+from meshtui.core.babelconf import (
+    DEFAULT_VERSION,
+    Chain,
+    Filter,
+    ParsedConfig,
+    parse_config,
+    parse_version,
+)
+from meshtui.core.filters import FilterSet, FilterVerdict
+from meshtui.core.model import NodeModel
+from meshtui.core.protocol import INFINITY
+from meshtui.ops.remote_config import ConfigSource, LoadedConfig, config_source_for
+from meshtui.ui import format as fmt
+from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.widgets.filterbar import FilterBar
+from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
+
+__all__ = [
+    "APP_CONFIG_ATTRIBUTE",
+    "ConfigState",
+    "Decision",
+    "FilterAnalysis",
+    "FiltersView",
+    "RuleRow",
+    "analyse",
+    "babeld_version_of",
+    "rule_key",
+]
+
+APP_CONFIG_ATTRIBUTE = "filters_config"
+"""The app attribute holding the ``--config FILE`` path for local and recorded nodes."""
+
+CHAINS = (Chain.IN, Chain.OUT)
+DEFAULT_RULE = "default"
+
+
+# --------------------------------------------------------------------- pure analysis
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a chain decides for one route on one interface.
+
+    For ``in``: a route the node learnt (``peer`` is the neighbour). For ``out``:
+    a destination the node has to announce (``origin`` says whether it is its own
+    xroute or its installed route); ``held_back`` when split horizon keeps it
+    off the interface before any filter is asked (``verdict`` is then None).
+    """
+
+    chain: Chain
+    interface: str
+    prefix: str
+    src: str
+    peer: str
+    router_id: str
+    origin: str  # learnt | xroute | route
+    metric: int
+    verdict: FilterVerdict | None
+    held_back: bool = False
+
+    @property
+    def key(self) -> str:
+        """The row key: chain, interface, destination and neighbour."""
+        return f"{self.chain.value}|{self.interface}|{self.prefix}|{self.src}|{self.peer}"
+
+    @property
+    def rule_key(self) -> str | None:
+        """The key of the rule row that decided it (None when split horizon did)."""
+        if self.verdict is None:
+            return None
+        index = self.verdict.rule_index
+        return rule_key(self.interface, self.chain, index)
+
+
+def rule_key(interface: str, chain: Chain, index: int | None) -> str:
+    """The row key of a rule on an interface (``index`` None: no rule matched)."""
+    return f"{interface}|{chain.value}|{DEFAULT_RULE if index is None else index}"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRow:
+    """A rule that can apply on an interface (``rule`` None: babeld's default), and its count."""
+
+    interface: str
+    chain: Chain
+    rule: Filter | None
+    matches: int
+
+    @property
+    def key(self) -> str:
+        return rule_key(self.interface, self.chain, self.rule.index if self.rule else None)
+
+
+@dataclass
+class FilterAnalysis:
+    """The rules per interface and every live decision, for one config and one model."""
+
+    interfaces: list[str]
+    rules: list[RuleRow]
+    decisions: list[Decision]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def _applies(rule: Filter, interface: str) -> bool:
+    return rule.ifname is None or rule.ifname == interface
+
+
+def _split_horizon(config: ParsedConfig, interface: str) -> bool:
+    """babeld: split horizon when configured, else on ``type wired`` interfaces only."""
+    conf = config.effective_interface(interface)
+    configured = conf.get("split-horizon")
+    if configured is not None:
+        return bool(configured)
+    return conf.get("type") == "wired"
+
+
+def analyse(
+    config: ParsedConfig, model: NodeModel, interfaces: Iterable[str] | None = None
+) -> FilterAnalysis:
+    """Every in/out decision babeld makes now on the node, and the rules that make them.
+
+    Args:
+        config: the node's parsed babeld.conf.
+        model: the node's live model.
+        interfaces: interfaces that exist on the node (default: babeld's and the config's).
+    """
+    names = sorted(set(model.interfaces) | set(config.interfaces))
+    fs = FilterSet(config, names if interfaces is None else interfaces)
+    decisions: list[Decision] = []
+    for r in model.routes.values():
+        verdict = fs.evaluate(Chain.IN, r.prefix, r.src, r.interface, r.via, r.router_id)
+        decisions.append(
+            Decision(Chain.IN, r.interface, r.prefix, r.src, r.via, r.router_id, "learnt",
+                     r.metric, verdict)
+        )  # fmt: skip
+    my_id = model.node.my_id
+    xroutes = {(x.prefix, x.src): x for x in model.xroutes.values()}
+    installed = {(r.prefix, r.src): r for r in model.routes.values() if r.installed}
+    for interface in sorted(model.interfaces):
+        horizon = _split_horizon(config, interface)
+        for dest in sorted(set(xroutes) | set(installed)):
+            x = xroutes.get(dest)
+            r = installed.get(dest)
+            if x is not None:  # babeld announces its own xroute before any route
+                origin, rid, metric = "xroute", my_id, x.metric
+            elif r is not None:
+                origin, rid, metric = "route", r.router_id, r.metric
+            else:
+                continue
+            held_back = x is None and r is not None and horizon and r.interface == interface
+            verdict = None
+            if not held_back:
+                verdict = fs.evaluate(Chain.OUT, dest[0], dest[1], interface, router_id=rid or None)
+            decisions.append(
+                Decision(Chain.OUT, interface, dest[0], dest[1], "", rid, origin, metric, verdict,
+                         held_back)
+            )  # fmt: skip
+    counts: dict[str, int] = {}
+    for d in decisions:
+        key = d.rule_key
+        if key is not None:
+            counts[key] = counts.get(key, 0) + 1
+    rules: list[RuleRow] = []
+    for interface in names:
+        for chain in CHAINS:
+            closed = False
+            for rule in config.filters[chain]:
+                if _applies(rule, interface):
+                    key = rule_key(interface, chain, rule.index)
+                    rules.append(RuleRow(interface, chain, rule, counts.get(key, 0)))
+                    closed = closed or rule.is_catch_all
+            if not closed:  # babeld's default decides what no rule matches
+                default = rule_key(interface, chain, None)
+                rules.append(RuleRow(interface, chain, None, counts.get(default, 0)))
+    return FilterAnalysis(names, rules, decisions, counts)
+
+
+def babeld_version_of(model: NodeModel, fallback: str = DEFAULT_VERSION) -> str:
+    """The babeld version the node runs ("1.12"), from its greeting; ``fallback`` if unknown."""
+    try:
+        major, minor, _ = parse_version(model.node.version)
+    except ValueError:
+        return fallback
+    return f"{major}.{minor}"
+
+
+def _verdict_text(d: Decision) -> tuple[str, str]:
+    """(text, style spec) of a decision's outcome."""
+    if d.held_back:
+        return "not sent (split horizon)", "lost"
+    assert d.verdict is not None
+    if d.verdict.action == "allow":
+        return ("accepted" if d.chain is Chain.IN else "announced"), "route-selected"
+    if d.verdict.action == "deny":
+        return ("refused" if d.chain is Chain.IN else "not announced"), "unreachable"
+    return f"metric +{d.verdict.metric}", "route-pending"
+
+
+def _rule_text(rule: Filter | None, chain: Chain) -> str:
+    if rule is not None:
+        return rule.text
+    return f"(no rule matches: babeld's default, {chain.value} allow)"
+
+
+def _where(filename: str, rule: Filter | None) -> str:
+    return f"{Path(filename).name}:{rule.line}" if rule is not None else "default"
+
+
+# --------------------------------------------------------------------- loading state
+
+
+@dataclass
+class ConfigState:
+    """A node's config as the view knows it: loading, loaded (parsed) or failed."""
+
+    label: str
+    loading: bool = True
+    parsed: ParsedConfig | None = None
+    absent: bool = False
+    error: str | None = None
+    loaded_at: float = 0.0
+
+
+# --------------------------------------------------------------------- the view
+
+
+class FiltersView(View):
+    """Per interface, the in/out chains with live match counts, and every decision.
+
+    | Key | Action |
+    | :- | :- |
+    | enter | On a rule: show only the decisions it makes (again: all). |
+    | c | Read the node's config again. |
+    | o / O | Sort by the next column / reverse the order. |
+    """
+
+    view_id = "filters"
+    title = "Filters"
+
+    BINDINGS = [
+        Binding("c", "reload_config", "Reload config", id="filters.reload"),
+        Binding("o", "sort_next", "Sort", id="table.sort"),
+        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
+    ]
+
+    DEFAULT_CSS = """
+    FiltersView #fl-rules {
+        height: auto;
+        max-height: 45%;
+    }
+    FiltersView #fl-decisions {
+        height: 1fr;
+    }
+    FiltersView .note {
+        padding: 0 1;
+        height: auto;
+        color: $text-muted;
+    }
+    FiltersView #fl-why {
+        padding: 0 1;
+        height: auto;
+        min-height: 2;
+        background: $panel;
+    }
+    """
+
+    def __init__(
+        self,
+        *,
+        id: str | None = None,
+        sources: Mapping[str, ConfigSource] | None = None,
+        config_file: Path | None = None,
+    ) -> None:
+        """The view; without arguments it finds each node's config through the app.
+
+        Args:
+            id: the widget id (default ``filters``).
+            sources: where each node's config is read from, by node name.
+            config_file: for nodes read locally or from a recording (default: the
+                app's ``filters_config`` attribute, set from ``--config FILE``).
+        """
+        super().__init__(id=id)
+        self.sources: dict[str, ConfigSource | None] = dict(sources or {})
+        self.config_file = config_file
+        self.configs: dict[str, ConfigState] = {}
+        self.analysis: FilterAnalysis | None = None
+        self.focus_rule: str | None = None
+        self._node: str | None = None
+
+    def compose(self) -> ComposeResult:
+        """Title, rules, decisions, the decision under the cursor."""
+        yield Static("Filters", classes="section", id="fl-title")
+        yield Static("", classes="note", id="fl-note")
+        yield KeyedTable(
+            [
+                Column("if", "interface"),
+                Column("chain", "chain", 5),
+                Column("where", "file:line"),
+                Column("rule", "rule"),
+                Column("action", "action", 8),
+                Column("matches", "live routes", 11),
+            ],
+            self.style,
+            sort="if",
+            id="fl-rules",
+        )
+        yield Static("Decisions", classes="section", id="fl-decisions-title")
+        yield KeyedTable(
+            [
+                Column("chain", "chain", 5),
+                Column("if", "interface"),
+                Column("prefix", "destination"),
+                Column("peer", "neighbour / origin"),
+                Column("verdict", "verdict"),
+                Column("where", "decided by"),
+            ],
+            self.style,
+            sort="chain",
+            id="fl-decisions",
+        )
+        yield Static("", id="fl-why")
+        yield FilterBar(id="fl-filter")
+
+    def main_widget(self) -> Widget | None:
+        """The decisions table (moving through it shows the deciding rule)."""
+        return self.query_one("#fl-decisions", KeyedTable)
+
+    def reset(self) -> None:
+        """Another node is shown: forget the rows and the rule focus (configs are kept)."""
+        super().reset()
+        self.focus_rule = None
+        self.analysis = None
+
+    # ------------------------------------------------------------ config sources
+
+    def set_config_source(self, node: str, source: ConfigSource | None) -> None:
+        """Read ``node``'s config from ``source`` (None: the node has no config to show)."""
+        self.sources[node] = source
+        self.configs.pop(node, None)
+
+    def _source_for(self, node: str) -> ConfigSource | None:
+        if node in self.sources:
+            return self.sources[node]
+        config_file = self.config_file or getattr(self.app, APP_CONFIG_ATTRIBUTE, None)
+        for feed in getattr(self.app, "feeds", ()):
+            if getattr(feed, "name", None) == node:
+                return config_source_for(feed.source, config_file)
+        return None
+
+    def _ensure_config(self, ctx: ViewContext) -> ConfigState | None:
+        state = self.configs.get(ctx.node)
+        if state is not None:
+            return state
+        source = self._source_for(ctx.node)
+        if source is None:
+            return None
+        state = self.configs[ctx.node] = ConfigState(source.label)
+        self.run_worker(
+            self._load(ctx.node, source, babeld_version_of(ctx.model), list(ctx.model.interfaces)),
+            name=f"filters-config:{ctx.node}",
+            group="filters-config",
+            description=f"read {source.label} (read-only)",
+            exit_on_error=False,
+        )
+        return state
+
+    async def _load(
+        self, node: str, source: ConfigSource, version: str, interfaces: list[str]
+    ) -> None:
+        state = self.configs.get(node)
+        if state is None:
+            return
+        try:
+            loaded: LoadedConfig = await source.load()
+        except Exception as exc:  # noqa: BLE001 - shown on screen, never a traceback
+            state.loading, state.error = False, str(exc) or type(exc).__name__
+            self.redraw()
+            return
+        state.loading = False
+        state.loaded_at = time.time()
+        if loaded.text is None:
+            state.absent = True
+        else:
+            state.parsed = parse_config(
+                loaded.text, loaded.filename, version, extra_interfaces=interfaces
+            )
+        self.redraw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A config read that failed unexpectedly is shown, never raised."""
+        worker = event.worker
+        if worker.group != "filters-config" or event.state is not WorkerState.ERROR:
+            return
+        event.stop()
+        node = (worker.name or "").partition(":")[2]
+        state = self.configs.get(node)
+        if state is not None:
+            state.loading, state.error = False, str(worker.error)
+        self.redraw()
+
+    def action_reload_config(self) -> None:
+        """Read the shown node's config again (read-only)."""
+        if self._node is not None:
+            self.configs.pop(self._node, None)
+            self.redraw()
+
+    # ------------------------------------------------------------ refresh
+
+    def refresh_view(self, ctx: ViewContext) -> SyncStats:
+        """Analyse the node's routes against its config and sync both tables."""
+        self.begin(ctx)
+        self._node = ctx.node
+        state = self._ensure_config(ctx)
+        rules = self.query_one("#fl-rules", KeyedTable)
+        decisions = self.query_one("#fl-decisions", KeyedTable)
+        parsed = state.parsed if state is not None else None
+        if parsed is None:
+            self.analysis = None
+            stats = rules.sync(())
+            decisions.sync(())
+            self._show_missing(ctx, state)
+            return stats
+        analysis = self.analysis = analyse(parsed, ctx.model)
+        stats = rules.sync(self._rule_rows(analysis, parsed))
+        shown = decisions.sync(self._decision_rows(analysis, parsed))
+        stats.added += shown.added
+        stats.removed += shown.removed
+        stats.updated_cells += shown.updated_cells
+        self._titles(ctx, state, parsed, analysis)
+        self._show_why()
+        return stats
+
+    def _show_missing(self, ctx: ViewContext, state: ConfigState | None) -> None:
+        title = self.query_one("#fl-title", Static)
+        note = self.query_one("#fl-note", Static)
+        why = self.query_one("#fl-why", Static)
+        if state is None:
+            title.update(f"Filters — {ctx.node}: no config to show")
+            note.update(
+                "Not shown: meshtui reads a node's babeld.conf over SSH for inventory nodes, "
+                "and for a local babeld or a recording from `--config FILE`."
+            )
+        elif state.loading:
+            title.update(f"Filters — {ctx.node}: reading {state.label} …")
+            note.update("")
+        elif state.absent:
+            title.update(f"Filters — {ctx.node}: {state.label} does not exist")
+            note.update("babeld runs with its defaults there: in and out allow everything.")
+        else:
+            title.update(f"Filters — {ctx.node}: cannot read {state.label}")
+            note.update(f"{state.error}  (c reads it again)")
+        why.update("")
+
+    def _titles(
+        self, ctx: ViewContext, state: ConfigState, parsed: ParsedConfig, analysis: FilterAnalysis
+    ) -> None:
+        n_in = len(parsed.filters[Chain.IN])
+        n_out = len(parsed.filters[Chain.OUT])
+        title = (
+            f"Filters — {ctx.node}: {state.label} (babeld {parsed.version}) · "
+            f"{n_in} in + {n_out} out rules on {len(analysis.interfaces)} interfaces"
+        )
+        self.query_one("#fl-title", Static).update(title)
+        notes = []
+        if parsed.errors:
+            first = parsed.errors[0]
+            notes.append(
+                f"babeld would refuse this file ({len(parsed.errors)} error(s)); first: "
+                f"{first.format()}"
+            )
+        if state.loaded_at:
+            notes.append(f"read {fmt.clock_time(state.loaded_at)} (c reads it again)")
+        self.query_one("#fl-note", Static).update("  ·  ".join(notes))
+        learnt = sum(1 for d in analysis.decisions if d.chain is Chain.IN)
+        announced = sum(
+            1
+            for d in analysis.decisions
+            if d.chain is Chain.OUT and d.verdict and d.verdict.allowed
+        )
+        heading = f"Decisions: {learnt} routes learnt (in), {announced} announcements (out)"
+        if self.focus_rule is not None:
+            heading += f"  · only {self.focus_rule.replace('|', ' ')} (enter: all)"
+        if self.filter.active:
+            heading += f"  · filter: {self.filter.text}"
+        self.query_one("#fl-decisions-title", Static).update(heading)
+
+    # ------------------------------------------------------------ rows
+
+    def _rule_rows(self, analysis: FilterAnalysis, parsed: ParsedConfig) -> Iterator[RowSpec]:
+        flt = self.filter
+        order = {name: i for i, name in enumerate(analysis.interfaces)}
+        for row in analysis.rules:
+            rule = row.rule
+            text = _rule_text(rule, row.chain)
+            where = _where(parsed.filename, rule)
+            action = rule.action.kind if rule is not None else "allow"
+            if flt.active:
+                hay = f"{row.interface} {row.chain.value} {where} {text} {action}".lower()
+                if not flt.matches(hay):
+                    continue
+            sort = (order.get(row.interface, 0), CHAINS.index(row.chain),
+                    rule.index if rule is not None else 1 << 30)  # fmt: skip
+            sig = (row.matches, text, where, action)
+
+            def build(
+                row: RuleRow = row, text: str = text, where: str = where, action: str = action,
+                sort: tuple[int, int, int] = sort,
+            ) -> tuple[CellSpec, ...]:  # fmt: skip
+                return self._rule_cells(row, text, where, action, sort)
+
+            yield row.key, sig, build
+
+    @staticmethod
+    def _rule_cells(
+        row: RuleRow, text: str, where: str, action: str, sort: tuple[int, int, int]
+    ) -> tuple[CellSpec, ...]:
+        style = {"allow": "route-selected", "deny": "unreachable"}.get(action, "route-pending")
+        base = "" if row.rule is not None else "lost"
+        count_style = "bold" if row.matches else "lost"
+        return (
+            (row.interface, base, sort),
+            (row.chain.value, base, (CHAINS.index(row.chain), sort)),
+            (where, base, sort),
+            (text, base, (text, sort)),
+            (action, style, (action, sort)),
+            (str(row.matches), count_style, (row.matches, sort)),
+        )
+
+    def _decision_rows(self, analysis: FilterAnalysis, parsed: ParsedConfig) -> Iterator[RowSpec]:
+        flt = self.filter
+        for d in analysis.decisions:
+            if self.focus_rule is not None and d.rule_key != self.focus_rule:
+                continue
+            rule = d.verdict.rule if d.verdict is not None else None
+            where = "split horizon" if d.held_back else _where(parsed.filename, rule)
+            verdict, _ = _verdict_text(d)
+            peer = d.peer if d.chain is Chain.IN else d.origin
+            if flt.active:
+                hay = (
+                    f"{d.chain.value} {d.interface} {d.prefix} {d.src} {peer} {d.router_id} "
+                    f"{verdict} {where} {rule.text if rule else ''}"
+                ).lower()
+                if not flt.matches(hay):
+                    continue
+            sig = (verdict, where, d.metric >= INFINITY, peer)
+
+            def build(
+                d: Decision = d, where: str = where, peer: str = peer
+            ) -> tuple[CellSpec, ...]:
+                return self._decision_cells(d, where, peer)
+
+            yield d.key, sig, build
+
+    @staticmethod
+    def _decision_cells(d: Decision, where: str, peer: str) -> tuple[CellSpec, ...]:
+        verdict, style = _verdict_text(d)
+        base = "route-lost" if d.metric >= INFINITY else ""
+        src = "" if d.src in ("::/0", "0.0.0.0/0") else f" from {d.src}"
+        return (
+            (d.chain.value, base, (CHAINS.index(d.chain), d.interface, d.prefix)),
+            (d.interface, base, (d.interface, d.chain.value, d.prefix)),
+            (fmt.prefix(d.prefix) + src, base, (d.prefix, d.src)),
+            (peer, base, peer),
+            (verdict, style, verdict),
+            (where, base, where),
+        )
+
+    # ------------------------------------------------------------ the decision under the cursor
+
+    def decision_under_cursor(self) -> Decision | None:
+        """The decision the cursor is on in the decisions table."""
+        if self.analysis is None:
+            return None
+        key = self.query_one("#fl-decisions", KeyedTable).cursor_key
+        if key is None:
+            return None
+        return next((d for d in self.analysis.decisions if d.key == key), None)
+
+    def explain(self, d: Decision) -> str:
+        """One paragraph: which rule decided this route, and what it did."""
+        state = self.configs.get(self._node or "")
+        filename = state.parsed.filename if state and state.parsed else "babeld.conf"
+        what = f"{fmt.prefix(d.prefix)}" + (
+            "" if d.src in ("::/0", "0.0.0.0/0") else f" from {d.src}"
+        )
+        if d.chain is Chain.IN:
+            head = f"in on {d.interface}: {what} learnt from {d.peer} (router-id {d.router_id})"
+        else:
+            origin = "its own address (xroute)" if d.origin == "xroute" else "its installed route"
+            head = f"out on {d.interface}: {what}, {origin}"
+        if d.held_back:
+            return (
+                f"{head}\nnot sent: split horizon on {d.interface} (a wired interface) keeps "
+                "routes learnt there off it; no filter is asked"
+            )
+        assert d.verdict is not None
+        verdict, _ = _verdict_text(d)
+        if d.verdict.rule is not None:
+            rule = d.verdict.rule
+            return (
+                f"{head}\n{verdict}: decided by {filename}:{rule.line}  `{rule.text}` "
+                f"(rule {rule.index + 1} of the {d.chain.value} chain; first match wins)"
+            )
+        return f"{head}\n{verdict}: no rule matches; babeld's default for {d.chain.value} is allow"
+
+    def _show_why(self) -> None:
+        why = self.query_one("#fl-why", Static)
+        d = self.decision_under_cursor()
+        if d is None:
+            why.update("Move through the decisions to see the rule that decided each.")
+            return
+        why.update(self.explain(d))
+        key = d.rule_key
+        rules = self.query_one("#fl-rules", KeyedTable)
+        if key is not None and rules.cursor_key != key:
+            try:
+                index = rules.get_row_index(key)
+            except Exception:  # noqa: BLE001 - the row is filtered out
+                return
+            rules.move_cursor(row=index, animate=False, scroll=True)
+
+    @on(DataTable.RowHighlighted, "#fl-decisions")
+    def _decision_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_why()
+
+    @on(DataTable.RowSelected, "#fl-rules")
+    def _rule_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = event.row_key.value
+        self.focus_rule = None if key is None or key == self.focus_rule else key
+        self.redraw()
+
+    def back(self) -> bool:
+        """`esc`: drop the rule focus first, then the text filter."""
+        if self.focus_rule is not None:
+            self.focus_rule = None
+            self.redraw()
+            return True
+        return super().back()
+
+    # ------------------------------------------------------------ sorting
+
+    def _focused_table(self) -> KeyedTable:
+        focused = self.app.focused
+        if isinstance(focused, KeyedTable) and focused.id == "fl-rules":
+            return focused
+        return self.query_one("#fl-decisions", KeyedTable)
+
+    def action_sort_next(self) -> None:
+        """Sort the focused table by its next column."""
+        self._focused_table().cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the focused table's order."""
+        self._focused_table().reverse_sort()
