@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 
 import pytest
 
@@ -19,7 +20,13 @@ from meshtui.core.facts import (
     parse_service_state,
     parse_wg_dump,
 )
-from meshtui.transport.facts import COMMANDS, gather_local_facts, interpret
+from meshtui.transport.facts import (
+    COMMANDS,
+    batch_script,
+    gather_local_facts,
+    interpret,
+    split_batch,
+)
 from meshtui.transport.ssh import CommandResult
 
 ROUTES = json.dumps(
@@ -162,6 +169,39 @@ def test_interpret_missing_tools_as_not_available(
         assert value == {fact: expected}
     else:
         assert getattr(value, "state", value) == expected
+
+
+def test_one_session_batch_keeps_each_commands_output_stderr_and_status() -> None:
+    nonce = "@@meshtui-test"
+    output = (
+        f"{nonce} begin routes\n{ROUTES}\n{nonce} stderr routes 0\n\n{nonce} end routes\n"
+        f"{nonce} begin wireguard\n\n{nonce} stderr wireguard 127\n"
+        f"sh: 1: wg: not found\n{nonce} end wireguard\n"
+        f"{nonce} begin log\nno newline at the end\n{nonce} stderr log 0\n\n{nonce} end log\n"
+    )
+    results = split_batch(output, nonce)
+    assert set(results) == {"routes", "wireguard", "log"}
+    assert results["routes"].stdout == ROUTES and results["routes"].exit_status == 0
+    assert results["wireguard"].exit_status == 127
+    assert results["wireguard"].stderr == "sh: 1: wg: not found"
+    assert results["log"].stdout == "no newline at the end"
+    facts = NodeFacts("n", 0.0)
+    for fact, result in results.items():
+        interpret(fact, result, facts)
+    assert facts.routes and facts.unavailable == {"wireguard": "not available: wg is not installed"}
+
+
+def test_batch_script_runs_under_posix_sh() -> None:
+    nonce = "@@meshtui-sh"
+    script = batch_script(["routes", "service"], nonce)
+    assert "ip -j -6 route show table all 1>&3" in script
+    proc = subprocess.run(
+        ["sh", "-c", script.replace("ip -j -6 route show table all", "printf '[]'"), "x"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    results = split_batch(proc.stdout, nonce)
+    assert results["routes"].stdout == "[]" and results["routes"].exit_status == 0
+    assert results["service"].exit_status is not None
 
 
 def test_commands_are_read_only_argv() -> None:

@@ -1,7 +1,8 @@
 """Gathering facts beyond babeld: over a node's SSH connection, or here through pyroute2.
 
 Remote facts come from read-only commands run through the node's one SSH
-connection (the pool's), each an argv quoted with :func:`shlex.join`::
+connection (the pool's), each an argv quoted with :func:`shlex.join`, all in
+one session (one shell start on the node, see :func:`batch_script`)::
 
     ip -j -6 route show table all      ip -j -d link show      ip -j addr show
     wg show all dump                   systemctl is-active babeld
@@ -17,6 +18,8 @@ Parsing is pure and lives in :mod:`meshtui.core.facts`.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -50,11 +53,13 @@ from meshtui.transport.ssh import CommandResult, SSHPool, pool_of
 
 __all__ = [
     "COMMANDS",
+    "batch_script",
     "fetch_facts",
     "fetch_local_facts",
     "fetch_remote_facts",
     "gather_local_facts",
     "interpret",
+    "split_batch",
 ]
 
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -137,6 +142,60 @@ def _wanted(facts: Iterable[str] | None) -> list[str]:
     return names
 
 
+def batch_script(facts: Iterable[str], nonce: str) -> str:
+    """One POSIX sh script running each fact's command (an argv quoted with shlex.join).
+
+    Each command's stdout passes through; its stderr and exit status follow it,
+    between lines starting with ``nonce``. The script only prints: it writes
+    nothing on the node.
+    """
+    lines = ["exec 3>&1"]
+    for fact in facts:
+        command = shlex.join(COMMANDS[fact])
+        lines += [
+            f"printf '%s begin %s\\n' {nonce} {fact}",
+            f"err=$( {{ {command} 1>&3 3>&-; }} 2>&1 ); rc=$?",
+            f"printf '\\n%s stderr %s %s\\n' {nonce} {fact} \"$rc\"",
+            "printf '%s' \"$err\"",
+            f"printf '\\n%s end %s\\n' {nonce} {fact}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def split_batch(output: str, nonce: str) -> dict[str, CommandResult]:
+    """The per-fact results in the output of :func:`batch_script`."""
+    out: dict[str, CommandResult] = {}
+    fact = ""
+    part = ""
+    status: int | None = None
+    chunks: dict[str, list[str]] = {"stdout": [], "stderr": []}
+    for line in output.splitlines(keepends=True):
+        if line.startswith(nonce + " "):
+            words = line.split()
+            if len(words) >= 3 and words[1] == "begin":
+                fact, part, status = words[2], "stdout", None
+                chunks = {"stdout": [], "stderr": []}
+                continue
+            if len(words) >= 4 and words[1] == "stderr" and words[2] == fact:
+                part = "stderr"
+                status = int(words[3]) if words[3].isdigit() else None
+                continue
+            if len(words) >= 3 and words[1] == "end" and words[2] == fact and fact in COMMANDS:
+                stdout = "".join(chunks["stdout"])
+                stderr = "".join(chunks["stderr"])
+                out[fact] = CommandResult(
+                    COMMANDS[fact],
+                    status,
+                    stdout[:-1] if stdout.endswith("\n") else stdout,
+                    stderr[:-1] if stderr.endswith("\n") else stderr,
+                )
+                fact, part = "", ""
+                continue
+        if part:
+            chunks[part].append(line)
+    return out
+
+
 async def fetch_remote_facts(
     pool: SSHPool,
     node: Node,
@@ -144,7 +203,10 @@ async def fetch_remote_facts(
     timeout: float = COMMAND_TIMEOUT,
     clock: Callable[[], float] = time.time,
 ) -> NodeFacts:
-    """Run the fact commands on ``node`` through its SSH connection, concurrently.
+    """Run the fact commands on ``node`` through its SSH connection, in one session.
+
+    One session (one shell start on the node) runs every command in turn, see
+    :func:`batch_script`; a fact whose command cannot run is "not available".
 
     Raises:
         ConnectError: the node could not be reached at all.
@@ -152,16 +214,20 @@ async def fetch_remote_facts(
     names = _wanted(facts)
     await pool.connection(node)  # one connect for all commands, with its clear errors
     out = NodeFacts(node=node.name, time=clock())
-
-    async def one(fact: str) -> None:
-        try:
-            result = await pool.run(node, COMMANDS[fact], timeout=timeout)
-        except ConnectError as exc:
+    nonce = f"@@meshtui-{secrets.token_hex(6)}"
+    try:
+        result = await pool.run(node, ("sh", "-c", batch_script(names, nonce)), timeout=timeout)
+    except ConnectError as exc:
+        for fact in names:
             out.errors[fact] = str(exc)
-            return
-        interpret(fact, result, out)
-
-    await asyncio.gather(*(one(f) for f in names))
+        return out
+    results = split_batch(result.stdout, nonce)
+    for fact in names:
+        if fact in results:
+            interpret(fact, results[fact], out)
+        else:
+            detail = _first_line(result.stderr) or f"exit status {result.exit_status}"
+            out.errors[fact] = f"`{shlex.join(COMMANDS[fact])}` did not run: {detail}"
     return out
 
 
