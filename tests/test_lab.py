@@ -408,7 +408,9 @@ def test_cli_names_a_missing_babeld(monkeypatch, capsys) -> None:
     from meshtui.cli import main
 
     real_which = shutil.which
-    monkeypatch.setattr(shutil, "which", lambda n: None if n == "babeld" else real_which(n))
+    monkeypatch.setattr(
+        shutil, "which", lambda n, **kw: None if n == "babeld" else real_which(n, **kw)
+    )
     monkeypatch.setattr(os, "geteuid", lambda: 0)
     assert main(["lab", "up"]) == 1
     err = capsys.readouterr().err

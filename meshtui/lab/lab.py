@@ -26,7 +26,6 @@ import contextlib
 import os
 import secrets
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -48,6 +47,7 @@ from meshtui.lab.proc import (
     run,
     spawn,
     terminate_pids,
+    tool,
     wait_until,
 )
 from meshtui.lab.state import (
@@ -95,9 +95,9 @@ def lab_unavailable() -> str | None:
     """
     if os.geteuid() != 0:
         return "the lab needs root (network namespaces)"
-    if shutil.which("babeld") is None:
+    if tool("babeld") is None:
         return "babeld is not installed"
-    if shutil.which("ip") is None:
+    if tool("ip") is None:
         return "ip (iproute2) is not installed"
     res = run(["ip", "netns", "list"], check=False)
     if res.returncode != 0:
@@ -110,10 +110,10 @@ def missing_prerequisites() -> list[str]:
     problems = []
     if os.geteuid() != 0:
         problems.append("the lab needs root (network namespaces)")
-    for tool in REQUIRED_TOOLS:
-        if shutil.which(tool) is None:
-            problems.append(f"{tool} is not installed")
-    if shutil.which("ip") is not None and os.geteuid() == 0:
+    for name in REQUIRED_TOOLS:
+        if tool(name) is None:
+            problems.append(f"{name} is not installed")
+    if tool("ip") is not None and os.geteuid() == 0:
         res = run(["ip", "netns", "list"], check=False)
         if res.returncode != 0:
             problems.append(f"`ip netns` does not work here: {res.stderr.strip()}")
@@ -722,7 +722,8 @@ class Lab:
     def _check_exited(self, node: str, what: str, *logs: Path) -> None:
         ns = self.node(node).namespace
         for pid, proc in list(self._procs.items()):
-            if proc.poll() is not None and what in proc.args and ns in proc.args:
+            programs = {os.path.basename(str(a)) for a in proc.args}
+            if proc.poll() is not None and what in programs and ns in proc.args:
                 del self._procs[pid]
                 tail = []
                 for log in logs:
@@ -783,7 +784,7 @@ class Lab:
 
     def _spawn_sshd(self, n: LabNode) -> None:
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        sshd = shutil.which("sshd") or "/usr/sbin/sshd"
+        sshd = tool("sshd") or "/usr/sbin/sshd"  # sshd wants an absolute path
         d = self.node_dir(n.name)
         with contextlib.suppress(FileNotFoundError):
             (d / "sshd.pid").unlink()

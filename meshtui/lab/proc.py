@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -28,6 +29,7 @@ __all__ = [
     "spawn",
     "start_time",
     "terminate_pids",
+    "tool",
     "wait_until",
 ]
 
@@ -44,6 +46,32 @@ class DaemonExited(LabError):
     """A daemon the lab started has died: waiting for it any longer is pointless."""
 
 
+SBIN_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def tool(name: str) -> str | None:
+    """The absolute path of a program, searching PATH and then the sbin directories.
+
+    Daemons and ``ip`` live in /usr/sbin on Debian, which a non-login root
+    shell (or a CI runner) may not have on its PATH.
+    """
+    if "/" in name:
+        return name if os.access(name, os.X_OK) else None
+    path = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    path += [d for d in SBIN_DIRS if d not in path]
+    return shutil.which(name, path=os.pathsep.join(path))
+
+
+def _resolve(argv: Sequence[str]) -> list[str]:
+    """``argv`` with its program (and the one ``ip netns exec NS`` runs) as absolute paths."""
+    out = list(argv)
+    if out:
+        out[0] = tool(out[0]) or out[0]
+    if len(out) > 4 and out[1:3] == ["netns", "exec"]:
+        out[4] = tool(out[4]) or out[4]
+    return out
+
+
 def run(
     argv: Sequence[str],
     *,
@@ -55,7 +83,7 @@ def run(
     """Run ``argv`` (no shell) and return its result; raise LabError when it fails."""
     try:
         res = subprocess.run(
-            list(argv),
+            _resolve(argv),
             input=input,
             capture_output=True,
             text=True,
@@ -128,7 +156,7 @@ def spawn(argv: Sequence[str], log: Path, *, env: dict[str, str] | None = None) 
     with open(log, "ab") as out:
         try:
             return subprocess.Popen(
-                list(argv),
+                _resolve(argv),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
