@@ -63,6 +63,8 @@ APP_CONFIG_ATTRIBUTE = "filters_config"
 """The app attribute holding the ``--config FILE`` path for local and recorded nodes."""
 
 CHAINS = (Chain.IN, Chain.OUT)
+CACHE_LIMIT = 100_000
+"""Cached verdicts kept per config before the cache starts over (routes come and go)."""
 DEFAULT_RULE = "default"
 
 
@@ -146,8 +148,15 @@ def _split_horizon(config: ParsedConfig, interface: str) -> bool:
     return conf.get("type") == "wired"
 
 
+VerdictCache = dict[tuple[str, str, str, str, str, str], FilterVerdict]
+"""Verdicts already computed for one config and one set of interfaces, by route identity."""
+
+
 def analyse(
-    config: ParsedConfig, model: NodeModel, interfaces: Iterable[str] | None = None
+    config: ParsedConfig,
+    model: NodeModel,
+    interfaces: Iterable[str] | None = None,
+    cache: VerdictCache | None = None,
 ) -> FilterAnalysis:
     """Every in/out decision babeld makes now on the node, and the rules that make them.
 
@@ -155,12 +164,29 @@ def analyse(
         config: the node's parsed babeld.conf.
         model: the node's live model.
         interfaces: interfaces that exist on the node (default: babeld's and the config's).
+        cache: verdicts kept between calls for the same config and interfaces (a verdict
+            depends only on the route's prefix, source, interface, neighbour and router-id).
     """
     names = sorted(set(model.interfaces) | set(config.interfaces))
     fs = FilterSet(config, names if interfaces is None else interfaces)
+    known: VerdictCache = {} if cache is None else cache
+
+    if len(known) > CACHE_LIMIT:
+        known.clear()
+
+    def verdict_of(
+        chain: Chain, prefix: str, src: str, interface: str, via: str, rid: str
+    ) -> FilterVerdict:
+        key = (chain.value, prefix, src, interface, via, rid)
+        found = known.get(key)
+        if found is None:
+            neighbour = via or None
+            found = known[key] = fs.evaluate(chain, prefix, src, interface, neighbour, rid or None)
+        return found
+
     decisions: list[Decision] = []
     for r in model.routes.values():
-        verdict = fs.evaluate(Chain.IN, r.prefix, r.src, r.interface, r.via, r.router_id)
+        verdict = verdict_of(Chain.IN, r.prefix, r.src, r.interface, r.via, r.router_id)
         decisions.append(
             Decision(Chain.IN, r.interface, r.prefix, r.src, r.via, r.router_id, "learnt",
                      r.metric, verdict)
@@ -182,7 +208,7 @@ def analyse(
             held_back = x is None and r is not None and horizon and r.interface == interface
             verdict = None
             if not held_back:
-                verdict = fs.evaluate(Chain.OUT, dest[0], dest[1], interface, router_id=rid or None)
+                verdict = verdict_of(Chain.OUT, dest[0], dest[1], interface, "", rid)
             decisions.append(
                 Decision(Chain.OUT, interface, dest[0], dest[1], "", rid, origin, metric, verdict,
                          held_back)
@@ -251,6 +277,8 @@ class ConfigState:
     absent: bool = False
     error: str | None = None
     loaded_at: float = 0.0
+    verdicts: VerdictCache = field(default_factory=dict)  # for this config
+    interfaces: frozenset[str] = frozenset()  # the interfaces the verdicts were made with
 
 
 # --------------------------------------------------------------------- the view
@@ -452,7 +480,11 @@ class FiltersView(View):
             decisions.sync(())
             self._show_missing(ctx, state)
             return stats
-        analysis = self.analysis = analyse(parsed, ctx.model)
+        names = frozenset(ctx.model.interfaces) | frozenset(parsed.interfaces)
+        if names != state.interfaces:  # a filter `if NAME` depends on what exists
+            state.verdicts.clear()
+            state.interfaces = names
+        analysis = self.analysis = analyse(parsed, ctx.model, names, state.verdicts)
         stats = rules.sync(self._rule_rows(analysis, parsed))
         shown = decisions.sync(self._decision_rows(analysis, parsed))
         stats.added += shown.added
