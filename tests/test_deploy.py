@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -229,34 +228,38 @@ def test_lint_warns_about_interfaces_the_node_lacks(tmp_path: Path) -> None:
 # --------------------------------------------------------------------- the node's script
 
 
-def run_rollback(tmp_path: Path, deadline: int, *, backup: bool = True) -> Path:
-    """Run the node-side rollback script in tmp_path; returns the config path."""
+def script_for(tmp_path: Path, *, backup: bool = True, restart: list[str] | None = None):
     cfg = tmp_path / "babeld.conf"
     paths = DeployPaths.of(str(cfg), "ID", "STAMP")
+    restart = restart or ["sh", "-c", f"echo restarted >> '{tmp_path / 'restarted'}'"]
+    Path(paths.script).write_text(rollback_script(paths, backup, "ID", restart))
+    return cfg, paths
+
+
+def run_rollback(tmp_path: Path, deadline: int, *, backup: bool = True) -> Path:
+    """Run the node-side rollback script in tmp_path; returns the config path."""
+    cfg, paths = script_for(tmp_path, backup=backup)
     cfg.write_text("new\n")
     Path(paths.backup).write_text("old\n")
     os.chmod(paths.backup, 0o640)
     Path(paths.marker).write_text("armed\n")
     Path(paths.deadline).write_text(f"{deadline}\n")
     Path(paths.write_tmp).write_text("partial")
-    restart_log = tmp_path / "restarted"
-    args = [
-        paths.marker,
-        paths.deadline,
-        paths.config,
-        paths.backup if backup else "",
-        paths.write_tmp,
-        paths.restore_tmp,
-        paths.result,
-        paths.rejected,
-        "ID",
-        "sh",
-        "-c",
-        f"echo restarted >> '{restart_log}'",
-    ]
-    subprocess.run(["sh", "-c", rollback_script(), "meshtui-rollback", *args], check=True,
-                   timeout=30)  # fmt: skip
+    subprocess.run(["sh", paths.script], check=True, timeout=30)
     return cfg
+
+
+def test_rollback_script_quotes_every_path(tmp_path: Path) -> None:
+    odd = tmp_path / "it's a $dir `x`"
+    odd.mkdir()
+    cfg, paths = script_for(odd, restart=["sh", "-c", f"echo 'ok; $x' > {odd / 'restarted'!s}"])
+    cfg.write_text("new\n")
+    Path(paths.backup).write_text("old\n")
+    Path(paths.marker).write_text("armed\n")
+    Path(paths.deadline).write_text("0\n")
+    subprocess.run(["sh", paths.script], check=True, timeout=30)
+    assert cfg.read_text() == "old\n"
+    assert not Path(paths.script).exists()  # it removes itself
 
 
 def test_rollback_script_restores_atomically_and_reports(tmp_path: Path) -> None:
@@ -272,16 +275,25 @@ def test_rollback_script_restores_atomically_and_reports(tmp_path: Path) -> None
 
 
 def test_rollback_script_does_nothing_once_disarmed(tmp_path: Path) -> None:
-    cfg = tmp_path / "babeld.conf"
-    paths = DeployPaths.of(str(cfg), "ID", "STAMP")
+    cfg, paths = script_for(tmp_path, restart=["false"])
     cfg.write_text("new\n")
-    Path(paths.deadline).write_text(f"{int(time.time()) + 3600}\n")
+    Path(paths.deadline).write_text("3600\n")
     # no marker: disarmed (the deployer unlinked it first)
-    subprocess.run(["sh", "-c", rollback_script(), "x", paths.marker, paths.deadline, str(cfg),
-                    "", "", "", paths.result, "", "ID", "false"], check=True,
-                   timeout=30)  # fmt: skip
+    subprocess.run(["sh", paths.script], check=True, timeout=30)
     assert cfg.read_text() == "new\n"
     assert not Path(paths.result).exists()
+
+
+def test_rollback_script_waits_for_its_deadline_then_fires(tmp_path: Path) -> None:
+    cfg, paths = script_for(tmp_path)
+    cfg.write_text("new\n")
+    Path(paths.backup).write_text("old\n")
+    Path(paths.marker).write_text("armed\n")
+    Path(paths.deadline).write_text("2\n")  # seconds after the file's mtime (node clock)
+    proc = subprocess.Popen(["sh", paths.script])
+    assert cfg.read_text() == "new\n"  # not yet
+    assert proc.wait(timeout=30) == 0
+    assert cfg.read_text() == "old\n"
 
 
 def test_rollback_script_without_previous_config_moves_the_new_one_aside(tmp_path: Path) -> None:

@@ -415,11 +415,12 @@ def test_an_armed_rollback_on_the_node_refuses_a_new_deployment(
     inv = variant(lab, tmp_path, slower_hellos(node))
     try:
         marker.write_text("armed by an earlier deployment\n")
-        deadline.write_text(f"{int(time.time()) + 600}\n")
+        deadline.write_text("600\n")  # seconds after its mtime
         r = deploy(lab, inv, [node]).nodes[0]
         assert r.outcome is Outcome.REFUSED, r.messages
         assert any("rollback of deployment earlier is armed" in m for m in r.messages)
-        deadline.write_text(f"{int(time.time()) - 3600}\n")
+        an_hour_ago = time.time() - 3600
+        os.utime(deadline, (an_hour_ago, an_hour_ago))
         r = deploy(lab, inv, [node]).nodes[0]
         assert r.outcome is Outcome.REFUSED, r.messages
         assert any("stale rollback marker" in m for m in r.messages)

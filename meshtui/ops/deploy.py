@@ -115,7 +115,7 @@ DEFAULT_ROLLBACK_GRACE = 15.0
 HELLOS_TO_VERIFY = 3.0  # a neighbour is heard within a hello and acknowledged (IHU) within ~3
 STALE_AFTER = 60.0  # an armed marker this far past its deadline has lost its timer
 OP_TIMEOUT = 60.0  # one SFTP operation or short command (generous: keepalives catch dead paths)
-ARM_ALLOWANCE = 5.0  # from arming to the next deadline move: one rename, one command
+ARM_ALLOWANCE = 10.0  # from arming to the next deadline move: two SFTP operations
 POLL_INTERVAL = 0.5
 KEEP_BACKUPS = 10
 _HIDDEN = ".meshtui-"
@@ -405,6 +405,7 @@ class DeployPaths:
     deadline: str
     result: str
     rejected: str
+    script: str
     unit: str
 
     @classmethod
@@ -422,6 +423,7 @@ class DeployPaths:
             deadline=f"{hidden}.deadline",
             result=f"{hidden}.result",
             rejected=f"{config}.rejected.{stamp}",
+            script=f"{hidden}.rollback.sh",
             unit=f"meshtui-rollback-{deploy_id}",
         )
 
@@ -589,17 +591,16 @@ def lint_config_text(
 
 # --------------------------------------------------------------------- node scripts
 
-_ROLLBACK_SCRIPT = r"""
-m=$1 d=$2 cfg=$3 bak=$4 wtmp=$5 rtmp=$6 res=$7 rej=$8 id=$9
-shift 9
+_ROLLBACK_BODY = r"""
 while :; do
-  [ -e "$m" ] || exit 0
-  dl=$(cat "$d" 2>/dev/null)
-  case $dl in ''|*[!0-9]*) dl=0 ;; esac
-  [ "$(date +%s)" -ge "$dl" ] && break
+  [ -e "$m" ] || { rm -f "$self"; exit 0; }
+  rel=$(cat "$d" 2>/dev/null)
+  case $rel in ''|*[!0-9]*) rel=0 ;; esac
+  set_at=$(date -r "$d" +%s 2>/dev/null) || set_at=0
+  [ "$(date +%s)" -ge $((set_at + rel)) ] && break
   sleep 1
 done
-mv -f "$m" "$m.fired" 2>/dev/null || exit 0
+mv -f "$m" "$m.fired" 2>/dev/null || { rm -f "$self"; exit 0; }
 rm -f "$wtmp"
 if [ -n "$bak" ]; then
   cp -p "$bak" "$rtmp" && sync && mv -f "$rtmp" "$cfg"
@@ -607,37 +608,30 @@ else
   mv -f "$cfg" "$rej"
 fi
 restore=$?
-"$@" </dev/null >/dev/null 2>&1
-restart=$?
+restart </dev/null >/dev/null 2>&1
+rc=$?
 if command -v logger >/dev/null 2>&1; then
   logger -t meshtui "deploy $id of $cfg not confirmed: previous config restored" \
-    "(restore=$restore restart=$restart)"
+    "(restore=$restore restart=$rc)"
 fi
-printf 'rolled-back %s restore=%s restart=%s\n' "$(date +%s)" "$restore" "$restart" \
+printf 'rolled-back %s restore=%s restart=%s\n' "$(date +%s)" "$restore" "$rc" \
   > "$res.tmp" && mv -f "$res.tmp" "$res"
-rm -f "$m.fired" "$d"
+rm -f "$m.fired" "$d" "$self"
 """
 
 _ARM_SCRIPT = r"""
 n=$1 m=$2 d=$3 info=$4 kind=$5 unit=$6 script=$7
-shift 7
-echo $(( $(date +%s) + n )) > "$d.tmp" && mv -f "$d.tmp" "$d" || exit 1
+echo "$n" > "$d.tmp" && mv -f "$d.tmp" "$d" || exit 1
 printf '%s\n' "$info" > "$m.tmp" && mv -f "$m.tmp" "$m" || exit 1
 if [ "$kind" = systemd ]; then
   systemd-run --quiet --unit="$unit" --description="meshtui: roll back unconfirmed babeld config" \
-    --on-active="${n}s" --timer-property=AccuracySec=1s \
-    /bin/sh -c "$script" meshtui-rollback "$@" || { rm -f "$m" "$d"; exit 1; }
+    --on-active="${n}s" --timer-property=AccuracySec=1s /bin/sh "$script" \
+    || { rm -f "$m" "$d"; exit 1; }
 else
   command -v setsid >/dev/null 2>&1 || { rm -f "$m" "$d"; echo "setsid missing" >&2; exit 1; }
-  setsid sh -c "$script" meshtui-rollback "$@" </dev/null >/dev/null 2>&1 &
+  setsid sh "$script" </dev/null >/dev/null 2>&1 &
 fi
 echo "armed $(date +%s)"
-"""
-
-_EXTEND_SCRIPT = r"""
-n=$1 m=$2 d=$3
-[ -e "$m" ] || { echo fired; exit 0; }
-echo $(( $(date +%s) + n )) > "$d.tmp" && mv -f "$d.tmp" "$d" && echo ok
 """
 
 _PREFLIGHT_SCRIPT = r"""
@@ -650,24 +644,37 @@ fi
 """
 
 
-def rollback_script() -> str:
-    """The POSIX sh script the node runs to roll back (arguments, not interpolation)."""
-    return _ROLLBACK_SCRIPT
+def rollback_script(
+    paths: DeployPaths, has_old: bool, deploy_id: str, restart: Sequence[str]
+) -> str:
+    """The POSIX sh script the node runs to roll back a deployment (written next to the
+    config, run by the detached process or the systemd timer).
 
-
-def _rollback_args(paths: DeployPaths, has_old: bool, deploy_id: str, restart: list[str]):
-    return [
-        paths.marker,
-        paths.deadline,
-        paths.config,
-        paths.backup if has_old else "",
-        paths.write_tmp,
-        paths.restore_tmp,
-        paths.result,
-        paths.rejected,
-        deploy_id,
-        *restart,
-    ]
+    Every path and the restart argv are set at the top, each quoted with
+    :func:`shlex.quote`; the body then only expands those variables. It waits
+    until its deadline (the deadline file's mtime, node clock, plus the seconds it
+    holds) while the marker exists, claims
+    the marker with an atomic rename (the deployer disarms with an atomic
+    unlink: exactly one of them wins), restores the backup by copy + rename (no
+    backup: moves the new file aside), restarts, and writes a result line.
+    """
+    q = shlex.quote
+    values = {
+        "self": paths.script,
+        "m": paths.marker,
+        "d": paths.deadline,
+        "cfg": paths.config,
+        "bak": paths.backup if has_old else "",
+        "wtmp": paths.write_tmp,
+        "rtmp": paths.restore_tmp,
+        "res": paths.result,
+        "rej": paths.rejected,
+        "id": deploy_id,
+    }
+    head = [f"# meshtui: roll back deployment {deploy_id} of {paths.config} unless confirmed"]
+    head += [f"{name}={q(value)}" for name, value in values.items()]
+    head.append(f"restart() {{ {shlex.join(restart)}; }}")
+    return "\n".join(head) + "\n" + _ROLLBACK_BODY
 
 
 # --------------------------------------------------------------------- operator
@@ -1352,9 +1359,11 @@ class Deployer:
             name = armed[0]
             dep = name[len(prefix) :].split(".armed")[0]
             deadline_path = posixpath.join(folder, f"{prefix}{dep}.deadline")
-            data, _ = await ctx.remote.read(deadline_path)
+            data, attrs = await ctx.remote.read(deadline_path)
             text = (data or b"").decode("ascii", "replace").strip()
-            due = int(text) if text.isdigit() else None
+            due = None
+            if text.isdigit() and attrs is not None and attrs.mtime is not None:
+                due = int(attrs.mtime) + int(text)
             ctx.report.outcome = Outcome.REFUSED
             if name.endswith(".fired"):
                 self._say(ctx, f"deployment {dep} is being rolled back on the node right now")
@@ -1372,7 +1381,7 @@ class Deployer:
                           "wait for it")  # fmt: skip
             return False
         for name in names:
-            if name.endswith((".tmp", ".deadline")):  # leftovers; no timer is alive
+            if name.endswith((".tmp", ".deadline", ".rollback.sh")):  # leftovers; no timer alive
                 await ctx.remote.remove(posixpath.join(folder, name))
         return True
 
@@ -1398,14 +1407,22 @@ class Deployer:
         return mode, owner
 
     async def _arm(self, ctx: _Ctx) -> None:
+        """Write the rollback script next to the config, then start its timer on the node."""
         opts = self.options
         seconds = math.ceil(ARM_ALLOWANCE + opts.rollback_grace)
+        script = rollback_script(ctx.paths, ctx.old is not None, ctx.report.deploy_id, ctx.restart)
+        for note in await ctx.remote.write_atomic(
+            ctx.paths.script, ctx.paths.script + ".tmp", script.encode(), 0o700
+        ):
+            self._say(ctx, note)
+        if ctx.timer is TimerKind.SYSTEMD and any(c in ctx.paths.script for c in "%$\\"):
+            ctx.timer = TimerKind.DETACHED  # systemd would expand those in ExecStart
+            self._say(ctx, "the config path has %, $ or \\: detached rollback, not systemd")
         info = (
-            f"meshtui deployment {ctx.report.deploy_id}: unless confirmed, {ctx.paths.config} "
-            f"is restored from {ctx.paths.backup if ctx.old is not None else '(nothing)'} "
-            f"and babeld restarted; deadline (epoch s) in {ctx.paths.deadline}"
+            f"meshtui deployment {ctx.report.deploy_id}: unless confirmed, {ctx.paths.script} "
+            f"restores {ctx.paths.config} and restarts babeld; deadline: the mtime of "
+            f"{ctx.paths.deadline} plus the seconds it holds"
         )
-        args = _rollback_args(ctx.paths, ctx.old is not None, ctx.report.deploy_id, ctx.restart)
         res = await ctx.remote.sh(
             _ARM_SCRIPT,
             str(seconds),
@@ -1414,11 +1431,12 @@ class Deployer:
             info,
             ctx.timer.value,
             ctx.paths.unit,
-            _ROLLBACK_SCRIPT,
-            *args,
+            ctx.paths.script,
             what="arming the rollback",
         )
         if res.exit_status != 0 or "armed" not in res.stdout:
+            with contextlib.suppress(_NodeFailure):
+                await ctx.remote.remove(ctx.paths.script)
             raise _NodeFailure(
                 f"{ctx.node.name}: could not arm the rollback ({ctx.timer.value}): "
                 f"{(res.stderr or res.stdout).strip() or f'exit {res.exit_status}'}"
@@ -1430,18 +1448,18 @@ class Deployer:
         self._say(ctx, f"rollback armed on the node ({how}); it fires unless confirmed")
 
     async def _extend(self, ctx: _Ctx, seconds: float) -> None:
-        """Move the node's deadline to now + ``seconds`` + grace."""
+        """Move the node's deadline to now + ``seconds`` + grace (node clock).
+
+        Over SFTP only (no login shell, however slow it is): the deadline file
+        holds seconds counted from its own mtime, which the node's clock sets.
+        """
         total = math.ceil(seconds + self.options.rollback_grace)
-        res = await ctx.remote.sh(
-            _EXTEND_SCRIPT,
-            str(total),
-            ctx.paths.marker,
-            ctx.paths.deadline,
-            what="moving the rollback deadline",
+        await ctx.remote.write_atomic(
+            ctx.paths.deadline, ctx.paths.deadline + ".tmp", f"{total}\n".encode(), 0o600
         )
-        if "fired" in res.stdout:
-            raise _NodeFailure(f"{ctx.node.name}: the node's rollback timer fired early")
         ctx.deadline_at = time.monotonic() + total
+        if not await ctx.remote.exists(ctx.paths.marker):
+            raise _NodeFailure(f"{ctx.node.name}: the node's rollback timer fired early")
 
     async def _restart(self, ctx: _Ctx) -> bool:
         command = shlex.join(ctx.restart)
@@ -1566,6 +1584,7 @@ class Deployer:
             ctx.armed = False
             with contextlib.suppress(_NodeFailure):
                 await ctx.remote.remove(ctx.paths.deadline)
+                await ctx.remote.remove(ctx.paths.script)
             if ctx.timer is TimerKind.SYSTEMD:
                 with contextlib.suppress(_NodeFailure):
                     await ctx.remote.run(
@@ -1576,10 +1595,10 @@ class Deployer:
     async def _rollback(self, ctx: _Ctx, why: str) -> None:
         """Have the node restore the backup now (the same script as the timer), then verify."""
         self._say(ctx, f"{why}: rolling back")
-        res = await ctx.remote.sh(
-            _EXTEND_SCRIPT, "0", ctx.paths.marker, ctx.paths.deadline, what="the rollback"
+        await ctx.remote.write_atomic(
+            ctx.paths.deadline, ctx.paths.deadline + ".tmp", b"0\n", 0o600
         )
-        requested = "ok" in res.stdout
+        requested = await ctx.remote.exists(ctx.paths.marker)
         if requested and ctx.timer is TimerKind.SYSTEMD:
             with contextlib.suppress(_NodeFailure):
                 await ctx.remote.run(
