@@ -236,7 +236,9 @@ async def test_mesh_view_draws_the_matrix_lights_changes_and_lists_findings() ->
         view = app.query_one(MeshView)
         view.show(state["input"], 100.0)
         await pilot.pause()
-        matrix = view.query_one("#mesh-matrix", KeyedTable)
+        await pilot.pause()  # the matrix table is mounted with the destinations as columns
+        matrix = view.matrix_table
+        assert matrix is not None and matrix.is_mounted
         rows = {r[0]: r for r in matrix.plain_rows()}
         assert set(rows) == set(names.nodes)
         column = [n for n, _ in view.report.matrix.destinations].index("srv-b1") + 1  # type: ignore[union-attr]

@@ -100,21 +100,6 @@ def cell_style(cell: Cell, lit: bool) -> str:
     return _STATE_STYLE[cell.state]
 
 
-class _MatrixTable(KeyedTable):
-    """A :class:`KeyedTable` whose columns follow the mesh's destinations."""
-
-    def set_columns(self, columns: list[Column]) -> None:
-        """Replace the columns (and forget the rows: the next sync adds them again)."""
-        self.table_columns = columns
-        self._column_keys = [c.key for c in columns]
-        self._sigs.clear()
-        self._specs.clear()
-        if self.is_mounted:
-            self.clear(columns=True)
-            for column in columns:
-                self.add_column(column.label, key=column.key, width=column.width)
-
-
 class MeshView(View):
     """The whole mesh at a glance: who reaches whom, through which relay, and what is wrong.
 
@@ -127,7 +112,7 @@ class MeshView(View):
     title = "Mesh"
 
     DEFAULT_CSS = """
-    MeshView #mesh-matrix {
+    MeshView .mesh-matrix {
         height: 2fr;
     }
     MeshView #mesh-findings {
@@ -158,12 +143,17 @@ class MeshView(View):
         self._lit: dict[tuple[str, str], float] = {}
         self._columns: tuple[str, ...] = ()
         self._now = 0.0
+        self._generation = 0
+        self._table: KeyedTable | None = None
 
     def compose(self) -> ComposeResult:
         """A title, the matrix, a summary line, the findings and the filter bar."""
         yield Static("Mesh: relay (or first hop) and metric, from each node to each /128",
                      classes="section", id="mesh-title")  # fmt: skip
-        yield _MatrixTable([Column("from", "from \\ to")], self.style, id="mesh-matrix")
+        self._table = KeyedTable(
+            [Column("from", "from \\ to")], self.style, id="mesh-matrix-0", classes="mesh-matrix"
+        )
+        yield self._table
         yield Static("", id="mesh-summary")
         yield Static("Checks", classes="section", id="mesh-checks-title")
         yield KeyedTable(
@@ -179,7 +169,12 @@ class MeshView(View):
 
     def main_widget(self) -> Widget | None:
         """The matrix."""
-        return self.query_one("#mesh-matrix", KeyedTable)
+        return self._table
+
+    @property
+    def matrix_table(self) -> KeyedTable | None:
+        """The matrix table now shown (it is replaced when the destinations change)."""
+        return self._table
 
     # ------------------------------------------------------------ data
 
@@ -216,7 +211,7 @@ class MeshView(View):
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
         table = self._matrix_table(matrix)
-        stats = table.sync(self._matrix_rows(matrix))
+        stats = table.sync(self._matrix_rows(matrix)) if table is not None else SyncStats()
         found = self.query_one("#mesh-findings", KeyedTable).sync(self._finding_rows(findings))
         self._summary(matrix, data, findings)
         stats.added += found.added
@@ -230,15 +225,30 @@ class MeshView(View):
 
     # ------------------------------------------------------------ matrix
 
-    def _matrix_table(self, matrix: Matrix) -> _MatrixTable:
+    def _matrix_table(self, matrix: Matrix) -> KeyedTable | None:
+        """The matrix table, or None while a new one (new destinations) is being mounted."""
         columns = tuple(prefix for _, prefix in matrix.destinations)
-        table = self.query_one("#mesh-matrix", _MatrixTable)
+        current = self._table
+        if current is None:
+            return None
         if columns != self._columns:
             self._columns = columns
-            table.set_columns(
-                [Column("from", "from \\ to"), *(Column(p, n) for n, p in matrix.destinations)]
+            self._generation += 1
+            table = KeyedTable(
+                [Column("from", "from \\ to"), *(Column(p, n) for n, p in matrix.destinations)],
+                self.style,
+                id=f"mesh-matrix-{self._generation}",
+                classes="mesh-matrix",
             )
-        return table
+            focused = current.has_focus
+            current.remove()
+            self.mount(table, after=self.query_one("#mesh-title"))
+            self._table = table
+            if focused:
+                table.focus()
+            self.call_after_refresh(self.redraw)  # fill it once it has its columns
+            return None
+        return current if current.is_mounted else None
 
     def _matrix_rows(self, matrix: Matrix) -> Iterator[RowSpec]:
         flt = self.filter
@@ -294,7 +304,7 @@ class MeshView(View):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a matrix row: tell the app which node was chosen."""
-        if event.data_table.id != "mesh-matrix":
+        if event.data_table is not self._table:
             return
         event.stop()
         key = event.row_key.value
