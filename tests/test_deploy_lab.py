@@ -505,3 +505,59 @@ def test_cli_deploy_yes_json_then_back(deploy_lab: Any, tmp_path: Path) -> None:
     records = read_audit(tmp_path / "state" / "meshtui" / "audit.log")
     assert [r["result"] for r in records] == ["confirmed", "confirmed"]
     assert all(r["node"] == "srv-a1" for r in records)
+
+
+def run_in_pty(env: dict[str, str], argv: list[str], answers: list[str]) -> tuple[int, str]:
+    """Run meshtui on a pseudo-terminal, answering each ``[y/N]`` prompt in turn."""
+    import pty
+    import select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.execvpe(sys.executable, [sys.executable, "-m", "meshtui", *argv], env)
+    out = b""
+    deadline = time.monotonic() + 300
+    pending = list(answers)
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if not ready:
+                continue
+            try:
+                data = os.read(fd, 4096)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data
+            if b"[y/N]" in data and pending:
+                os.write(fd, (pending.pop(0) + "\n").encode())
+    finally:
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+def test_cli_prompts_approve_then_keep_or_roll_back(deploy_lab: Any, tmp_path: Path) -> None:
+    lab = deploy_lab
+    env = cli_env(lab, tmp_path)
+    path = tmp_path / "mesh.toml"
+    path.write_text(
+        lab.inventory_path.read_text().replace(
+            "[nodes.srv-a1]\n", "[nodes.srv-a1]\nlan_hello = 0.4\n"
+        )
+    )
+    argv = ["deploy", "--inventory", str(path), "--node", "srv-a1", "--confirm-timeout", "60"]
+    status, out = run_in_pty(env, argv, ["y", "y"])
+    assert status == 0, out
+    assert "Write this config to srv-a1 and restart babeld? [y/N]" in out
+    assert "Keep the new config on srv-a1? [y/N] (rolls back in 60 s)" in out
+    assert "confirmed: rollback disarmed" in out
+    new = lab.config_path("srv-a1").read_bytes()
+    assert b"hello-interval 0.4" in new
+    # back to the lab's config, but the operator answers no once it is verified
+    argv[2] = str(lab.inventory_path)
+    status, out = run_in_pty(env, argv, ["y", "n"])
+    assert status == 1, out
+    assert "the operator did not confirm" in out and "rolled-back" in out
+    assert lab.config_path("srv-a1").read_bytes() == new

@@ -179,7 +179,11 @@ class PromptOperator:
 
     async def _ask(self, prompt: str) -> bool:
         print(prompt, end="", file=self.out, flush=True)
-        line = await _read_line(self.stdin)
+        try:
+            line = await _read_line(self.stdin)
+        except asyncio.CancelledError:
+            print("", file=self.out, flush=True)  # the window closed: end the prompt's line
+            raise
         if line is None:
             print("", file=self.out)
         return (line or "").strip().lower() in ("y", "yes")
@@ -343,7 +347,7 @@ def _finish(args: argparse.Namespace, report) -> int:  # noqa: ANN001 - DeployRe
             elif r.outcome is Outcome.BLOCKED:
                 extra = f" ({sum(e.error for e in r.lint)} lint error(s))"
             print(f"  {r.node:<16} {r.outcome.value}{extra}")
-        if report.stopped_at:
+        if report.stopped_at and report.stopped_at != report.order[-1]:
             print(f"stopped at {report.stopped_at}: the nodes after it were not touched")
     for problem in report.audit_errors:
         print(f"meshtui: {problem}", file=sys.stderr)
