@@ -232,6 +232,16 @@ def test_shared_link_local_resolved_by_the_observers_routes_then_site() -> None:
     assert bare.neighbour("relay-1", "fe80::1", "wg-zz") is None
 
 
+def test_neighbour_without_live_data_named_by_the_prefix_it_originates() -> None:
+    # srv-b1 is down (no greeting, no interface lines): edge-b's route to srv-b1's /128
+    # with refmetric 0 still says that fe80::1 on eth0 is srv-b1.
+    models = healthy().models()
+    del models["srv-b1"], models["srv-a1"]
+    names = Names.build(inventory(), models)
+    assert names.neighbour("edge-b", "fe80::1", "eth0") == "srv-b1"
+    assert names.neighbour("edge-a", "fe80::1", "eth0") == "srv-a1"
+
+
 def test_unknown_stays_as_babeld_printed_it() -> None:
     names, _ = names_for(healthy())
     assert names.neighbour("edge-a", "fe80::dead", "eth9") is None

@@ -414,7 +414,8 @@ def check_mesh(
 
     for node in matrix.sources:
         if models.get(node) is None:
-            why = errors.get(node, "no live data")
+            why = errors.get(node) or "no live data"
+            why = why.removeprefix(f"{node}: ")
             findings.append(
                 Finding(CheckKind.NODE_DOWN, Severity.WARNING, f"{node}: {why}", node=node)
             )

@@ -10,7 +10,8 @@ WireGuard tunnel peers) and learns from live data:
 * the prefixes each node redistributes (its ``xroute`` lines);
 * per observing node, which neighbour a ``via`` is: a route whose
   ``refmetric`` is 0 was announced by its originator itself, so its ``via``
-  is the link-local of the node owning its router-id.
+  is the link-local of the node owning its router-id (or, when that node's
+  greeting was not seen, the node owning the route's /128).
 
 A next hop is resolved in that order of evidence: what the observer's own
 routes prove, the inventory's tunnel peer on that interface, then a unique
@@ -72,7 +73,7 @@ class Names:
         self._ll_nodes: dict[str, set[str]] = {}
         self._node_lls: dict[str, dict[str, str]] = {}
         self._tunnel_peer: dict[tuple[str, str], str] = {}
-        self._origin_hops: dict[tuple[str, str, str], str] = {}
+        self._origin_hops: dict[tuple[str, str, str], tuple[str, str]] = {}
         self._roles: dict[str, str] = {}
         self._sites: dict[str, str | None] = {}
         self._order: list[str] = []
@@ -127,9 +128,9 @@ class Names:
         for key in stale:
             del self._origin_hops[key]
         for route in model.routes.values():
-            if route.refmetric == 0 and route.router_id:
+            if route.refmetric == 0:
                 key = (node, _canon_address(route.via), route.interface)
-                self._origin_hops[key] = route.router_id
+                self._origin_hops[key] = (route.router_id, route.prefix)
 
     def learn_facts(self, node: str, facts: NodeFacts) -> None:
         """Learn ``node``'s link-local addresses from its kernel facts."""
@@ -209,10 +210,11 @@ class Names:
         via = _canon_address(via)
         iface = interface or ""
         if observer is not None:
-            rid = self._origin_hops.get((observer, via, iface))
-            if rid is not None:
-                node = self._router_node.get(rid)
-                if node is not None:
+            origin = self._origin_hops.get((observer, via, iface))
+            if origin is not None:
+                rid, prefix = origin
+                node = self._router_node.get(rid) or self.node_of_prefix(prefix)
+                if node is not None and node != observer:
                     return node
             peer = self._tunnel_peer.get((observer, iface))
             if peer is not None:
