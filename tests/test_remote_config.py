@@ -112,12 +112,24 @@ IP_ROUTE = json.dumps([{"dst": "default", "gateway": "fe80::1", "dev": "eth0", "
                         "protocol": "ra"}])  # fmt: skip
 
 
-class FakeNode:
-    """Answers the read-only commands meshtui sends: cat, ip, nft (and records them)."""
+IP_STUB = """#!/bin/sh
+case "$*" in
+  *addr*) printf '%s' "$FAKE_IP_ADDR" ;;
+  *route*) printf '%s' "$FAKE_IP_ROUTE" ;;
+  *) printf '[]' ;;
+esac
+"""
 
-    def __init__(self, files: dict[str, str], nft: bool) -> None:
+
+class FakeNode:
+    """Answers the read-only commands meshtui sends (and records them): ``cat -- PATH`` from
+    a dict of files, ``nft`` when present; a ``sh -c`` script (the facts batch) runs in a
+    real sh whose PATH holds only a stub ``ip`` printing canned JSON."""
+
+    def __init__(self, files: dict[str, str], nft: bool, stubs: Path) -> None:
         self.files = files
         self.nft = nft
+        self.stubs = stubs
         self.commands: list[str] = []
 
     def __call__(self, process: asyncssh.SSHServerProcess) -> None:
@@ -134,15 +146,13 @@ class FakeNode:
             else:
                 process.stdout.write(self.files[path])
                 process.exit(0)
-        elif argv[:3] == ["ip", "-j", "addr"]:
-            process.stdout.write(IP_ADDR)
-            process.exit(0)
-        elif argv[:2] == ["ip", "-j"] and "route" in argv:
-            process.stdout.write(IP_ROUTE)
-            process.exit(0)
-        elif argv[:2] == ["ip", "-j"]:
-            process.stdout.write("[]")
-            process.exit(0)
+        elif argv[:2] == ["sh", "-c"]:
+            env = {"PATH": str(self.stubs), "FAKE_IP_ADDR": IP_ADDR, "FAKE_IP_ROUTE": IP_ROUTE}
+            done = subprocess.run(["/bin/sh", "-c", argv[2]], capture_output=True, text=True,
+                                  env=env, timeout=10, check=False)  # fmt: skip
+            process.stdout.write(done.stdout)
+            process.stderr.write(done.stderr)
+            process.exit(done.returncode)
         elif argv[0] == "nft" and self.nft:
             process.stdout.write("table inet f {\n chain input {\n  type filter hook input "
                                  "priority 0; policy drop;\n }\n}\n")  # fmt: skip
@@ -161,8 +171,13 @@ async def fake_node(tmp_path: Path) -> AsyncIterator[Any]:
     client_key.write_private_key(str(key_path))
     listeners = []
 
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "ip").write_text(IP_STUB)
+    (stubs / "ip").chmod(0o755)
+
     async def start(files: dict[str, str], sftp: bool, nft: bool = True):
-        handler = FakeNode(files, nft)
+        handler = FakeNode(files, nft, stubs)
         listener = await asyncssh.listen(
             "127.0.0.1",
             0,
@@ -230,7 +245,8 @@ async def test_lint_facts_and_missing_nft(fake_node: Any) -> None:
         facts = await fetch_lint_facts(pool, node)
         assert facts.firewall is None
         assert "firewall: not available: nft is not installed" in facts.notes
-        eth0 = next(f for f in facts.interfaces or [] if f.name == "eth0")
+        assert facts.interfaces, facts.notes
+        eth0 = next(f for f in facts.interfaces if f.name == "eth0")
         assert eth0.default_route and str(eth0.addresses[0]) == "fd42:9::5"
         assert shlex.join(["nft", "list", "ruleset"]) in handler.commands
     finally:
