@@ -29,6 +29,7 @@ StateCallback = Callable[[str, "SessionState", str], None]
 RawCallback = Callable[[str, float, str], None]
 
 MAX_LINE = 64 * 1024
+PERMANENT_RETRY = 30.0
 GREETING_TIMEOUT = 5.0
 
 
@@ -141,6 +142,8 @@ class NodeSession:
                     if self.fail_fast and self.connects == 0:
                         raise  # the caller reports it, once
                     self._lost(str(exc), failed=exc.permanent)
+                    if exc.permanent:  # needs the user (known_hosts, keys): retry rarely
+                        delay = max(delay, PERMANENT_RETRY)
                 except _Closed as exc:
                     self._lost(str(exc) or "babeld closed the connection")
                     if self.synced_at is not None:
