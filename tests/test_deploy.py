@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -452,3 +453,45 @@ def test_prompt_reads_a_line_without_blocking_the_loop() -> None:
         os.close(w)
     assert line == "yes"
     assert ticks > 3  # the loop kept running while the prompt waited
+
+
+def arm(tmp_path: Path, kind: str, seconds: int, env: dict[str, str] | None = None):
+    from meshtui.ops.deploy import _ARM_SCRIPT
+
+    cfg, paths = script_for(tmp_path)
+    cfg.write_text("new\n")
+    Path(paths.backup).write_text("old\n")
+    res = subprocess.run(
+        ["sh", "-c", _ARM_SCRIPT, "meshtui", str(seconds), paths.marker, paths.deadline,
+         "info", kind, paths.unit, paths.script],
+        capture_output=True, text=True, timeout=30, env=env, check=False,
+    )  # fmt: skip
+    return cfg, paths, res
+
+
+def test_arming_detached_starts_a_timer_that_fires_by_itself(tmp_path: Path) -> None:
+    cfg, paths, res = arm(tmp_path, "detached", 1)
+    assert res.returncode == 0 and res.stdout.startswith("armed "), res.stderr
+    assert Path(paths.marker).read_text() == "info\n"
+    assert Path(paths.deadline).read_text() == "1\n"  # seconds after the file's mtime
+    deadline = time.monotonic() + 30
+    while not Path(paths.result).exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert cfg.read_text() == "old\n"
+    assert "restore=0 restart=0" in Path(paths.result).read_text()
+
+
+def test_arming_with_systemd_asks_for_a_transient_timer(tmp_path: Path) -> None:
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    calls = tmp_path / "calls"
+    (fake / "systemd-run").write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {calls}\n')
+    (fake / "systemd-run").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    cfg, paths, res = arm(tmp_path, "systemd", 19, env)
+    assert res.returncode == 0, res.stderr
+    argv = calls.read_text().splitlines()
+    assert f"--unit={paths.unit}" in argv
+    assert "--on-active=19s" in argv
+    assert argv[-2:] == ["/bin/sh", paths.script]
+    assert cfg.read_text() == "new\n"  # nothing fires: the fake systemd never runs it

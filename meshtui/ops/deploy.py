@@ -561,7 +561,7 @@ def lint_config_text(
     except ValueError as exc:
         return [LintEntry("grammar", "error", label, 1, str(exc))]
     entries = [
-        LintEntry("grammar", d.severity.value, d.file, d.line, d.message, d.fix)
+        LintEntry("grammar", d.severity.value, d.file, d.line, scrub(d.message), d.fix)
         for d in parsed.diagnostics
     ]
     if not parsed.ok:
@@ -1437,6 +1437,7 @@ class Deployer:
         if res.exit_status != 0 or "armed" not in res.stdout:
             with contextlib.suppress(_NodeFailure):
                 await ctx.remote.remove(ctx.paths.script)
+                await ctx.remote.remove(ctx.paths.write_tmp)
             raise _NodeFailure(
                 f"{ctx.node.name}: could not arm the rollback ({ctx.timer.value}): "
                 f"{(res.stderr or res.stdout).strip() or f'exit {res.exit_status}'}"

@@ -49,6 +49,7 @@ from meshtui.ops.deploy import AutoOperator, Deployer, DeployOptions, Outcome, P
 from meshtui.transport.ssh import SSHPool, SSHSettings
 
 FAULTS = ("none", "bad", "drop", "slow")
+WEIGHTS = (1, 1, 2, 1)  # drops come in many kinds: draw them twice as often
 DROP_PHASES = (
     Phase.READ,
     Phase.BACKUP,
@@ -75,6 +76,7 @@ class Trial:
     lost: bool = False
     inconsistent: bool = False
     backup_ok: bool = True
+    landed: bool = False  # the fault happened before the deployment ended
     deploy_s: float = 0.0
     recover_s: float = 0.0
     messages: list[str] = field(default_factory=list)
@@ -172,7 +174,7 @@ class Bench:
     def trial(self, index: int) -> Trial:
         lab = self.lab
         node = self.rng.choice(lab.nodes)
-        fault = self.rng.choice(FAULTS)
+        fault = self.rng.choices(FAULTS, WEIGHTS)[0]
         hello = 0.4 if self.hello[node] == lab.config.hello else lab.config.hello
         delay = 0.0
         detail = f"hello -> {hello:g}"
@@ -183,7 +185,7 @@ class Bench:
             detail += f", restart sleeps {delay:.1f} s"
         if fault == "drop":
             if self.rng.random() < 0.3:
-                drop = {"after": self.rng.uniform(0.0, 4.0), "how": "client"}
+                drop = {"after": self.rng.uniform(0.0, 2.5), "how": "client"}
                 detail += f", client drops after {drop['after']:.1f} s"
             else:
                 drop = {
@@ -256,6 +258,7 @@ class Bench:
         trial.rolled_back_by = r.rolled_back_by
         trial.messages = r.messages[-4:]
         trial.deploy_s = t_deployed - t0
+        trial.landed = fault != "drop" or bool(fault_at)
         # settle: the node's timer done, sshd and babeld up, every node reaching every other
         for t in threads:
             t.join(60)
@@ -326,6 +329,12 @@ def report(trials: list[Trial], elapsed: float, args: argparse.Namespace) -> Non
           f"restart timeout {args.restart_timeout:g} s)")  # fmt: skip
     by_fault = collections.Counter(t.fault for t in trials)
     print("faults injected: " + ", ".join(f"{f} {by_fault[f]}" for f in FAULTS))
+    missed = sum(not t.landed for t in trials)
+    if missed:
+        print(f"  ({missed} timed drop(s) came after the deployment had ended: no fault)")
+    for fault in FAULTS:
+        counts = collections.Counter(t.outcome for t in trials if t.fault == fault and t.landed)
+        print(f"  {fault:<5} -> " + ", ".join(f"{o} {n}" for o, n in counts.most_common()))
     outcomes = collections.Counter(t.outcome for t in trials)
     print("outcomes:        " + ", ".join(f"{o} {n}" for o, n in outcomes.most_common()))
     partial = sum(t.partial > 0 for t in trials)
@@ -379,6 +388,7 @@ def main() -> int:
                         f"#{i:>2} {trial.node:<8} {trial.fault:<5} {trial.detail:<44} "
                         f"{trial.outcome:<16} {trial.rolled_back_by or '':<10} "
                         f"deploy {trial.deploy_s:5.1f} s  recover {trial.recover_s:5.1f} s"
+                        + ("" if trial.landed else "  (drop came too late)")
                         + ("  PARTIAL" if trial.partial else "")
                         + ("  LOST" if trial.lost else ""),
                         flush=True,
