@@ -48,8 +48,10 @@ from textual.worker import Worker, WorkerState
 from meshtui.transport.sources import Source
 from meshtui.ui import format as fmt
 from meshtui.ui.feed import NodeFeed
+from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.journal import LinkState
 from meshtui.ui.labctl import LabActions
+from meshtui.ui.pump import SocketPump
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpKey, HelpScreen, LabActionScreen, SaveScreen
 from meshtui.ui.system import LocalFacts, probe_local
@@ -76,6 +78,9 @@ REFRESH_INTERVAL = 0.2
 
 IDLE_REFRESH = 1.0
 """With nothing new from babeld, refresh (time columns) at most this often."""
+
+FULL_REFRESH = 1.0
+"""Seconds between two full refreshes (every row); in between, views redraw what changed."""
 
 PROBE_INTERVAL = 10.0
 """Seconds between two probes of the kernel and WireGuard (Interfaces view, local node)."""
@@ -266,8 +271,11 @@ class MeshApp(App[int]):
         notices: Iterable[str] = (),
         stats_path: Path | None = None,
         start_paused: bool = False,
+        pump: SocketPump | None = None,
     ) -> None:
         super().__init__()
+        self.pump = pump
+        self.collector = CalmCollector()
         if not feeds:
             raise ValueError("the dashboard needs at least one node")
         self.feeds = feeds
@@ -292,6 +300,7 @@ class MeshApp(App[int]):
         self._timer: Timer | None = None
         self._last_seen: tuple[int, int, int] = (-1, -1, -1)
         self._last_refresh = 0.0
+        self._last_full = 0.0
         self._palette: Palette | None = None
         loaded = themes if themes is not None else ThemeLoad((), ())
         self.theme_names: list[str] = []
@@ -320,6 +329,15 @@ class MeshApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
+        if self.pump is not None:
+            self.run_worker(
+                self.pump.serve,
+                name="socket-pump",
+                group="readers",
+                description="reads every live node's socket as fast as babeld writes",
+                exit_on_error=False,
+                thread=True,
+            )
         for feed in self.feeds:
             self.run_worker(
                 feed.run(),
@@ -342,6 +360,9 @@ class MeshApp(App[int]):
         """Stop the sessions."""
         for feed in self.feeds:
             await feed.stop()
+        if self.pump is not None:
+            self.pump.stop()
+        self.collector.stop()
         if self.stats_path is not None:
             self.write_stats(self.stats_path)
 
@@ -357,6 +378,18 @@ class MeshApp(App[int]):
             "routes": len(feed.model.routes),
             "link": feed.journal.link.state.value,
             "disconnects": feed.session.disconnects,
+            "pump": None
+            if self.pump is None
+            else {
+                "bytes": self.pump.bytes_in,
+                "chunks": self.pump.chunks_in,
+                "max_backlog": self.pump.max_backlog,
+            },
+            "gc": {
+                "calm_collections": self.collector.stats.collections,
+                "forced": self.collector.stats.forced,
+                "longest": self.collector.stats.longest,
+            },
         }
         write_atomic(path, json.dumps(out, indent=2) + "\n")
 
@@ -426,6 +459,7 @@ class MeshApp(App[int]):
         feed = self.feed
         for each in self.feeds:
             each.poll()
+        self._collect_garbage()
         try:
             main = self.screen_main()
         except LookupError:
@@ -446,6 +480,9 @@ class MeshApp(App[int]):
         self._last_refresh = wall
         started = time.perf_counter()
         ctx = self.context()
+        ctx.full = force or wall - self._last_full >= FULL_REFRESH
+        if ctx.full:
+            self._last_full = wall
         with self.batch_update():
             view = self.view()
             stats = view.refresh_view(ctx)
@@ -465,6 +502,16 @@ class MeshApp(App[int]):
         if isinstance(events, EventsView):
             ui.log_lines_drawn = events.drawn
             ui.log_lines_not_drawn = events.skipped
+
+    def _collect_garbage(self) -> None:
+        """Full garbage collections only when calm (see :mod:`meshtui.ui.gcpolicy`)."""
+        lines = sum(feed.model.stats.lines for feed in self.feeds)
+        if self.collector.stats.collections == 0:
+            if self.feed.journal.link.ever_live and self._last_full:
+                self.collector.start()  # after the first dump is on screen
+            return
+        backlog = self.pump.backlog if self.pump is not None else 0
+        self.collector.tick(lines, backlog)
 
     def _header_info(self) -> HeaderInfo:
         feed = self.feed
@@ -552,8 +599,9 @@ class MeshApp(App[int]):
             return
         self._probing.add(feed.name)
         interfaces = set(feed.model.interfaces)
+        netns: str | None | bool = facts.netns if facts is not None else False
         self.run_worker(
-            partial(probe_local, feed.target, interfaces),
+            partial(probe_local, feed.target, interfaces, netns),
             name=f"probe:{feed.name}",
             group="probe",
             description=f"kernel links and WireGuard peers for {feed.label}",
@@ -624,11 +672,22 @@ class MeshApp(App[int]):
         self._switch(name)
 
     def _switch(self, name: str) -> None:
+        """Show a view at once (as it was last drawn), then bring it up to date.
+
+        A view seen before is painted first and refreshed right after, so the
+        key's effect is on screen without waiting for a full refresh of
+        thousands of rows; a view never drawn is refreshed before it shows.
+        """
         self.view_name = name
         switcher = self.screen_main().query_one("#views", ContentSwitcher)
         switcher.current = name
-        self.refresh_now(force=True)
-        self.call_after_refresh(self._focus_view)
+        view = self.view(name)
+        view.focus_main()
+        if view.ctx is None:
+            self.refresh_now(force=True)
+        else:
+            self._update_header()
+            self.call_after_refresh(self.refresh_now, True)
 
     def action_filter(self) -> None:
         """Open the current view's filter (`/`)."""
@@ -897,7 +956,8 @@ def make_app(
     dirs = list(theme_dirs) if theme_dirs is not None else [BUNDLED_DIR, user_theme_dir()]
     themes = load_themes(*dirs)
     keymap, problems = load_keymap(keymap_file or keymap_path(), binding_ids())
-    feeds = [NodeFeed(source) for source in sources]
+    pump = SocketPump() if any(source.replay is None for source in sources) else None
+    feeds = [NodeFeed(source, pump=pump) for source in sources]
     for feed in feeds:
         feed.hello = dict(hello or {})
     return MeshApp(
@@ -915,4 +975,5 @@ def make_app(
         notices=problems,
         stats_path=stats_path,
         start_paused=start_paused,
+        pump=pump,
     )

@@ -8,6 +8,7 @@ journal on its own (coalesced) schedule.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from meshtui.transport.replay import ReplayChannel, ReplaySource, Segment, load_
 from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import Source
 from meshtui.ui.journal import LinkState, NodeJournal
+from meshtui.ui.pump import SocketPump
 
 DEMO_FILE = "relay-outage.rec"
 DEMO_DIR = Path(__file__).with_name("demo_data")
@@ -134,9 +136,15 @@ class NodeFeed:
     Args:
         source: where the node's stream comes from.
         clock: the clock for state-change times (the source's, by default).
+        pump: reads a live node's socket on its own thread (see :mod:`meshtui.ui.pump`).
     """
 
-    def __init__(self, source: Source, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        source: Source,
+        clock: Callable[[], float] | None = None,
+        pump: SocketPump | None = None,
+    ) -> None:
         self.source = source
         self.name = source.name
         self.label = source.label
@@ -144,7 +152,10 @@ class NodeFeed:
         self.journal = NodeJournal(source.name)
         held = source.meta.get("held")
         self.held: HeldReplay | None = held if isinstance(held, HeldReplay) else None
-        self.session: NodeSession = source.session(
+        reading = source
+        if pump is not None and source.replay is None:
+            reading = dataclasses.replace(source, opener=pump.wrap(source.opener))
+        self.session: NodeSession = reading.session(
             on_events=self._on_events, on_state=self._on_state, on_raw=self._on_raw
         )
         self.hello: dict[str, float] = {}

@@ -72,24 +72,25 @@ class LinkStatus:
 class LogEntry:
     """One line of the event log.
 
+    It keeps what the views show, not the event itself: under a storm the
+    log holds tens of thousands of entries, and every object more per entry
+    lengthens Python's garbage-collection pauses.
+
     Attributes:
         seq: position in the journal (monotonic, never reused).
         time: when it happened (the session's clock).
         type: the event's type.
         text: its readable form (plain text, no markup).
-        event: the event itself.
+        prefix: the destination it is about, if any.
+        src: that destination's source prefix.
     """
 
     seq: int
     time: float
     type: EventType
     text: str
-    event: Event
-
-    @property
-    def prefix(self) -> str | None:
-        """The destination the event is about, if any."""
-        return self.event.prefix
+    prefix: str | None = None
+    src: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,8 @@ class NodeJournal:
         node: the node's name.
         log_size: events kept in the log.
         raw_size: raw babeld lines kept for the raw view.
-        history_size: events kept per destination.
+        history_size: failovers, losses and recoveries kept per destination (its other
+            events are looked up in the log).
         timeline_size: timeline entries kept.
     """
 
@@ -188,12 +190,13 @@ class NodeJournal:
             events = sorted(events, key=_event_order)
         for event in events:
             self.seq += 1
-            entry = LogEntry(self.seq, event.time, event.type, event.describe(), event)
+            src = (event.src or "::/0") if event.prefix is not None else None
+            entry = LogEntry(self.seq, event.time, event.type, event.describe(), event.prefix, src)
             self.log.append(entry)
             etype = event.type
             if etype is EventType.DEGRADING and event.neighbour and event.interface:
                 self._degrading[(event.neighbour, event.interface)] = event.time
-            if etype in ROUTE_EVENTS and event.prefix is not None:
+            if etype in TIMELINE_EVENTS and event.prefix is not None:
                 dest = (event.prefix, event.src or "::/0")
                 bucket = self.history.get(dest)
                 if bucket is None:
@@ -260,8 +263,16 @@ class NodeJournal:
     # ------------------------------------------------------------ queries
 
     def history_of(self, prefix: str, src: str = "::/0") -> list[LogEntry]:
-        """The events of one destination in this session, oldest first."""
-        return list(self.history.get((prefix, src), ()))
+        """The events of one destination in this session, oldest first.
+
+        Failovers, losses and recoveries are all kept (up to ``history_size``);
+        other route events as far back as the log reaches.
+        """
+        kept = {entry.seq: entry for entry in self.history.get((prefix, src), ())}
+        for entry in self.log:
+            if entry.prefix == prefix and entry.src == src and entry.type in ROUTE_EVENTS:
+                kept[entry.seq] = entry
+        return [kept[seq] for seq in sorted(kept)]
 
     def entries_since(self, seq: int) -> list[LogEntry]:
         """Log entries with a sequence number above ``seq``, oldest first."""

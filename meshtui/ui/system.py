@@ -62,6 +62,7 @@ class LocalFacts:
         links: kernel links of babeld's network namespace (empty with ``links_error``).
         links_error: why the links could not be read, or "".
         namespace: "" for our own network namespace, else a note on which one.
+        netns: babeld's network namespace (``/proc/PID/ns/net``), None for ours.
         peers: WireGuard peers (empty with ``peers_error``).
         peers_error: why, or "".
         taken_at: wall-clock time of the probe.
@@ -70,6 +71,7 @@ class LocalFacts:
     links: tuple[KernelLink, ...] = ()
     links_error: str = ""
     namespace: str = ""
+    netns: str | None = None
     peers: tuple[WgPeer, ...] = ()
     peers_error: str = ""
     taken_at: float = field(default_factory=time.time)
@@ -188,7 +190,9 @@ def kernel_links(netns: str | None = None) -> tuple[list[KernelLink], str]:
     return links, ""
 
 
-def probe_local(target: str | int | None, interfaces: set[str]) -> LocalFacts:
+def probe_local(
+    target: str | int | None, interfaces: set[str], netns: str | None | bool = False
+) -> LocalFacts:
     """Kernel links and WireGuard peers for a babeld on this machine (blocking).
 
     Args:
@@ -196,8 +200,12 @@ def probe_local(target: str | int | None, interfaces: set[str]) -> LocalFacts:
             network namespace, that namespace's links are read.
         interfaces: babeld's interface names; WireGuard peers are limited to these
             when any match.
+        netns: babeld's namespace from an earlier probe (False: find it, which takes
+            one short connection to babeld's socket — one of its four client slots).
     """
-    netns = socket_peer_netns(target) if isinstance(target, str) else None
+    if netns is False:
+        netns = socket_peer_netns(target) if isinstance(target, str) else None
+    assert netns is None or isinstance(netns, str)
     links, links_error = kernel_links(netns)
     note = ""
     if netns:
@@ -207,4 +215,4 @@ def probe_local(target: str | int | None, interfaces: set[str]) -> LocalFacts:
         mine = [p for p in peers if p.interface in interfaces]
         if mine or peers:
             peers = mine
-    return LocalFacts(tuple(links), links_error, note, tuple(peers), peers_error)
+    return LocalFacts(tuple(links), links_error, note, netns, tuple(peers), peers_error)

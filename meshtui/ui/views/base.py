@@ -17,12 +17,79 @@ from rich.style import Style
 from textual.containers import Vertical
 from textual.widget import Widget
 
-from meshtui.core.model import NodeModel
+from meshtui.core.model import DestKey, NodeModel, Route
 from meshtui.ui.journal import NodeJournal
 from meshtui.ui.system import LocalFacts
 from meshtui.ui.themes import Palette
 from meshtui.ui.widgets.filterbar import FilterBar, TextFilter
 from meshtui.ui.widgets.table import KeyedTable, SyncStats
+
+
+class RouteTracker:
+    """Which routes changed since a view last looked, without walking every destination.
+
+    A view does a full refresh now and then (``ViewContext.full``); in between
+    it asks the tracker for the routes (and so the destinations) whose
+    ``last_change`` moved, or that appeared or went.
+    """
+
+    def __init__(self) -> None:
+        self._model_id = 0
+        self._filter: object = None
+        self._mark = 0.0
+        self._dests: dict[str, DestKey] = {}
+        self._keys: dict[str, str] = {}
+
+    def follows(self, model: NodeModel, filter: object) -> bool:
+        """Whether a partial refresh can continue from the last one."""
+        return self._model_id == id(model) and self._filter == filter
+
+    def reset(
+        self, model: NodeModel, filter: object, key: Callable[[Route], str] | None = None
+    ) -> None:
+        """Start following ``model`` from its current state."""
+        self._model_id = id(model)
+        self._filter = filter
+        self._dests = {rid: r.dest for rid, r in model.routes.items()}
+        self._keys = {rid: key(r) for rid, r in model.routes.items()} if key else {}
+        self._mark = max((r.last_change for r in model.routes.values()), default=0.0)
+
+    def changed_routes(self, model: NodeModel) -> tuple[list[Route], list[DestKey], list[str]]:
+        """(changed or new routes, destinations of removed routes, row keys of removed routes)."""
+        mark = self._mark
+        dests = self._dests
+        newest = mark
+        changed: list[Route] = []
+        for rid, route in model.routes.items():
+            stamp = route.last_change
+            if stamp >= mark or rid not in dests:
+                changed.append(route)
+                dests[rid] = route.dest
+                if stamp > newest:
+                    newest = stamp
+        gone_dests: list[DestKey] = []
+        gone_keys: list[str] = []
+        if len(dests) != len(model.routes):
+            for rid in [rid for rid in dests if rid not in model.routes]:
+                gone_dests.append(dests.pop(rid))
+                key = self._keys.pop(rid, None)
+                if key is not None:
+                    gone_keys.append(key)
+        self._mark = newest
+        return changed, gone_dests, gone_keys
+
+    def key_of(self, route_id: str) -> str | None:
+        """The row key a route was last shown under."""
+        return self._keys.get(route_id)
+
+    def remember_key(self, route: Route, key: str) -> None:
+        """Note the row key a route is shown under (to remove it when the route goes)."""
+        self._keys[route.id] = key
+
+    def changed_destinations(self, model: NodeModel) -> set[DestKey]:
+        """Destinations with a route that changed, appeared or went."""
+        changed, gone, _ = self.changed_routes(model)
+        return {r.dest for r in changed} | set(gone)
 
 
 @dataclass(slots=True)
@@ -39,6 +106,8 @@ class ViewContext:
         hello: configured hello intervals by interface name (from an inventory).
         is_replay: the node is a recording.
         open_detail: opens the destination detail screen for (prefix, src).
+        full: redraw every row (periodically, and after anything but new data);
+            otherwise views may only look at what changed.
     """
 
     node: str
@@ -50,6 +119,7 @@ class ViewContext:
     hello: dict[str, float] = field(default_factory=dict)
     is_replay: bool = False
     open_detail: Callable[[str, str], None] | None = None
+    full: bool = True
 
 
 class View(Vertical):

@@ -29,8 +29,8 @@ from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import SyncStats
 
-MAX_LINES_PER_REFRESH = 400
-SHOWN_LINES = 5_000
+MAX_LINES_PER_REFRESH = 200
+SHOWN_LINES = 1_000
 
 EVENT_ROLES: dict[EventType, str] = {
     EventType.FAILOVER: "event-failover bold",

@@ -10,7 +10,7 @@ long the old relay's Hellos had been failing when babeld switched.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,7 +24,7 @@ from meshtui.core.events import EventType
 from meshtui.core.model import Destination
 from meshtui.ui import format as fmt
 from meshtui.ui.journal import TimelineEntry
-from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.views.base import RouteTracker, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -133,6 +133,8 @@ class FailoverView(View):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._timeline_width = 60
+        self._timeline_seen = -1
+        self.tracker = RouteTracker()
 
     def on_mount(self) -> None:
         """Lay out for the current width."""
@@ -160,12 +162,12 @@ class FailoverView(View):
 
     # ------------------------------------------------------------ rows
 
-    def _dest_rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
+    def _dest_rows(self, ctx: ViewContext, dests: Iterable[Destination]) -> Iterator[RowSpec]:
         model = ctx.model
         own = {x.prefix for x in model.xroutes.values()}
         now = ctx.now
         flt = self.filter
-        for d in model.destinations():
+        for d in dests:
             if d.prefix in own:
                 continue
             state = _state(d)
@@ -311,13 +313,25 @@ class FailoverView(View):
     def refresh_view(self, ctx: ViewContext) -> SyncStats:
         """Sync both tables with the model and the journal."""
         self.begin(ctx)
+        model = ctx.model
         table = self.query_one("#fo-table", KeyedTable)
-        stats = table.sync(self._dest_rows(ctx))
+        if ctx.full or not self.tracker.follows(model, self.filter):
+            stats = table.sync(self._dest_rows(ctx, model.destinations()))
+            self.tracker.reset(model, self.filter)
+        else:
+            dests = self.tracker.changed_destinations(model)
+            rows = self._dest_rows(ctx, (model.destination(p, s) for p, s in sorted(dests)))
+            stats = table.sync_some(rows)
         timeline = self.query_one("#fo-timeline", KeyedTable)
-        tl_stats = timeline.sync(self._timeline_rows(ctx))
+        journal = ctx.journal
+        last = journal.timeline[-1].seq if journal.timeline else 0
+        tl_stats = SyncStats()
+        if ctx.full or last != self._timeline_seen:
+            tl_stats = timeline.sync(self._timeline_rows(ctx))
+            self._timeline_seen = last
         count = table.row_count
-        unreachable = sum(1 for key in table.keys() if (s := table.specs(key)) and s[0][2] == 0)
-        spof = sum(1 for key in table.keys() if (s := table.specs(key)) and s[0][2] == 2)
+        unreachable = table.count(0, lambda spec: spec[2] == 0)
+        spof = table.count(0, lambda spec: spec[2] == 2)
         title = f"Destinations ({count})"
         if unreachable:
             title += f"  ✖ {unreachable} unreachable"

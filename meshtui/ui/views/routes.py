@@ -9,7 +9,7 @@ sort, `enter` opens the destination's detail.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from textual import on
 from textual.app import ComposeResult
@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Static
 from meshtui.core.model import Route
 from meshtui.core.protocol import INFINITY
 from meshtui.ui import format as fmt
-from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.views.base import RouteTracker, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -60,6 +60,10 @@ class RoutesView(View):
         Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
     ]
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tracker = RouteTracker()
+
     def compose(self) -> ComposeResult:
         """A title and the table."""
         yield Static("Routes", classes="section", id="rt-title")
@@ -73,7 +77,7 @@ class RoutesView(View):
                 Column("refmetric", "refmetric", 9),
                 Column("via", "via"),
                 Column("if", "interface"),
-                Column("changed", "changed", 8),
+                Column("changed", "changed at", 10),
             ],
             self.style,
             sort="prefix",
@@ -85,10 +89,12 @@ class RoutesView(View):
         """The routes table."""
         return self.query_one("#rt-table", KeyedTable)
 
-    def _rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
+    def _rows(
+        self, ctx: ViewContext, routes: Iterable[Route], hidden: list[str] | None = None
+    ) -> Iterator[RowSpec]:
         now = ctx.now
         flt = self.filter
-        for route in ctx.model.routes.values():
+        for route in routes:
             mark = route_mark(route)
             if flt.active:
                 hay = (
@@ -96,8 +102,10 @@ class RoutesView(View):
                     f"{route.via} {route.interface}"
                 ).lower()
                 if not flt.matches(hay):
+                    if hidden is not None:
+                        hidden.append(route_key(route))
                     continue
-            changed = fmt.age(now - route.last_change) if route.last_change else "-"
+            changed = fmt.clock_time(route.last_change) if route.last_change else "-"
             sig = (
                 mark[2],
                 route.metric,
@@ -121,21 +129,35 @@ class RoutesView(View):
         base = "route-lost" if lost else ""
         return (
             mark,
-            (fmt.prefix(route.prefix), base, (route.prefix, route.src, mark[2], route.metric)),
+            (fmt.prefix(route.prefix), base, (route.prefix, route.src, mark[2], route.via)),
             ("" if route.src in DEFAULT_SRC else route.src, base, route.src),
             (route.router_id, base, route.router_id),
             (fmt.metric(route.metric), base, route.metric),
             (fmt.metric(route.refmetric), base, route.refmetric),
             (route.via, base, route.via),
             (route.interface, base, route.interface),
-            (changed, base, now - route.last_change if route.last_change else float("inf")),
+            (changed, base, -route.last_change),
         )
 
     def refresh_view(self, ctx: ViewContext) -> SyncStats:
         """Sync the table with the model's routes."""
         self.begin(ctx)
+        model = ctx.model
         table = self.query_one("#rt-table", KeyedTable)
-        stats = table.sync(self._rows(ctx))
+        tracker = self.tracker
+        if ctx.full or not tracker.follows(model, self.filter):
+            stats = table.sync(self._rows(ctx, model.routes.values()))
+            tracker.reset(model, self.filter, route_key)
+        else:
+            changed, _, remove = tracker.changed_routes(model)
+            for route in changed:
+                key = route_key(route)
+                old = tracker.key_of(route.id)
+                if old is not None and old != key:
+                    remove.append(old)
+                tracker.remember_key(route, key)
+            rows = list(self._rows(ctx, changed, remove))
+            stats = table.sync_some(rows, remove)
         total = len(ctx.model.routes)
         shown = table.row_count
         selected = sum(1 for r in ctx.model.routes.values() if r.installed and r.metric < INFINITY)

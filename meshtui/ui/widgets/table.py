@@ -13,11 +13,12 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
 CellSpec = tuple[Any, str, Any]
 """One cell: (text, style spec, sort value).
@@ -36,15 +37,47 @@ REBUILD_THRESHOLD = 256
 (DataTable.remove_row is linear in the number of rows)."""
 
 
-class Cell(Text):
-    """A table cell: Rich text that carries its sort value."""
+class Cell:
+    """A table cell: its text and style, rendered as Rich text when (and only when) drawn.
 
-    __slots__ = ("sort_key", "row_key")
+    One small object per cell rather than a :class:`~rich.text.Text` with its
+    lists: a table of 5,000 routes holds tens of thousands of cells, and each
+    object more lengthens Python's garbage-collection pauses. Carries its sort
+    value and row key (ties in a sort are broken by row key).
+    """
 
-    def __init__(self, text: str, style: Style, sort_key: Any, row_key: str = "") -> None:
-        super().__init__(text, style=style, no_wrap=True, overflow="ellipsis", end="")
+    __slots__ = ("parts", "style", "sort_key", "row_key")
+
+    def __init__(
+        self,
+        parts: str | tuple[tuple[str, Style | None], ...],
+        style: Style,
+        sort_key: Any,
+        row_key: str = "",
+    ) -> None:
+        self.parts = parts
+        self.style = style
         self.sort_key = sort_key
         self.row_key = row_key
+
+    @property
+    def plain(self) -> str:
+        """The text without styles."""
+        parts = self.parts
+        return parts if isinstance(parts, str) else "".join(text for text, _ in parts)
+
+    def __rich__(self) -> Text:
+        parts = self.parts
+        if isinstance(parts, str):
+            return Text(parts, style=self.style, no_wrap=True, overflow="ellipsis", end="")
+        text = Text("", style=self.style, no_wrap=True, overflow="ellipsis", end="")
+        for part, style in parts:
+            text.append(part, style)
+        return text
+
+
+def _width(spec: CellSpec) -> int:
+    return max((cell_len(line) for line in cell_text(spec).split("\n")), default=0)
 
 
 def cell_text(spec: CellSpec) -> str:
@@ -132,6 +165,7 @@ class KeyedTable(DataTable):
         self._specs: dict[str, tuple[CellSpec, ...]] = {}
         self._column_keys = [c.key for c in columns]
         self._auto_width = [c.width is None for c in columns]
+        self._cells_touched = False
         self.sort_column = sort
         self.sort_reverse = reverse
         self.row_height = row_height
@@ -146,12 +180,11 @@ class KeyedTable(DataTable):
 
     def _cell(self, spec: CellSpec, key: str) -> Cell:
         text = spec[0]
+        resolve = self._resolve
         if isinstance(text, str):
-            return Cell(text, self._resolve(spec[1]), spec[2], key)
-        cell = Cell("", self._resolve(spec[1]), spec[2], key)
-        for part, style in text:
-            cell.append(part, self._resolve(style) if style else None)
-        return cell
+            return Cell(text, resolve(spec[1]), spec[2], key)
+        parts = tuple((part, resolve(style) if style else None) for part, style in text)
+        return Cell(parts, resolve(spec[1]), spec[2], key)
 
     @property
     def cursor_key(self) -> str | None:
@@ -171,6 +204,10 @@ class KeyedTable(DataTable):
         """The cell specs last shown for ``key``."""
         return self._specs.get(key)
 
+    def count(self, column: int, predicate: Callable[[CellSpec], bool]) -> int:
+        """How many rows have a cell in ``column`` for which ``predicate`` holds."""
+        return sum(1 for cells in self._specs.values() if predicate(cells[column]))
+
     def plain_rows(self) -> list[list[str]]:
         """The table as text, rows in display order (for tests and saving)."""
         return [[cell_text(spec) for spec in self._specs[key]] for key in self.keys()]
@@ -181,6 +218,16 @@ class KeyedTable(DataTable):
         Rows whose signature did not change are not touched; changed rows are
         updated cell by cell; the cursor stays on the same row key.
         """
+        return self._apply(rows, None)
+
+    def sync_some(self, rows: Iterable[RowSpec], remove: Iterable[str] = ()) -> SyncStats:
+        """Add or update ``rows`` and remove the ``remove`` keys; leave every other row alone.
+
+        For views that know which rows changed since the last refresh.
+        """
+        return self._apply(rows, remove)
+
+    def _apply(self, rows: Iterable[RowSpec], remove: Iterable[str] | None) -> SyncStats:
         self.syncs += 1
         stats = SyncStats()
         sigs = self._sigs
@@ -194,7 +241,6 @@ class KeyedTable(DataTable):
             if self.sort_column in self._column_keys
             else -1
         )
-        column_keys = self._column_keys
         auto_width = self._auto_width
         for key, sig, build in rows:
             seen.add(key)
@@ -216,10 +262,11 @@ class KeyedTable(DataTable):
                     stats.updated_cells += 1
                     if index == sort_index and a[2] != b[2]:
                         sort_dirty = True
-                    self.update_cell(
-                        key, column_keys[index], self._cell(b, key), update_width=auto_width[index]
-                    )
-        gone = [key for key in sigs if key not in seen]
+                    self._update(key, index, b, auto_width[index])
+        if remove is None:
+            gone = [key for key in sigs if key not in seen]
+        else:
+            gone = [key for key in dict.fromkeys(remove) if key in sigs and key not in seen]
         stats.removed = len(gone)
         stats.added = len(added)
         if len(gone) > REBUILD_THRESHOLD:
@@ -237,9 +284,38 @@ class KeyedTable(DataTable):
                 )
             if added or sort_dirty:
                 self._apply_sort()
+        if self._cells_touched:
+            self._cells_touched = False
+            self._update_count += 1
+            self.refresh()
+        if stats.changed:
+            # Every render cache entry is keyed by the update count that just moved on:
+            # drop them now rather than keep thousands of dead entries for the GC to walk.
+            self._clear_caches()
         if stats.changed and cursor is not None and cursor in sigs:
             self._restore_cursor(cursor)
         return stats
+
+    def _update(self, key: str, index: int, spec: CellSpec, auto_width: bool) -> None:
+        """Update one cell; widen its column when the text got wider (never narrower).
+
+        DataTable re-measures the whole column when a cell gets narrower than
+        the column, which is quadratic under a storm; columns only grow here.
+        """
+        column_key = self._column_keys[index]
+        if auto_width:
+            column = self.columns.get(ColumnKey(column_key))
+            if column is not None and _width(spec) > column.content_width:
+                self.update_cell(key, column_key, self._cell(spec, key), update_width=True)
+                return
+        # What update_cell does, minus a repaint request per cell: under a storm hundreds
+        # of cells change per refresh, and one repaint (in _apply) covers them all.
+        row = self._data.get(RowKey(key))
+        if row is None:
+            self.update_cell(key, column_key, self._cell(spec, key))
+            return
+        row[ColumnKey(column_key)] = self._cell(spec, key)
+        self._cells_touched = True
 
     def _rebuild(self) -> None:
         self.clear()

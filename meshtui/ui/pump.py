@@ -1,0 +1,164 @@
+"""`SocketPump`: read every live node's socket on a thread of its own, so babeld never waits.
+
+babeld cuts a client off when a write to it blocks for about 100 ms. The
+sessions parse and apply lines on the UI's event loop, which a long repaint
+(or a busy machine) can hold up for longer than that. So the dashboard opens
+each live connection on the pump's event loop, in its own thread, where a
+task reads the socket as fast as babeld writes and hands the bytes over to
+the UI loop; the session then reads from memory (:class:`PumpedChannel`).
+Model and views stay single-threaded: only bytes cross the thread boundary.
+Replays need no pump (there is no babeld to cut anyone off).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+from meshtui.transport.local import Channel
+
+T = TypeVar("T")
+
+Opener = Callable[[], Awaitable[Channel]]
+
+READY_TIMEOUT = 10.0
+
+
+class SocketPump:
+    """An event loop on a thread, reading sockets for the UI loop.
+
+    The app runs :meth:`serve` in a thread worker and calls :meth:`stop` when
+    it exits. Counters (``bytes_in``, ``chunks_in``, ``max_backlog``) feed the
+    storm benchmark.
+    """
+
+    def __init__(self) -> None:
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.ready = threading.Event()
+        self.bytes_in = 0
+        self.chunks_in = 0
+        self.max_backlog = 0
+        self.backlog = 0
+
+    def serve(self) -> None:
+        """Run the pump's loop until :meth:`stop` (blocking: a thread worker's body)."""
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        self.ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            loop.close()
+
+    def stop(self) -> None:
+        """Stop the loop (from any thread)."""
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the pump's loop and await its result from the calling loop."""
+        if not self.ready.is_set():
+            ready = await asyncio.to_thread(self.ready.wait, READY_TIMEOUT)
+            if not ready:
+                coro.close()
+                raise RuntimeError("the socket pump did not start")
+        assert self.loop is not None
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return await asyncio.wrap_future(future)
+
+    def wrap(self, opener: Opener) -> Opener:
+        """An opener whose channels are read by the pump."""
+
+        async def open_pumped() -> Channel:
+            inner = await self.call(opener())
+            return PumpedChannel(inner, self, asyncio.get_running_loop())
+
+        return open_pumped
+
+
+class PumpedChannel:
+    """A channel read by the pump's loop; :meth:`read` returns what has arrived since.
+
+    Chunks that queued up while the UI was busy are handed over joined, so a
+    backlog is parsed in one go rather than one wake-up per chunk.
+    """
+
+    def __init__(self, inner: Channel, pump: SocketPump, loop: asyncio.AbstractEventLoop) -> None:
+        self._inner = inner
+        self._pump = pump
+        self._loop = loop
+        self._queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
+        self._backlog = 0
+        assert pump.loop is not None
+        self._task: Future[None] = asyncio.run_coroutine_threadsafe(self._run(), pump.loop)
+
+    async def _run(self) -> None:
+        """On the pump's loop: read until end of stream, handing each chunk to the UI loop."""
+        deliver = self._deliver
+        try:
+            while True:
+                data = await self._inner.read()
+                self._loop.call_soon_threadsafe(deliver, data)
+                if not data:
+                    return
+        except asyncio.CancelledError:
+            self._loop.call_soon_threadsafe(deliver, b"")
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the session, which reports it
+            self._loop.call_soon_threadsafe(deliver, exc)
+
+    def _deliver(self, item: bytes | BaseException) -> None:
+        """On the UI loop."""
+        if isinstance(item, bytes):
+            pump = self._pump
+            pump.bytes_in += len(item)
+            pump.chunks_in += 1
+            self._backlog += len(item)
+            pump.backlog += len(item)
+            if self._backlog > pump.max_backlog:
+                pump.max_backlog = self._backlog
+        self._queue.put_nowait(item)
+
+    async def read(self) -> bytes:
+        """What the pump has read since the last call (waits for at least one chunk)."""
+        queue = self._queue
+        item = await queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        if not item or queue.empty():
+            self._backlog -= len(item)
+            self._pump.backlog -= len(item)
+            return item
+        parts = [item]
+        while not queue.empty():
+            more = queue.get_nowait()
+            if isinstance(more, BaseException) or not more:
+                queue.put_nowait(more)  # deliver the end (or the error) on the next read
+                break
+            parts.append(more)
+        data = b"".join(parts)
+        self._backlog -= len(data)
+        self._pump.backlog -= len(data)
+        return data
+
+    async def write(self, data: bytes) -> None:
+        """Send a request (on the pump's loop)."""
+        await self._pump.call(self._inner.write(data))
+
+    async def close(self) -> None:
+        """Close the connection and stop reading it."""
+        self._task.cancel()
+        try:
+            await self._pump.call(self._inner.close())
+        except RuntimeError:
+            pass  # the pump already stopped: the app is exiting
