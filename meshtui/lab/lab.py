@@ -626,6 +626,12 @@ class Lab:
         return set(self.topology.wg_interfaces()) <= done
 
     def _track(self, proc: subprocess.Popen) -> subprocess.Popen:
+        # A daemon started again (here or by `meshtui lab restart` in another
+        # process) replaces its earlier instance: forget that one once it has
+        # exited, so its exit status is not blamed on the new one.
+        for pid, old in list(self._procs.items()):
+            if old.args == proc.args and old.poll() is not None:
+                del self._procs[pid]
         self._procs[proc.pid] = proc
         return proc
 
