@@ -171,7 +171,9 @@ class NodeJournal:
         self.seq = 0
         self.raw_seq = 0
         self.events_in = 0
+        # when the last (re)sync happened: a selection "since" then is "at least since"
         self.batches_in = 0
+        self.synced_at = 0.0
         self._history_size = history_size
         self._degrading: dict[tuple[str, str], float] = {}
 
@@ -194,6 +196,8 @@ class NodeJournal:
             entry = LogEntry(self.seq, event.time, event.type, event.describe(), event.prefix, src)
             self.log.append(entry)
             etype = event.type
+            if etype in (EventType.CONNECTED, EventType.RESYNCED):
+                self.synced_at = event.time
             if etype is EventType.DEGRADING and event.neighbour and event.interface:
                 self._degrading[(event.neighbour, event.interface)] = event.time
             if etype in TIMELINE_EVENTS and event.prefix is not None:

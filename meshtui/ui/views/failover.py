@@ -167,6 +167,7 @@ class FailoverView(View):
         own = {x.prefix for x in model.xroutes.values()}
         now = ctx.now
         flt = self.filter
+        synced = ctx.journal.synced_at + 0.001
         for d in dests:
             if d.prefix in own:
                 continue
@@ -179,6 +180,8 @@ class FailoverView(View):
             )
             since = now - d.since if d.since else None
             since_text = fmt.age(since) if since is not None else "-"
+            if since is not None and d.since <= synced:
+                since_text = "≥" + since_text  # unchanged since we connected, at least
             recent = since is not None and since < RECENT
             key = dest_key(d.prefix, d.src)
             if flt.active:

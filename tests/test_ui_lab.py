@@ -1,0 +1,98 @@
+"""The dashboard on a real babeld (the lab): live socket through the pump, kernel, WireGuard.
+
+Needs root and babeld (the ``lab`` fixture skips with the reason otherwise).
+Every wait is bounded and waits on a condition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from meshtui.core.events import EventType
+from meshtui.transport.sources import local_source
+from meshtui.ui.app import MeshApp, make_app
+from meshtui.ui.journal import LinkState
+from meshtui.ui.testing import NO_KEYMAP
+from meshtui.ui.themes import BUNDLED_DIR
+from meshtui.ui.widgets.table import KeyedTable
+
+pytestmark = pytest.mark.lab
+
+SIZE = (160, 48)
+
+
+async def until(pilot, predicate: Callable[[], bool], timeout: float, what: str) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.1)
+
+
+def _hop(lab: object, dest: str, relay: str) -> str:
+    for route in lab.routes_to("edge-a", dest):  # type: ignore[attr-defined]
+        if lab.neighbour_name(route.via) == relay:  # type: ignore[attr-defined]
+            return f"{route.via}%{route.interface}"
+    raise AssertionError(f"edge-a has no route to {dest} via {relay}")
+
+
+def _rows(app: MeshApp, selector: str) -> list[list[str]]:
+    return app.screen.query_one(selector, KeyedTable).plain_rows()
+
+
+@pytest.fixture(autouse=True)
+def _clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+async def test_live_failover_through_the_pump(healthy_lab: object) -> None:
+    lab = healthy_lab
+    address = lab.address("srv-b1")  # type: ignore[attr-defined]
+    relay_1 = _hop(lab, "srv-b1", "relay-1")
+    relay_2 = _hop(lab, "srv-b1", "relay-2")
+    source = local_source(lab.socket_path("edge-a"), name="edge-a")  # type: ignore[attr-defined]
+    app = make_app([source], theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP)
+    thresholds = gc.get_threshold()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.pump is not None  # a live socket is read on the pump's thread
+        await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 30, "live")
+
+        def via(hop: str) -> bool:
+            app.refresh_now(force=True)
+            return any(row[1] == address and row[2] == hop for row in _rows(app, "#fo-table"))
+
+        await until(pilot, lambda: via(relay_1), 60, f"{address} via relay-1")
+        lab.fail_relay("relay-1")  # type: ignore[attr-defined]
+        try:
+            await until(pilot, lambda: via(relay_2), 60, f"{address} via relay-2")
+            failovers = [
+                e
+                for e in app.feed.journal.timeline
+                if e.type is EventType.FAILOVER and e.prefix == f"{address}/128"
+            ]
+            assert failovers and failovers[-1].to is not None
+            assert f"{failovers[-1].to.via}%{failovers[-1].to.interface}" == relay_2
+            assert any(f"{relay_1} → {relay_2}" in row[0] for row in _rows(app, "#fo-timeline"))
+        finally:
+            lab.heal_relay("relay-1")  # type: ignore[attr-defined]
+        assert app.pump.bytes_in > 0 and app.feed.session.disconnects == 0
+        # the kernel's links of edge-a's namespace and its WireGuard peers
+        await pilot.press("4")
+        await until(pilot, lambda: app.local.get("edge-a") is not None, 30, "the local probe")
+        app.refresh_now(force=True)
+        await pilot.pause()
+        facts = app.local["edge-a"]
+        assert facts.netns is not None and "another network namespace" in facts.namespace
+        links = {row[1] for row in _rows(app, "#if-kernel")}
+        assert {"lan0", relay_1.split("%")[1], relay_2.split("%")[1]} <= links
+        peers = _rows(app, "#if-wg")
+        assert {row[0] for row in peers} == {relay_1.split("%")[1], relay_2.split("%")[1]}
+        assert all(row[3] != "never" for row in peers)
+    assert gc.get_threshold() == thresholds  # the collector gave the settings back
+    assert gc.get_freeze_count() == 0
