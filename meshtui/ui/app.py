@@ -792,9 +792,9 @@ class MeshApp(App[int]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here (speed without a replay, next node with one node)."""
         if action == "speed":
-            return True if any(f.is_replay for f in self.feeds) else None
+            return any(f.is_replay for f in self.feeds)
         if action == "next_node":
-            return True if len(self.feeds) > 1 else None
+            return len(self.feeds) > 1
         return True
 
     # ------------------------------------------------------------ events log saving
