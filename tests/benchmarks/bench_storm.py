@@ -408,6 +408,18 @@ def main(argv: list[str] | None = None) -> int:
             f"{u['log_lines_not_drawn']} of {u['log_lines_drawn'] + u['log_lines_not_drawn']} "
             "(kept in the journal, saved by `s`)"
         )
+        pump, gcs = ui.get("pump") or {}, ui.get("gc") or {}
+        if pump:
+            print(
+                f"reader    socket pump read {pump['bytes'] / 1e6:.1f} MB in {pump['chunks']} "
+                f"chunks; largest backlog waiting for the UI loop "
+                f"{pump['max_backlog'] / 1e3:.0f} kB"
+            )
+        if gcs:
+            print(
+                f"gc        {gcs['calm_collections']} full collections at calm moments "
+                f"({gcs['forced']} forced during the storm), longest {gcs['longest'] * 1000:.0f} ms"
+            )
     print(f"exit      meshtui exited with status {status}")
     return 0
 
