@@ -689,3 +689,26 @@ async def test_keyed_table_updates_in_place_and_keeps_the_cursor() -> None:
         stats = kt.sync(spec(f"k{i:03d}", i) for i in [5, 2001])
         assert stats.rebuilt and stats.removed == 399 and kt.cursor_key == "k005"
         assert kt.row_count == 2
+
+
+async def test_next_node_and_quit() -> None:
+    from meshtui.ui.feed import held_replay_source
+    from meshtui.ui.testing import DEMO_ORIGIN
+
+    sources = [
+        held_replay_source(demo_recording(), speed=0, stop_at=stop, origin=DEMO_ORIGIN, name=name)
+        for name, stop in (("early", 10.0), ("late", 20.0))
+    ]
+    app = make_app(sources, theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one(NodeBar).info.nodes == "1/2"
+        assert "UNREACHABLE" not in screen_text(app)  # 10 s in: before the outage
+        await pilot.press("n")
+        await settle(pilot)
+        assert app.feed.name == "late"
+        assert app.screen.query_one(NodeBar).info.nodes == "2/2"
+        assert "UNREACHABLE" in screen_text(app)  # 20 s in: relay-1's /128 is lost
+        await pilot.press("q")
+        await pilot.pause()
+    assert not app.is_running

@@ -25,6 +25,8 @@ T = TypeVar("T")
 Opener = Callable[[], Awaitable[Channel]]
 
 READY_TIMEOUT = 10.0
+OPEN_TIMEOUT = 60.0  # the opener has its own, shorter timeouts; this only guards a lost pump
+CLOSE_TIMEOUT = 5.0
 
 
 class SocketPump:
@@ -65,22 +67,30 @@ class SocketPump:
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(loop.stop)
 
-    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the pump's loop and await its result from the calling loop."""
+    async def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the pump's loop and await its result from the calling loop.
+
+        Raises:
+            RuntimeError: the pump is not running (the app is exiting).
+            TimeoutError: no result within ``timeout`` seconds.
+        """
         if not self.ready.is_set():
             ready = await asyncio.to_thread(self.ready.wait, READY_TIMEOUT)
             if not ready:
                 coro.close()
                 raise RuntimeError("the socket pump did not start")
-        assert self.loop is not None
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self.loop)
-        return await asyncio.wrap_future(future)
+        loop = self.loop
+        if loop is None or loop.is_closed() or not loop.is_running():
+            coro.close()
+            raise RuntimeError("the socket pump has stopped")
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, loop)
+        return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
     def wrap(self, opener: Opener) -> Opener:
         """An opener whose channels are read by the pump."""
 
         async def open_pumped() -> Channel:
-            inner = await self.call(opener())
+            inner = await self.call(opener(), OPEN_TIMEOUT)
             return PumpedChannel(inner, self, asyncio.get_running_loop())
 
         return open_pumped
@@ -153,12 +163,12 @@ class PumpedChannel:
 
     async def write(self, data: bytes) -> None:
         """Send a request (on the pump's loop)."""
-        await self._pump.call(self._inner.write(data))
+        await self._pump.call(self._inner.write(data), CLOSE_TIMEOUT)
 
     async def close(self) -> None:
         """Close the connection and stop reading it."""
         self._task.cancel()
         try:
-            await self._pump.call(self._inner.close())
-        except RuntimeError:
+            await self._pump.call(self._inner.close(), CLOSE_TIMEOUT)
+        except (RuntimeError, TimeoutError):
             pass  # the pump already stopped: the app is exiting
