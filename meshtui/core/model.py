@@ -810,7 +810,7 @@ class NodeModel:
         events = self._events
         self._events = []
         committed = self._committed
-        for dest in self._dirty:
+        for dest in sorted(self._dirty):  # a stable order of events within one batch
             selected, standby = self._rank(dest)
             self._mark_better(selected, standby, now)
             new = selected.path if selected is not None else None
