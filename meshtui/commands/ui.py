@@ -104,14 +104,27 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     from meshtui.ui.app import make_app
 
     plan = plan_dashboard(args)
+    read_only = True
+    if args.write:
+        from meshtui.ops.audit import ReadOnlyError, read_only_setting
+
+        try:
+            setting = read_only_setting()
+        except ReadOnlyError as exc:
+            raise CliError(str(exc)) from None
+        if setting.enabled:
+            raise CliError(f"--write refused: read-only is set ({setting.source})")
+        read_only = False
     _require_terminal()
     stats = Path(args.stats) if args.stats else None
     app = make_app(
         plan.sources,
+        read_only=read_only,
         theme=args.theme,
         banner=plan.banner,
         banner_kind=plan.banner_kind,
         stats_path=stats,
+        filters_config=Path(args.config) if args.config else None,
     )
     return _run(app)
 
@@ -124,7 +137,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.speed <= 0:
             raise CliError("--speed must be above 0 for the demo (1 = real time)")
         _require_terminal()
-        app = make_app([_demo_source(args.speed)], theme=args.theme, banner=DEMO_BANNER)
+        from meshtui.ui.feed import demo_recording
+
+        config = demo_recording().with_name("edge-a.conf")  # the recorded node's babeld.conf
+        app = make_app(
+            [_demo_source(args.speed)],
+            theme=args.theme,
+            banner=DEMO_BANNER,
+            filters_config=config if config.is_file() else None,
+        )
         return _run(app)
     return _live_demo(args)
 
@@ -179,6 +200,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--theme", metavar="NAME", help="meshtui-dark (default), meshtui-light, "
                    "meshtui-contrast, or one of yours")  # fmt: skip
     p.add_argument("--stats", metavar="FILE", help="write UI counters as JSON on exit")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="babeld.conf of a local babeld or recording, for the Filters view (read-only)",
+    )
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="enable write actions (D: deploy the generated config, with --inventory); "
+        "without it the dashboard is read-only",
+    )
     p.set_defaults(func=cmd_dashboard)
 
     p = sub.add_parser(

@@ -245,10 +245,18 @@ def _destinations(
             out.append((node, prefix))
     if wanted is None:
         for model in models.values():
-            for prefix in sorted(_own_prefixes(model) if model else ()):
+            if model is None:
+                continue
+            # what the nodes announce, then what they route to (without an
+            # inventory, that is all there is to know of the other nodes)
+            routed = {d.prefix for d in model.destinations()}
+            for prefix in [*sorted(_own_prefixes(model)), *sorted(routed)]:
                 if prefix.endswith("/128") and prefix not in seen and names.in_mesh(prefix):
                     seen.add(prefix)
-                    out.append((names.describe_prefix(prefix), prefix))
+                    label = names.describe_prefix(prefix)
+                    if any(label == used for used, _ in out):  # a node's second address
+                        label = prefix
+                    out.append((label, prefix))
     return out
 
 

@@ -45,12 +45,16 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher, Footer
 from textual.worker import Worker, WorkerState
 
+from meshtui.core.model import NodeModel
+from meshtui.core.names import Names
+from meshtui.transport.session import SessionState
 from meshtui.transport.sources import Source
 from meshtui.ui import format as fmt
 from meshtui.ui.feed import NodeFeed
 from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.journal import LinkState
 from meshtui.ui.labctl import LabActions
+from meshtui.ui.mesh_view import MeshInput, MeshView
 from meshtui.ui.pump import SocketPump
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpKey, HelpScreen, LabActionScreen, SaveScreen
@@ -67,6 +71,7 @@ from meshtui.ui.themes import (
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.views.events import EventsView
 from meshtui.ui.views.failover import FailoverView
+from meshtui.ui.views.filters import FiltersView
 from meshtui.ui.views.interfaces import InterfacesView
 from meshtui.ui.views.neighbours import NeighboursView
 from meshtui.ui.views.routes import RoutesView
@@ -93,6 +98,8 @@ VIEW_CLASSES: tuple[type[View], ...] = (
     RoutesView,
     InterfacesView,
     EventsView,
+    MeshView,
+    FiltersView,
 )
 
 VIEW_HELP = {
@@ -101,6 +108,8 @@ VIEW_HELP = {
     "routes": "every route, selected and alternatives; filter, sort, enter for the detail",
     "interfaces": "babeld's interfaces and detection times; kernel links; WireGuard peers",
     "events": "the babeld -d 2 replacement: events or raw lines, filter, pause, save",
+    "mesh": "every node at once: source x destination matrix, relays, and the checks",
+    "filters": "in/out filter rules per interface with live match counts; the rule behind a route",
 }
 
 ENABLE_SOCKET_HINT = (
@@ -243,6 +252,9 @@ class MeshApp(App[int]):
         Binding("3", "show_view('routes')", "Routes", id="view.routes"),
         Binding("4", "show_view('interfaces')", "Interfaces", id="view.interfaces"),
         Binding("5", "show_view('events')", "Events", id="view.events"),
+        Binding("6", "show_view('mesh')", "Mesh", id="view.mesh"),
+        Binding("7", "show_view('filters')", "Filters", id="view.filters"),
+        Binding("D", "deploy", "Deploy config", id="node.deploy"),
         Binding("slash", "filter", "Filter", id="app.filter"),
         Binding("escape", "back", "Back", show=False, id="app.back"),
         Binding("space", "toggle_pause", "Pause", id="app.pause"),
@@ -272,9 +284,15 @@ class MeshApp(App[int]):
         stats_path: Path | None = None,
         start_paused: bool = False,
         pump: SocketPump | None = None,
+        filters_config: Path | None = None,
     ) -> None:
         super().__init__()
         self.pump = pump
+        self.filters_config = filters_config  # read by the Filters view
+        self.inventory = next(
+            (f.source.meta["inventory"] for f in feeds if f.source.meta.get("inventory")), None
+        )
+        self.names = Names.build(self.inventory, {})
         self.collector = CalmCollector()
         if not feeds:
             raise ValueError("the dashboard needs at least one node")
@@ -729,6 +747,9 @@ class MeshApp(App[int]):
             HelpKey("3", "Routes: " + VIEW_HELP["routes"]),
             HelpKey("4", "Interfaces: " + VIEW_HELP["interfaces"]),
             HelpKey("5", "Events: " + VIEW_HELP["events"]),
+            HelpKey("6", "Mesh: " + VIEW_HELP["mesh"]),
+            HelpKey("7", "Filters: " + VIEW_HELP["filters"]),
+            HelpKey("c", "read the node's config again (read-only)", "Filters"),
             HelpKey("/", "filter the view: words must all match, !word excludes"),
             HelpKey("esc", "back: close the filter or detail, clear the filter, previous view"),
             HelpKey("enter", "open the destination's detail", "Failover, Routes"),
@@ -795,7 +816,59 @@ class MeshApp(App[int]):
             return any(f.is_replay for f in self.feeds)
         if action == "next_node":
             return len(self.feeds) > 1
+        if action == "deploy":  # a write action: not bound at all in read-only mode
+            return not self.read_only and self.inventory is not None and self._pool() is not None
         return True
+
+    # ------------------------------------------------------------ mesh and deploy
+
+    def mesh_input(self) -> MeshInput:
+        """Every node's model for the Mesh view (None for a node that is not live)."""
+        models: dict[str, NodeModel | None] = {}
+        errors: dict[str, str] = {}
+        for feed in self.feeds:
+            live = feed.session.state is SessionState.LIVE
+            models[feed.name] = feed.session.model if live else None
+            if live:
+                self.names.learn(feed.name, feed.session.model)
+            else:
+                errors[feed.name] = feed.session.message or feed.session.state.value
+        return MeshInput(models, self.names, errors=errors)
+
+    def on_mesh_view_node_selected(self, message: MeshView.NodeSelected) -> None:
+        """Enter on a Mesh row: show that node's Failover view."""
+        for index, feed in enumerate(self.feeds):
+            if feed.name == message.node:
+                self.current = index
+                for cls in VIEW_CLASSES:
+                    self.view(cls.view_id).reset()
+                self.action_show_view(FailoverView.view_id)
+                return
+
+    def _pool(self):
+        from meshtui.transport.ssh import pool_of
+
+        return pool_of(self.feed.source)
+
+    def action_deploy(self) -> None:
+        """Deploy the generated config to the node shown (asks, shows the diff, confirms)."""
+        if not self.check_action("deploy", ()):
+            return
+        self.run_worker(
+            self._deploy([self.feed.name]),
+            group="deploy",
+            exclusive=True,
+            exit_on_error=False,
+            description="deploy config",
+        )
+
+    async def _deploy(self, names: list[str]) -> None:
+        from meshtui.ops.deploy import Deployer
+        from meshtui.ui.screens.deploy import TuiOperator
+
+        operator = TuiOperator(self, log=lambda node, msg: self.notify(f"{node}: {msg}"))
+        report = await Deployer(self.inventory, self._pool(), operator).deploy(names)
+        self.notify("; ".join(f"{r.node}: {r.outcome.value}" for r in report.nodes))
 
     # ------------------------------------------------------------ events log saving
 
@@ -934,6 +1007,7 @@ def make_app(
     keymap_file: Path | None = None,
     stats_path: Path | None = None,
     start_paused: bool = False,
+    filters_config: Path | None = None,
 ) -> MeshApp:
     """Build the dashboard for ``sources`` (the CLI, the demo and the tests all come here).
 
@@ -952,6 +1026,7 @@ def make_app(
         keymap_file: a TOML keymap {binding id: key} (default: the user's, if any).
         stats_path: write UI counters there as JSON on exit.
         start_paused: start with the display (and replays) paused.
+        filters_config: babeld.conf of a local node or recording, for the Filters view.
     """
     dirs = list(theme_dirs) if theme_dirs is not None else [BUNDLED_DIR, user_theme_dir()]
     themes = load_themes(*dirs)
@@ -976,4 +1051,5 @@ def make_app(
         stats_path=stats_path,
         start_paused=start_paused,
         pump=pump,
+        filters_config=filters_config,
     )
