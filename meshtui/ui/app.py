@@ -454,6 +454,7 @@ class MeshApp(App[int]):
             hello=self.hello,
             is_replay=feed.is_replay,
             open_detail=self.open_detail,
+            names=self.names if self.inventory is not None else None,
         )
 
     # ------------------------------------------------------------ refresh loop
@@ -501,6 +502,10 @@ class MeshApp(App[int]):
         ctx.full = force or wall - self._last_full >= FULL_REFRESH
         if ctx.full:
             self._last_full = wall
+            if self.inventory is not None:  # names from what the live nodes say
+                for feed in self.feeds:
+                    if feed.session.state is SessionState.LIVE:
+                        self.names.learn(feed.name, feed.session.model)
         with self.batch_update():
             view = self.view()
             stats = view.refresh_view(ctx)

@@ -18,6 +18,8 @@ from textual.containers import Vertical
 from textual.widget import Widget
 
 from meshtui.core.model import DestKey, NodeModel, Route
+from meshtui.core.names import Names
+from meshtui.ui import format as fmt
 from meshtui.ui.journal import NodeJournal
 from meshtui.ui.system import LocalFacts
 from meshtui.ui.themes import Palette
@@ -108,6 +110,7 @@ class ViewContext:
         open_detail: opens the destination detail screen for (prefix, src).
         full: redraw every row (periodically, and after anything but new data);
             otherwise views may only look at what changed.
+        names: inventory node names for hops and prefixes (None without an inventory).
     """
 
     node: str
@@ -120,6 +123,15 @@ class ViewContext:
     is_replay: bool = False
     open_detail: Callable[[str, str], None] | None = None
     full: bool = True
+    names: Names | None = None
+
+    def hop(self, via: str, interface: str) -> str:
+        """A next hop as the operator reads it: ``relay-1 (wg-r1)``, else ``fe80::1%wg-r1``."""
+        if self.names is not None:
+            name = self.names.neighbour(self.node, via, interface)
+            if name is not None:
+                return f"{name} ({interface})"
+        return fmt.hop(via, interface)
 
 
 class View(Vertical):

@@ -190,8 +190,8 @@ class FailoverView(View):
                         key,
                         state,
                         "spof" if state == "spof" else "",
-                        fmt.hop(sel.via, sel.interface) if sel else "",
-                        " ".join(fmt.hop(r.via, r.interface) for r in d.standby),
+                        ctx.hop(sel.via, sel.interface) if sel else "",
+                        " ".join(ctx.hop(r.via, r.interface) for r in d.standby),
                     )
                 ).lower()
                 if not flt.matches(hay):
@@ -210,8 +210,8 @@ class FailoverView(View):
 
             yield key, sig, build
 
-    @staticmethod
     def _dest_cells(
+        self,
         d: Destination,
         state: str,
         since: float | None,
@@ -222,7 +222,7 @@ class FailoverView(View):
         sel = d.selected
         name = fmt.prefix(d.prefix) + ("" if d.src in ("::/0", "0.0.0.0/0") else f" from {d.src}")
         if sel is not None:
-            via: CellSpec = (fmt.hop(sel.via, sel.interface), "route-selected", sel.via)
+            via: CellSpec = (self._hop(sel.via, sel.interface), "route-selected", sel.via)
             metric: CellSpec = (fmt.metric(sel.metric), "", sel.metric)
         else:
             via = ("—", "unreachable", "")
@@ -233,7 +233,7 @@ class FailoverView(View):
                 parts.append(("  ", ""))
             margin = f", {route.metric - sel.metric:+d}" if sel is not None else ""
             pending = route.id in pending_ids
-            text = f"{'▲ ' if pending else ''}{fmt.hop(route.via, route.interface)} "
+            text = f"{'▲ ' if pending else ''}{self._hop(route.via, route.interface)} "
             text += f"{fmt.metric(route.metric)}{margin}"
             parts.append((text, "route-pending" if pending else "route-standby"))
         if not parts:
@@ -264,20 +264,22 @@ class FailoverView(View):
 
             yield str(entry.seq), (entry.seq, self._timeline_width), build
 
-    @staticmethod
-    def _change_text(entry: TimelineEntry) -> str:
+    def _hop(self, via: str, interface: str) -> str:
+        return self.ctx.hop(via, interface) if self.ctx is not None else fmt.hop(via, interface)
+
+    def _change_text(self, entry: TimelineEntry) -> str:
+        hop = self._hop
         if entry.type is EventType.FAILOVER and entry.from_ and entry.to:
             old, new = entry.from_, entry.to
-            return f"{fmt.hop(old.via, old.interface)} → {fmt.hop(new.via, new.interface)}"
+            return f"{hop(old.via, old.interface)} → {hop(new.via, new.interface)}"
         if entry.type is EventType.UNREACHABLE:
             was = entry.from_
-            return f"was {fmt.hop(was.via, was.interface)}" if was else "no route left"
+            return f"was {hop(was.via, was.interface)}" if was else "no route left"
         if entry.to is not None:
-            return f"via {fmt.hop(entry.to.via, entry.to.interface)}"
+            return f"via {hop(entry.to.via, entry.to.interface)}"
         return ""
 
-    @classmethod
-    def _timeline_cells(cls, entry: TimelineEntry) -> tuple[CellSpec, ...]:
+    def _timeline_cells(self, entry: TimelineEntry) -> tuple[CellSpec, ...]:
         what, role = {
             EventType.FAILOVER: ("failover", "event-failover bold"),
             EventType.UNREACHABLE: ("UNREACHABLE", "event-unreachable bold"),
@@ -290,7 +292,7 @@ class FailoverView(View):
             ("  ", ""),
             (fmt.prefix(entry.prefix), "bold"),
             ("\n  ", ""),
-            (cls._change_text(entry), ""),
+            (self._change_text(entry), ""),
             ("\n  ", ""),
         ]
         figures: list[str] = []
