@@ -165,10 +165,21 @@ def _table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out)
 
 
-def format_status(model: NodeModel) -> str:
-    """The readable form of one node's snapshot."""
-    node = model.node
-    parts = [f"node {node.host}  babeld {node.version}  router-id {node.my_id}"]
+def format_status(model: NodeModel, names: Names | None = None, node: str | None = None) -> str:
+    """The readable form of one node's snapshot.
+
+    With ``names`` (an inventory), next hops and destinations read as node
+    names (``relay-1 (wg-r1)``) as seen from ``node``.
+    """
+
+    def hop(via: str, interface: str) -> str:
+        return names.describe_hop(node, via, interface) if names else f"{via}%{interface}"
+
+    def dest(prefix: str) -> str:
+        return names.describe_prefix(prefix) if names else prefix
+
+    info = model.node
+    parts = [f"node {info.host}  babeld {info.version}  router-id {info.my_id}"]
     parts.append(
         _table(
             "interfaces",
@@ -179,11 +190,10 @@ def format_status(model: NodeModel) -> str:
     parts.append(
         _table(
             "neighbours",
-            ["address", "if", "heard", "loss", "rxcost", "txcost", "cost", "rtt"],
+            ["neighbour", "heard", "loss", "rxcost", "txcost", "cost", "rtt"],
             [
                 [
-                    n.address,
-                    n.interface,
+                    hop(n.address, n.interface),
                     f"{n.heard}/16",
                     f"{n.loss_pct:.0f}%",
                     n.rxcost,
@@ -202,21 +212,20 @@ def format_status(model: NodeModel) -> str:
             continue
         sel = d.selected
         standby = ", ".join(
-            f"{r.via}%{r.interface} {r.metric} (+{r.metric - sel.metric})"
-            if sel
-            else f"{r.via}%{r.interface} {r.metric}"
+            f"{hop(r.via, r.interface)} {r.metric}"
+            + (f" (+{r.metric - sel.metric})" if sel else "")
             for r in d.standby
         )
         rows.append(
             [
-                d.prefix,
+                dest(d.prefix),
                 d.state,
-                f"{sel.via}%{sel.interface}" if sel else "-",
+                hop(sel.via, sel.interface) if sel else "-",
                 sel.metric if sel else "-",
                 standby or ("none (single point of failure)" if sel else "-"),
             ]
         )
-    parts.append(_table("destinations", ["prefix", "state", "via", "metric", "standby"], rows))
+    parts.append(_table("destinations", ["to", "state", "via", "metric", "standby"], rows))
     if model.stats.errors:
         parts.append(f"{model.stats.errors} malformed line(s) ignored")
     return "\n\n".join(parts)
@@ -256,50 +265,6 @@ def _multi_status_json(results: list[tuple[Source, Any]], names: Names) -> dict[
     return out
 
 
-def format_named_status(node: str, model: NodeModel, names: Names) -> str:
-    """One node's neighbours and destinations with node names (for ``status --inventory``)."""
-    info = model.node
-    parts = [f"{info.version}  router-id {info.my_id}"]
-    parts.append(
-        _table(
-            "neighbours",
-            ["neighbour", "address", "heard", "cost", "rtt"],
-            [
-                [
-                    names.describe_hop(node, n.address, n.interface),
-                    n.address,
-                    f"{n.heard}/16",
-                    n.cost,
-                    "-" if n.rtt is None else f"{n.rtt:.3f}",
-                ]
-                for n in sorted(model.neighbours.values(), key=lambda n: n.key)
-            ],
-        )
-    )
-    own = {x.prefix for x in model.xroutes.values()}
-    rows = []
-    for d in model.destinations():
-        if d.prefix in own:
-            continue
-        sel = d.selected
-        standby = ", ".join(
-            f"{names.describe_hop(node, r.via, r.interface)} {r.metric}"
-            + (f" (+{r.metric - sel.metric})" if sel else "")
-            for r in d.standby
-        )
-        rows.append(
-            [
-                names.describe_prefix(d.prefix),
-                d.state,
-                names.describe_hop(node, sel.via, sel.interface) if sel else "-",
-                sel.metric if sel else "-",
-                standby or ("none (single point of failure)" if sel else "-"),
-            ]
-        )
-    parts.append(_table("destinations", ["to", "state", "via", "metric", "standby"], rows))
-    return "\n".join(parts)
-
-
 def _multi_status_text(results: list[tuple[Source, Any]], names: Names) -> str:
     parts = []
     models: dict[str, NodeModel | None] = {}
@@ -311,7 +276,7 @@ def _multi_status_text(results: list[tuple[Source, Any]], names: Names) -> str:
             models[source.name] = None
             errors[source.name] = str(result)
         else:
-            parts.append(format_named_status(source.name, result, names) + "\n")
+            parts.append(format_status(result, names, source.name) + "\n")
             models[source.name] = result
     report = mesh_report(models, names, errors=errors)
     parts.append("== mesh (relay or first hop, metric)")

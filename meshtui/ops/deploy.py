@@ -70,11 +70,11 @@ from meshtui.core.confgen import render_babeld_conf
 from meshtui.core.inventory import Inventory, InventoryError, Node
 from meshtui.core.lint import interface_facts_from, lint_node
 from meshtui.core.model import NodeModel
-from meshtui.core.protocol import INFINITY, ReplyLine
+from meshtui.core.protocol import INFINITY
 from meshtui.ops.audit import AuditRecord, append_audit, scrub
 from meshtui.ops.gen import GenError, keys_used, read_key_values
-from meshtui.transport.local import ConnectError, greeting_problem
-from meshtui.transport.ssh import SSHChannel, SSHPool
+from meshtui.transport.local import ConnectError, dump_channel
+from meshtui.transport.ssh import SSHPool
 
 __all__ = [
     "DEFAULT_CONFIRM_TIMEOUT",
@@ -732,43 +732,6 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, OSError):
         return exc.strerror or str(exc) or type(exc).__name__
     return str(exc) or type(exc).__name__
-
-
-async def dump_channel(channel: SSHChannel | Any, where: str) -> NodeModel:
-    """Read babeld's greeting on ``channel``, send ``dump`` and return the loaded model.
-
-    Raises:
-        ConnectError: not babeld, a refused dump, or the channel closed early.
-    """
-    model = NodeModel(announce=False)
-    buf = b""
-    oks = 0
-    first = True
-    while oks < 2:
-        data = await channel.read()
-        if not data:
-            raise ConnectError(f"babeld closed {where} before its dump ended", "closed")
-        buf += data
-        *lines, buf = buf.split(b"\n")
-        now = time.time()
-        for raw in lines:
-            line = raw.decode("utf-8", "replace")
-            if first:
-                first = False
-                problem = greeting_problem(line, where)
-                if problem is not None:
-                    raise problem
-            parsed = model.feed(line, now)
-            if isinstance(parsed, ReplyLine):
-                if parsed.status != "ok":
-                    raise ConnectError(f"babeld refused dump on {where}: {parsed.status}", "closed")
-                oks += 1
-                if oks == 1:
-                    await channel.write(b"dump\n")
-                elif oks == 2:
-                    break
-    model.commit(time.time())
-    return model
 
 
 class _Remote:

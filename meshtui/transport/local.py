@@ -158,6 +158,70 @@ def greeting_problem(first_line: str, where: str) -> ConnectError | None:
     return None
 
 
+class DumpLoader:
+    """Loads babeld's greeting and one ``dump`` into a model, from chunks of bytes.
+
+    Shared by every one-shot reader (a local socket, an SSH channel): feed it
+    what arrives; :meth:`feed` says when to send ``dump``; :attr:`done` says
+    when the dump is complete.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.model = NodeModel(announce=False)
+        self.done = False
+        self._buf = b""
+        self._oks = 0
+        self._first = True
+
+    def feed(self, data: bytes) -> bool:
+        """Take the next bytes; True when the greeting just ended (send ``dump`` now).
+
+        Raises:
+            ConnectError: not babeld, an unsupported protocol, or a refused dump.
+        """
+        if not data:
+            raise ConnectError(f"babeld closed {self.where} before its dump ended", "closed")
+        self._buf += data
+        *lines, self._buf = self._buf.split(b"\n")
+        now = time.time()
+        send_dump = False
+        for raw in lines:
+            line = raw.decode("utf-8", "replace")
+            if self._first:
+                self._first = False
+                problem = greeting_problem(line, self.where)
+                if problem is not None:
+                    raise problem
+            parsed = self.model.feed(line, now)
+            if isinstance(parsed, ReplyLine):
+                if parsed.status != "ok":
+                    raise ConnectError(
+                        f"babeld refused dump on {self.where}: {parsed.status}", "closed"
+                    )
+                self._oks += 1
+                if self._oks == 1:
+                    send_dump = True
+                else:
+                    self.done = True
+                    self.model.commit(now)
+                    break
+        return send_dump
+
+
+async def dump_channel(channel: Channel, where: str) -> NodeModel:
+    """Read babeld's greeting on an open channel, send ``dump``, return the loaded model.
+
+    Raises:
+        ConnectError: not babeld, a refused dump, or the channel closed early.
+    """
+    loader = DumpLoader(where)
+    while not loader.done:
+        if loader.feed(await channel.read()):
+            await channel.write(b"dump\n")
+    return loader.model
+
+
 def dump_once(target: Target, timeout: float = 5.0) -> NodeModel:
     """Connect, read the greeting, send ``dump``, and return the loaded model.
 
@@ -171,17 +235,13 @@ def dump_once(target: Target, timeout: float = 5.0) -> NodeModel:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     deadline = time.monotonic() + timeout
-    model = NodeModel(announce=False)
+    loader = DumpLoader(where)
     try:
         try:
             sock.connect(("::1", target) if isinstance(target, int) else target)
         except OSError as exc:
             raise connect_error(target, exc) from None
-        buf = b""
-        oks = 0
-        sent = False
-        first = True
-        while oks < 2:
+        while not loader.done:
             if time.monotonic() > deadline:
                 raise ConnectError(f"timed out waiting for babeld's dump on {where}", "timeout")
             try:
@@ -190,31 +250,8 @@ def dump_once(target: Target, timeout: float = 5.0) -> NodeModel:
                 raise ConnectError(f"timed out waiting for babeld on {where}", "timeout") from None
             except OSError as exc:
                 raise connect_error(target, exc) from None
-            if not data:
-                raise ConnectError(f"babeld closed {where} before its dump ended", "closed")
-            buf += data
-            *lines, buf = buf.split(b"\n")
-            now = time.time()
-            for raw in lines:
-                line = raw.decode("utf-8", "replace")
-                if first:
-                    first = False
-                    problem = greeting_problem(line, where)
-                    if problem is not None:
-                        raise problem
-                parsed = model.feed(line, now)
-                if isinstance(parsed, ReplyLine):
-                    if parsed.status != "ok":
-                        raise ConnectError(
-                            f"babeld refused dump on {where}: {parsed.status}", "closed"
-                        )
-                    oks += 1
-                    if oks == 1 and not sent:
-                        sock.sendall(b"dump\n")
-                        sent = True
-                    if oks == 2:
-                        break
-        model.commit(time.time())
-        return model
+            if loader.feed(data):
+                sock.sendall(b"dump\n")
+        return loader.model
     finally:
         sock.close()
