@@ -508,34 +508,49 @@ def test_cli_deploy_yes_json_then_back(deploy_lab: Any, tmp_path: Path) -> None:
 
 
 def run_in_pty(env: dict[str, str], argv: list[str], answers: list[str]) -> tuple[int, str]:
-    """Run meshtui on a pseudo-terminal, answering each ``[y/N]`` prompt in turn."""
+    """Run meshtui on a pseudo-terminal, answering each ``[y/N]`` prompt in turn.
+
+    ``subprocess`` forks and execs in C: a ``pty.fork()`` in this threaded test
+    process could deadlock in the child before its exec.
+    """
     import pty
     import select
 
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.execvpe(sys.executable, [sys.executable, "-m", "meshtui", *argv], env)
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "meshtui", *argv],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        start_new_session=True,
+    )
+    os.close(slave)
     out = b""
     deadline = time.monotonic() + 300
     pending = list(answers)
     try:
         while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1.0)
+            ready, _, _ = select.select([master], [], [], 1.0)
             if not ready:
+                if proc.poll() is not None:
+                    break
                 continue
             try:
-                data = os.read(fd, 4096)
+                data = os.read(master, 4096)
             except OSError:
                 break
             if not data:
                 break
             out += data
             if b"[y/N]" in data and pending:
-                os.write(fd, (pending.pop(0) + "\n").encode())
+                os.write(master, (pending.pop(0) + "\n").encode())
     finally:
-        os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(30)
+    return proc.returncode, out.decode("utf-8", "replace")
 
 
 def test_cli_prompts_approve_then_keep_or_roll_back(deploy_lab: Any, tmp_path: Path) -> None:

@@ -156,7 +156,15 @@ def test_kill_and_start_babeld(healthy_lab) -> None:
     try:
         pid = lab.kill_babeld("edge-b", signal.SIGTERM)
         assert lab.babeld_pid("edge-b") is None
-        assert not os.path.exists(f"/proc/{pid}/ns")
+
+        def exited() -> bool:  # gone, or a zombie waiting to be reaped
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+            except FileNotFoundError:
+                return True
+
+        lab.wait(exited, 10, f"babeld (pid {pid}) to exit")
         # SIGTERM retracts: edge-a loses edge-b at once ("no via", not "absent")
         lab.wait(lambda: "edge-b" not in lab.installed("edge-a"), 15, "edge-b's retraction")
         route = lab.exec("edge-a", ["ip", "-6", "route", "show", dest]).stdout

@@ -16,6 +16,8 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
+from meshtui.core.facts import FactError, parse_ip_addrs, parse_ip_links
+
 
 @dataclass(frozen=True, slots=True)
 class KernelLink:
@@ -157,14 +159,57 @@ def socket_peer_netns(path: str) -> str | None:
     return theirs
 
 
+def _links_in(netns: str) -> tuple[list[KernelLink], str]:
+    """Another namespace's links and addresses, from ``nsenter --net=NETNS ip -j``.
+
+    Not pyroute2's ``IPRoute(netns=...)``: that forks a helper process, and a
+    fork in this threaded process (the socket pump, Textual's threads) can
+    deadlock the child before it runs. ``subprocess`` forks and execs in C.
+    """
+    outputs: list[str] = []
+    for argv in (["ip", "-d", "-j", "link", "show"], ["ip", "-j", "addr", "show"]):
+        try:
+            result = subprocess.run(
+                ["nsenter", f"--net={netns}", *argv], capture_output=True, text=True, timeout=5
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return [], f"cannot read the kernel's links of {netns}: {exc}"
+        if result.returncode != 0:
+            detail = result.stderr.strip() or f"exit status {result.returncode}"
+            return [], f"cannot read the kernel's links of {netns}: {detail}"
+        outputs.append(result.stdout)
+    try:
+        links, addrs = parse_ip_links(outputs[0]), parse_ip_addrs(outputs[1])
+    except FactError as exc:
+        return [], f"cannot read the kernel's links of {netns}: {exc}"
+    by_name: dict[str, list[str]] = {}
+    for addr in addrs:
+        by_name.setdefault(addr.interface, []).append(f"{addr.address}/{addr.prefixlen}")
+    out = [
+        KernelLink(
+            name=link.name,
+            index=link.index,
+            state=link.operstate.lower(),
+            kind=link.kind or ("loopback" if link.index == 1 else "-"),
+            mtu=link.mtu or 0,
+            addresses=tuple(by_name.get(link.name, [])),
+        )
+        for link in links
+    ]
+    out.sort(key=lambda link: link.index)
+    return out, ""
+
+
 def kernel_links(netns: str | None = None) -> tuple[list[KernelLink], str]:
     """The kernel's links and addresses (of ``netns``, a path, or our own namespace)."""
+    if netns:
+        return _links_in(netns)
     try:
         from pyroute2 import IPRoute
     except ImportError:
         return [], "pyroute2 is not installed"
     try:
-        with IPRoute(netns=netns) if netns else IPRoute() as ipr:
+        with IPRoute() as ipr:
             addresses: dict[int, list[str]] = {}
             for msg in ipr.get_addr():
                 address = msg.get_attr("IFA_ADDRESS")
