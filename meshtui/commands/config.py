@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshtui.cli import CliError
+from meshtui.commands import inventory_from_arg
 from meshtui.core.babelconf import Severity, parse_config, parse_version
-from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path, load_inventory
+from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.lint import lint_config, lint_node
 from meshtui.ops.gen import (
     PLACEHOLDER_KEY,
@@ -114,19 +115,6 @@ def _inventory_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load(value: str | None) -> Inventory:
-    path = Path(value) if value else default_inventory_path()
-    if path is None:
-        raise CliError(
-            "no inventory found (tried ./mesh.toml and $XDG_CONFIG_HOME/meshtui/mesh.toml); "
-            "name one with --inventory FILE"
-        )
-    try:
-        return load_inventory(path)
-    except InventoryError as exc:
-        raise CliError(str(exc)) from None
-
-
 def _nodes(inv: Inventory, names: list[str] | None) -> list[str]:
     if not names:
         return list(inv.nodes)
@@ -143,7 +131,7 @@ def run_gen(args: argparse.Namespace) -> int:
         raise CliError("give either --out DIR (write the files) or --diff (compare), not both")
     if not args.diff and not args.out:
         raise CliError("gen needs --out DIR (write the files) or --diff (compare with the nodes)")
-    inv = _load(args.inventory)
+    inv = inventory_from_arg(args.inventory)
     names = _nodes(inv, args.node)
     if args.diff:
         return _gen_diff(inv, names, args.timeout)
@@ -255,7 +243,7 @@ def _lint_files(args: argparse.Namespace) -> list[_Entry]:
 
 
 def _lint_inventory(args: argparse.Namespace) -> list[_Entry]:
-    inv = _load(args.inventory)
+    inv = inventory_from_arg(args.inventory)
     names = _nodes(inv, args.node)
     if args.remote:
         return _lint_remote(args, inv, names)

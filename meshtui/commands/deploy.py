@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import TextIO
 
 from meshtui.cli import CliError
-from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path, load_inventory
+from meshtui.commands import inventory_from_arg
+from meshtui.core.inventory import Inventory
 
 __all__ = ["PromptOperator", "register", "run_deploy"]
 
@@ -119,19 +120,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--read-only", action="store_true", help="refuse every write action")
     p.add_argument("--json", action="store_true", help="one JSON report on stdout")
     p.set_defaults(func=run_deploy)
-
-
-def _load(value: str | None) -> Inventory:
-    path = Path(value) if value else default_inventory_path()
-    if path is None:
-        raise CliError(
-            "no inventory found (tried ./mesh.toml and $XDG_CONFIG_HOME/meshtui/mesh.toml); "
-            "name one with --inventory FILE"
-        )
-    try:
-        return load_inventory(path)
-    except InventoryError as exc:
-        raise CliError(str(exc)) from None
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -243,7 +231,7 @@ def run_deploy(args: argparse.Namespace) -> int:
             refuse_if_read_only("`meshtui deploy`", args.read_only)
         except ReadOnlyError as exc:
             raise CliError(f"{exc} (`--dry-run` shows the diff without writing)") from None
-    inv = _load(args.inventory)
+    inv = inventory_from_arg(args.inventory)
     names = args.node or list(inv.nodes)
     for name in names:
         if name not in inv.nodes:

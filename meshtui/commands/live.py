@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from meshtui.cli import CliError
+from meshtui.commands import inventory_from_arg
 from meshtui.core.events import Event, EventType
-from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path, load_inventory
+from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.meshcheck import (
     CellState,
     Matrix,
@@ -70,19 +71,6 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _load_inventory_arg(value: str) -> Inventory:
-    path = Path(value) if value else default_inventory_path()
-    if path is None:
-        raise CliError(
-            "--inventory: no inventory found (tried ./mesh.toml and "
-            "$XDG_CONFIG_HOME/meshtui/mesh.toml); name one with --inventory FILE"
-        )
-    try:
-        return load_inventory(path)
-    except InventoryError as exc:
-        raise CliError(str(exc)) from None
-
-
 def inventory_args_sources(args: argparse.Namespace, inv: Inventory) -> list[Source]:
     """One SSH source per inventory node (or per ``--node``), sharing one connection pool."""
     names = args.node if getattr(args, "node", None) else None
@@ -121,7 +109,7 @@ def resolve_sources(args: argparse.Namespace) -> list[Source]:
         for option in ("socket", "port", "replay"):
             if getattr(args, option, None) is not None:
                 raise CliError(f"--inventory and --{option} cannot be combined")
-        return inventory_args_sources(args, _load_inventory_arg(args.inventory))
+        return inventory_args_sources(args, inventory_from_arg(args.inventory))
     if getattr(args, "node", None):
         raise CliError("--node needs --inventory")
     if getattr(args, "replay", None):
@@ -139,7 +127,7 @@ def resolve_sources(args: argparse.Namespace) -> list[Source]:
     if target is None and hasattr(args, "inventory"):
         default = default_inventory_path()
         if default is not None:
-            return inventory_args_sources(args, _load_inventory_arg(str(default)))
+            return inventory_args_sources(args, inventory_from_arg(str(default)))
     if target is None:
         raise CliError(
             f"no babeld control socket found (tried {tried_targets()}); pass --socket PATH or "
