@@ -987,6 +987,41 @@ class Lab:
                 out[n] = missing
         return out
 
+    def missing_neighbours(self) -> dict[str, list[str]]:
+        """For each node, the adjacent nodes it does not hear as an up neighbour.
+
+        Adjacent: the far end of each tunnel (unless either end is a failed
+        relay) and, on a site LAN, the edge and the servers there now. Routes
+        can converge through a detour while a restarted daemon's neighbours
+        are still missing, so convergence asks for both.
+        """
+        failed = set(self.failed_relays)
+        lan: dict[str, list[str]] = {}
+        for n in self.topology.nodes:
+            site = self.site_of(n.name)
+            if n.has_lan and site is not None:
+                lan.setdefault(site, []).append(n.name)
+        out = {}
+        for n in self.topology.nodes:
+            expect = {t.peer for t in n.tunnels if n.name not in failed and t.peer not in failed}
+            site = self.site_of(n.name)
+            if n.has_lan and site is not None:
+                expect.update(m for m in lan.get(site, []) if m != n.name)
+            if not expect:
+                continue
+            try:
+                heard = {
+                    self.neighbour_name(nb.address)
+                    for nb in self.dump(n.name).neighbours.values()
+                    if nb.up
+                }
+            except LabError:
+                heard = set()
+            missing = sorted(expect - heard)
+            if missing:
+                out[n.name] = missing
+        return out
+
     def converged(self) -> bool:
         """Every node has an installed route to every other node's /128."""
         return not self.missing_routes()
@@ -1014,14 +1049,18 @@ class Lab:
         return wait_until(predicate, timeout, what, interval)  # type: ignore[return-value]
 
     def wait_converged(self, timeout: float = 90.0, primary: str | None = "relay-1") -> float:
-        """Wait until every node reaches every other (and, with ``primary``, every
-        inter-site path of the edges goes via that relay). Returns the seconds waited."""
+        """Wait until every node reaches every other and hears all its adjacent
+        nodes as neighbours (and, with ``primary``, every inter-site path of the
+        edges goes via that relay). Returns the seconds waited."""
         t0 = time.monotonic()
         last: dict[str, object] = {}
 
         def done() -> bool:
             last["missing"] = missing = self.missing_routes()
             if missing:
+                return False
+            last["neighbours"] = quiet = self.missing_neighbours()
+            if quiet:
                 return False
             if primary and primary in self.nodes:
                 last["off"] = off = self.off_primary(primary)
@@ -1031,7 +1070,7 @@ class Lab:
         try:
             self.wait(done, timeout, "the mesh to converge")
         except LabTimeout as exc:
-            detail = last.get("missing") or last.get("off")
+            detail = last.get("missing") or last.get("neighbours") or last.get("off")
             raise LabTimeout(f"{exc}; still: {detail}") from None
         return time.monotonic() - t0
 
