@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import time
 from pathlib import Path
 
@@ -67,7 +68,8 @@ async def test_failover_view_during_the_outage() -> None:
         site_b = row_of(app, "#fo-table", SITE_B)
         assert site_b[2] == RELAY_2  # carried by relay-2 now
         assert "SPOF" in site_b[0]  # relay-1 is gone: no standby left
-        assert site_b[5] == "none"
+        assert site_b[5] == "~3.5 s"  # babeld would notice relay-2's loss in ~3.5 s
+        assert site_b[6] == "none"
         relay_1 = row_of(app, "#fo-table", "fd31:1b9e:30be::ff:1")
         assert "UNREACHABLE" in relay_1[0]
         timeline = [row[0] for row in rows(app, "#fo-timeline")]
@@ -81,6 +83,24 @@ async def test_failover_view_during_the_outage() -> None:
         assert header.read_only and header.link is LinkState.LIVE
         assert header.router_id == "ec:2a:8a:34:35:5c:35:fc"
         assert "READ-ONLY" in text
+
+
+async def test_failover_view_counts_down_to_the_switch_while_hellos_fail() -> None:
+    """Held 13 s into the recording (its last line before: 12.55 s), relay-1 has
+    been silent for 1.7 s (its last Hello: 10.87 s); babeld has not counted a
+    miss yet and switches at 15.3 s."""
+    app = demo_app(stop_at=13.0)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        site_b = row_of(app, "#fo-table", SITE_B)
+        assert site_b[2] == RELAY_1  # still on relay-1
+        m = re.fullmatch(r"⚠ in ~([\d.]+) s", site_b[5])
+        assert m, site_b[5]
+        # 10.87 s + 3.45 s (2.7 intervals + babeld's next check) - 12.55 s
+        assert float(m.group(1)) == pytest.approx(1.77, abs=0.15)
+        assert RELAY_2 in site_b[6]  # where the traffic will go
+        edge_b = row_of(app, "#fo-table", "fd31:1b9e:30be::ff:2")
+        assert edge_b[2] == RELAY_2 and not edge_b[5].startswith("⚠")
 
 
 async def test_failover_lead_time_comes_from_the_degrading_neighbour() -> None:
@@ -102,7 +122,7 @@ async def test_failover_view_shows_pending_then_recovery() -> None:
         await settle(pilot)
         site_b = row_of(app, "#fo-table", SITE_B)
         assert "pending" in site_b[0]
-        assert site_b[5].startswith("▲ " + RELAY_1)  # the better route, not installed yet
+        assert site_b[6].startswith("▲ " + RELAY_1)  # the better route, not installed yet
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
@@ -441,7 +461,12 @@ async def test_interfaces_view_hello_and_detection_time() -> None:
         assert "learned" in wg1[4]
         seconds = float(wg1[4].lstrip("~").split()[0])
         assert 0.5 < seconds < 2.5  # the lab ran with hello 1 s
-        assert "× hello" in wg1[5]
+        # typical (2.7 intervals + babeld's next neighbour check), then earliest-latest
+        m = re.fullmatch(r"~([\d.]+) s \(([\d.]+)–([\d.]+) s\)", wg1[5])
+        assert m, wg1[5]
+        typical, earliest, latest = map(float, m.groups())
+        assert earliest == pytest.approx(2.7 * seconds, abs=0.1)
+        assert earliest < typical < latest
         assert "Not available for a recording" in screen_text(app)
 
 
@@ -452,7 +477,8 @@ async def test_configured_hello_interval_wins() -> None:
         await pilot.press("4")
         lan = row_of(app, "#if-table", "lan0")
         assert lan[4] == "4.0 s (configured)"
-        assert lan[5].startswith("6.8–10.8 s")
+        # nothing learned yet 5 s in: babeld's checks follow the 4 s interval too
+        assert lan[5] == "~13.8 s (10.8–18.3 s)"
 
 
 # --------------------------------------------------------------------- help, palette, keymap

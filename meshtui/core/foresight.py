@@ -2,10 +2,13 @@
 
 babeld (1.12, checked in the lab) declares a neighbour's link cost infinite
 once 2 of its last 3 Hellos are missed, a Hello counting as missed 1.7
-intervals after the previous one: about 2.7 hello intervals after the last
-Hello heard. Its routes are then retracted, and the standby is installed once
-it is feasible, typically within a second (a seqno request round trip). A
-neighbour is dropped after 16 missed Hellos or 300 s.
+intervals after the previous one: 2.7 hello intervals after the last Hello
+heard at the earliest. It counts misses only when its neighbour check runs,
+every 1.5 of its shortest hello interval (jittered by +-25 %), so the cost goes
+infinite at the first check after that: 0.75 hello intervals later on
+average, 1.875 at most. Its routes are then retracted, and the standby is
+installed once it is feasible, typically within a second (a seqno request
+round trip). A neighbour is dropped after 16 missed Hellos or 300 s.
 
 Route selection uses a *smoothed* metric (half-life 4 s by default) that
 babeld does not report; a route that comes back after being retracted starts
@@ -26,7 +29,10 @@ DROP_AFTER_MISSES = 16
 DROP_AFTER_SECONDS = 300.0
 DEFAULT_HALF_LIFE = 4.0
 SLOW_DETECTION = 30.0  # seconds: past this, an outage is a black hole worth flagging
-SILENCE_FACTOR = 1.5  # no line for this many learned intervals: degrading
+SILENCE_FACTOR = 1.5  # no Hello for this many intervals (jitter reaches 1.25): degrading
+CHECK_FACTOR = 1.5  # babeld's neighbour check runs every ~1.5 shortest hello intervals
+CHECK_MEAN_WAIT = 0.5  # mean wait for the next check, in check intervals
+CHECK_MAX_WAIT = 1.25  # longest wait: the check timer is jittered to 0.75-1.25 of it
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +41,11 @@ class Detection:
 
     Attributes:
         hello: the hello interval (s).
-        cost_infinite: seconds from the last Hello heard to the neighbour's cost
-            going infinite (routes retracted, failover starts).
+        cost_infinite: seconds from the last Hello heard to the earliest moment
+            babeld can declare the neighbour's cost infinite (2.7 intervals).
+        expected: when it typically does (routes retracted, failover starts):
+            at its next neighbour check after ``cost_infinite``.
+        latest: the latest it does.
         first_sign: seconds from the last Hello heard to the first missed Hello
             (``reach`` loses its top bit): meshtui's earliest warning.
         dropped: seconds until babeld forgets the neighbour.
@@ -45,25 +54,41 @@ class Detection:
 
     hello: float
     cost_infinite: float
+    expected: float
+    latest: float
     first_sign: float
     dropped: float
     slow: bool
 
     def describe(self) -> str:
         """One line for the views."""
-        text = f"lost after ~{format_seconds(self.cost_infinite)} (hello {self.hello:g} s)"
+        text = (
+            f"lost after ~{format_seconds(self.expected)} "
+            f"({format_seconds(self.cost_infinite)}-{format_seconds(self.latest)}; "
+            f"hello {self.hello:g} s)"
+        )
         return text + " - slow: traffic black-holed meanwhile" if self.slow else text
 
 
-def detection_time(hello: float) -> Detection:
-    """babeld's expected detection times for a hello interval."""
+def detection_time(hello: float, shortest: float | None = None) -> Detection:
+    """babeld's detection times for a neighbour with this hello interval.
+
+    Args:
+        hello: the neighbour's hello interval (s).
+        shortest: the node's shortest hello interval, which paces babeld's
+            neighbour checks (default: ``hello``).
+    """
+    check = CHECK_FACTOR * (hello if shortest is None else min(shortest, hello))
     cost_inf = COST_INFINITE_AFTER * hello
+    expected = cost_inf + CHECK_MEAN_WAIT * check
     return Detection(
         hello=hello,
         cost_infinite=cost_inf,
+        expected=expected,
+        latest=cost_inf + CHECK_MAX_WAIT * check,
         first_sign=MISS_AFTER * hello,
         dropped=min(DROP_AFTER_MISSES * hello, DROP_AFTER_SECONDS),
-        slow=cost_inf > SLOW_DETECTION,
+        slow=expected > SLOW_DETECTION,
     )
 
 

@@ -44,6 +44,8 @@ DEFAULT_SRC = ("::/0", "0.0.0.0/0")
 DEFAULT_GRACE = 3.0
 GAP_WINDOW = 32
 MIN_GAPS = 8
+BURST_WINDOW = 0.003
+"""Neighbour lines closer together than this (seconds) are one printing run."""
 
 
 @dataclass(slots=True)
@@ -113,13 +115,11 @@ class Neighbour:
     def touch(self, now: float) -> None:
         """babeld repeated this neighbour's line unchanged.
 
-        A Hello shifts a 1 into ``reach``, so it changes the line unless reach
-        is already ``ffff``: an unchanged line with gaps in reach is not a Hello
-        (babeld also prints neighbours for other reasons) and is no heartbeat.
+        Whether that was a Hello is for the model to decide
+        (:meth:`NodeModel._settle_prints`): babeld also reprints every
+        neighbour each time its neighbour-check timer runs.
         """
         self.last_seen = now
-        if self.reach == 0xFFFF:
-            self.beat(now)
 
     def beat(self, now: float) -> None:
         """A Hello from this neighbour was (or may have been) heard."""
@@ -131,15 +131,16 @@ class Neighbour:
         self.degrading_since = None
 
     def learned_hello(self) -> float | None:
-        """The hello interval as the spacing of this neighbour's lines shows it.
+        """The hello interval as the spacing of this neighbour's Hellos shows it.
 
-        babeld prints a neighbour on every Hello and IHU; the longest regular
-        gaps are the hello interval (the 90th percentile of recent gaps).
+        babeld sends Hellos every 0.75 to 1.25 intervals (uniform jitter), so
+        the median of recent gaps is the interval; the odd Hello not counted
+        (one that coincided with a neighbour check) cannot move it.
         """
         if len(self.gaps) < MIN_GAPS:
             return None
         ordered = sorted(self.gaps)
-        return ordered[int(0.9 * (len(ordered) - 1))]
+        return ordered[len(ordered) // 2]
 
     @property
     def key(self) -> tuple[str, str]:
@@ -384,6 +385,8 @@ class NodeModel:
         self._since: dict[DestKey, float] = {}
         self._loss_pending: dict[DestKey, float] = {}
         self._events: list[Event] = []
+        self._prints: list[tuple[Neighbour, float, bool]] = []
+        self._prints_start = 0.0
 
     # ----------------------------------------------------------------- ingest
 
@@ -405,6 +408,8 @@ class NodeModel:
         if obj is not None:
             obj.touch(now)
             stats.noops += 1
+            if type(obj) is Neighbour:
+                self._printed(obj, now, obj.reach == 0xFFFF)
             return None
         if line.startswith("change route "):
             route = self._known_route_change(line, now)
@@ -631,6 +636,7 @@ class NodeModel:
                 last_beat=now,
             )
             neighbours[line.id] = neigh
+            self._printed(neigh, now, False)
             self.lost_neighbours.pop(neigh.key, None)
             if self.announce and neigh.up:
                 self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
@@ -650,13 +656,18 @@ class NodeModel:
         neigh.rtt = line.rtt
         neigh.rttcost = line.rttcost
         if line.reach & 0x8000:
-            if reach_changed or line.reach == 0xFFFF:
-                neigh.beat(now)
-        elif neigh.up and was_heard_last and neigh.degrading_since is None:
-            neigh.last_heard = neigh.last_beat
-            self._degrading(
-                neigh, now, f"missed a Hello (reach {neigh.reach:04x}, heard {neigh.heard}/16)"
-            )
+            if reach_changed:
+                neigh.beat(now)  # a 1 shifted into reach: certainly a Hello
+                self._printed(neigh, now, False)
+            else:
+                self._printed(neigh, now, line.reach == 0xFFFF)
+        else:
+            self._printed(neigh, now, False)
+            if neigh.up and was_heard_last and neigh.degrading_since is None:
+                neigh.last_heard = neigh.last_beat
+                self._degrading(
+                    neigh, now, f"missed a Hello (reach {neigh.reach:04x}, heard {neigh.heard}/16)"
+                )
         if was_up and not neigh.up:
             neigh.lost_at = now
             if self.announce:
@@ -718,10 +729,59 @@ class NodeModel:
 
     # ----------------------------------------------------------------- foresight
 
+    def _printed(self, neigh: Neighbour, now: float, candidate: bool) -> None:
+        """Note that babeld printed ``neigh``; ``candidate``: the print may be a Hello.
+
+        babeld prints a neighbour when it hears a Hello (or IHU) from it, and
+        also every neighbour, one after the other, each time its neighbour
+        check runs (about once a hello interval, Hellos or not). An unchanged
+        ``ffff`` line is therefore a heartbeat only when it is not part of such
+        a run: prints are gathered for ``BURST_WINDOW`` and judged together.
+        """
+        if self._prints and now - self._prints_start > BURST_WINDOW:
+            self._settle_prints(now)
+        if not self._prints:
+            self._prints_start = now
+        self._prints.append((neigh, now, candidate))
+
+    def _settle_prints(self, now: float) -> None:
+        """Judge the gathered run of neighbour prints (see :meth:`_printed`).
+
+        A run that printed every known neighbour (two or more) is babeld's
+        neighbour check: its unchanged lines are no heartbeat, except for a
+        neighbour printed more than once (a Hello that arrived in the same
+        instant). Any other run is Hellos.
+        """
+        run = self._prints
+        if not run or now - self._prints_start <= BURST_WINDOW:
+            return
+        self._prints = []
+        neighbours = self.neighbours
+        counts: dict[int, int] = {}
+        for neigh, _, _ in run:
+            counts[id(neigh)] = counts.get(id(neigh), 0) + 1
+        check = len(neighbours) >= 2 and all(id(n) in counts for n in neighbours.values())
+        for neigh, t, candidate in run:
+            if candidate and (not check or counts[id(neigh)] > 1):
+                if neighbours.get(neigh.id) is neigh:
+                    neigh.beat(t)
+
     def hello_for(self, neigh: Neighbour) -> float | None:
         """The hello interval of a neighbour's link: configured, else learned from the stream."""
         configured = self.hello_intervals.get(neigh.interface)
         return configured if configured is not None else neigh.learned_hello()
+
+    def shortest_hello(self) -> float | None:
+        """The node's shortest hello interval: it paces babeld's neighbour checks."""
+        known = [h for n in self.neighbours.values() if (h := self.hello_for(n)) is not None]
+        return min(known, default=None)
+
+    def detection_for(self, neigh: Neighbour) -> foresight.Detection | None:
+        """When babeld will notice that ``neigh`` went silent (None: hello unknown)."""
+        hello = self.hello_for(neigh)
+        if hello is None:
+            return None
+        return foresight.detection_time(hello, self.shortest_hello())
 
     def neighbour_at(self, via: str, interface: str) -> Neighbour | None:
         """The neighbour (live or recently lost) behind a route's next hop."""
@@ -748,7 +808,8 @@ class NodeModel:
         extra: dict[str, Any] = {"affected": sorted(affected, key=lambda a: a["prefix"])}
         hello = self.hello_for(neigh)
         if hello is not None and neigh.last_heard:
-            expected = neigh.last_heard + foresight.detection_time(hello).cost_infinite
+            det = self.detection_for(neigh)
+            expected = neigh.last_heard + (det.expected if det else 0.0)
             extra["hello"] = round(hello, 3)
             extra["expected_switch"] = round(expected, 3)
             extra["expected_in"] = round(max(0.0, expected - now), 3)
@@ -763,6 +824,7 @@ class NodeModel:
         stream is a heartbeat: silence longer than ``SILENCE_FACTOR`` hello
         intervals means Hellos are being missed, before babeld's own count says so.
         """
+        self._settle_prints(now)
         for neigh in self.neighbours.values():
             if not neigh.up or neigh.degrading_since is not None:
                 continue
@@ -807,6 +869,7 @@ class NodeModel:
 
     def commit(self, now: float) -> list[Event]:
         """Decide destination-level events for what changed; return all events since last time."""
+        self._settle_prints(now)
         events = self._events
         self._events = []
         committed = self._committed
@@ -940,6 +1003,7 @@ class NodeModel:
         self.routes = fresh.routes
         self._by_dest = fresh._by_dest
         self._current = fresh._current
+        self._prints = []
         for neigh in self.neighbours.values():
             self.lost_neighbours.pop(neigh.key, None)
         self._dirty = set(self._committed) | set(self._by_dest)
@@ -1029,8 +1093,9 @@ class NodeModel:
             item["hello"] = None if hello is None else round(hello, 3)
             item["hello_source"] = source
             if hello is not None:
-                det = foresight.detection_time(hello)
-                item["detection_time"] = round(det.cost_infinite, 3)
+                det = foresight.detection_time(hello, self.shortest_hello())
+                item["detection_time"] = round(det.expected, 3)
+                item["detection_window"] = [round(det.cost_infinite, 3), round(det.latest, 3)]
                 item["detection_slow"] = det.slow
             interfaces.append(item)
         own = self._own_prefixes()

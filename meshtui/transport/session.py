@@ -118,9 +118,12 @@ class NodeSession:
     def flush(self) -> None:
         """Decide what is still in its grace period as if the grace had run out.
 
-        For the end of a replay, where no more lines will come.
+        For the end of a replay, where no more lines will come: first what a
+        tick would say at this moment (silent neighbours), then the grace periods.
         """
-        self._emit(self.model.commit(self.clock() + self.model.grace))
+        now = self.clock()
+        self._emit(self.model.tick(now))
+        self._emit(self.model.commit(now + self.model.grace))
 
     async def stop(self) -> None:
         """Stop reading and close the connection; :meth:`run` returns."""

@@ -2,8 +2,10 @@
 
 Left, one row per destination: its state (ok, pending, UNREACHABLE, and
 single points of failure flagged), the relay carrying it (neighbour
-address and interface), the metric, the ranked standby relays with their
-margins, and the time since the selection last changed. Right, the live
+address and interface), the metric, the time since the selection last
+changed, how long babeld would take to notice that relay's loss (a countdown
+to the expected switch once its Hellos fail), and the ranked standby relays
+with their margins. Right, the live
 timeline of failovers, losses and recoveries, newest first, each with how
 long the old relay's Hellos had been failing when babeld switched.
 """
@@ -21,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from meshtui.core.events import EventType
-from meshtui.core.model import Destination
+from meshtui.core.model import Destination, NodeModel
 from meshtui.ui import format as fmt
 from meshtui.ui.journal import TimelineEntry
 from meshtui.ui.views.base import RouteTracker, View, ViewContext
@@ -55,6 +57,20 @@ _STATE_CELLS: dict[str, CellSpec] = {
     "pending": ("◐ pending", "route-pending bold", 1),
     "unreachable": ("✖ UNREACHABLE", "unreachable bold reverse", 0),
 }
+
+
+def _detect_cell(d: Destination, model: NodeModel, now: float) -> CellSpec:
+    """When babeld would notice its relay's loss; a countdown once the relay is degrading."""
+    sel = d.selected
+    neigh = model.neighbour_at(sel.via, sel.interface) if sel is not None else None
+    det = model.detection_for(neigh) if neigh is not None else None
+    if neigh is None or det is None:
+        return ("-", "lost", float("inf"))
+    if neigh.degrading_since is not None and neigh.last_heard:
+        left = neigh.last_heard + det.expected - now
+        text = f"⚠ in ~{fmt.age(left)}" if left >= 0.05 else "⚠ due now"
+        return (text, "degrading bold", -1.0)
+    return (f"~{fmt.age(det.expected)}", "degrading bold" if det.slow else "", det.expected)
 
 
 class FailoverView(View):
@@ -112,6 +128,7 @@ class FailoverView(View):
                         Column("via", "relay now (via%if)"),
                         Column("metric", "metric", 6),
                         Column("since", "since", 7),
+                        Column("detect", "loss seen", 11),
                         Column("standby", "standby relays (metric, margin)"),
                     ],
                     self.style,
@@ -196,7 +213,8 @@ class FailoverView(View):
                 ).lower()
                 if not flt.matches(hay):
                     continue
-            sig = (state, sel_sig, standby_sig, since_text, recent)
+            detect = _detect_cell(d, model, now)
+            sig = (state, sel_sig, standby_sig, since_text, recent, detect[0])
 
             def build(
                 d: Destination = d,
@@ -205,8 +223,9 @@ class FailoverView(View):
                 since_text: str = since_text,
                 recent: bool = recent,
                 pending_ids: frozenset[str] = pending_ids,
+                detect: CellSpec = detect,
             ) -> tuple[CellSpec, ...]:
-                return self._dest_cells(d, state, since, since_text, recent, pending_ids)
+                return self._dest_cells(d, state, since, since_text, recent, pending_ids, detect)
 
             yield key, sig, build
 
@@ -218,6 +237,7 @@ class FailoverView(View):
         since_text: str,
         recent: bool,
         pending_ids: frozenset[str],
+        detect: CellSpec,
     ) -> tuple[CellSpec, ...]:
         sel = d.selected
         name = fmt.prefix(d.prefix) + ("" if d.src in ("::/0", "0.0.0.0/0") else f" from {d.src}")
@@ -248,6 +268,7 @@ class FailoverView(View):
             via,
             metric,
             (since_text, since_role, since if since is not None else float("inf")),
+            detect,
             standby,
         )
 

@@ -2,10 +2,12 @@
 
 For each babeld interface: up or down, link-local address, neighbours, the
 hello interval (configured, measured from reach shifts, or estimated from
-the spacing of the neighbours' lines) and the expected time to notice a
+the spacing of the neighbours' Hellos) and the expected time to notice a
 silent neighbour — babeld's link cost goes infinite once 2 of the last 3
 Hellos are missed, a Hello counting as missed 1.7 intervals after the
-previous one, so 1.7 to 2.7 hello intervals after the neighbour went quiet.
+previous one, so 2.7 hello intervals after the neighbour went quiet at the
+earliest; babeld counts at its next neighbour check, which comes every
+~1.5 shortest hello intervals (see :mod:`meshtui.core.foresight`).
 
 For a babeld on this machine, the kernel's links and addresses (pyroute2,
 in babeld's network namespace) and the WireGuard peers on babeld's
@@ -137,28 +139,32 @@ class InterfacesView(View):
         neighbours: dict[str, list[bool]] = {}
         for neigh in ctx.model.neighbours.values():
             neighbours.setdefault(neigh.interface, []).append(neigh.up)
+        hellos = {name: hello_for(ctx, name) for name in ctx.model.interfaces}
+        # babeld's neighbour checks follow its shortest hello interval
+        shortest = min((h for h, _ in hellos.values() if h is not None), default=None)
         for iface in ctx.model.interfaces.values():
             ups = neighbours.get(iface.name, [])
-            hello = hello_for(ctx, iface.name)
+            hello = hellos[iface.name]
             if self.filter.active and not self.filter.matches(
                 f"{iface.name} {'up' if iface.up else 'down'} {iface.ipv6 or ''}".lower()
             ):
                 continue
             seconds = round(hello[0], 1) if hello[0] is not None else None
-            sig = (iface.up, iface.ipv6, iface.ipv4, sum(ups), len(ups), seconds, hello[1])
+            fastest = round(shortest, 1) if shortest is not None else None
+            sig = (iface.up, iface.ipv6, iface.ipv4, sum(ups), len(ups), seconds, hello[1], fastest)
 
             def build(
                 iface: Interface = iface,
                 ups: list[bool] = ups,
                 hello: tuple[float | None, str] = hello,
             ) -> tuple[CellSpec, ...]:
-                return self._babel_cells(iface, ups, hello)
+                return self._babel_cells(iface, ups, hello, shortest)
 
             yield iface.name, sig, build
 
     @staticmethod
     def _babel_cells(
-        iface: Interface, ups: list[bool], hello: tuple[float | None, str]
+        iface: Interface, ups: list[bool], hello: tuple[float | None, str], shortest: float | None
     ) -> tuple[CellSpec, ...]:
         seconds, source = hello
         if seconds is None:
@@ -168,15 +174,16 @@ class InterfacesView(View):
             how = "configured" if source == "config" else "learned from its neighbours' lines"
             approx = "" if source == "config" else "~"
             hello_cell = (f"{approx}{seconds:.1f} s ({how})", "", seconds)
-            det = foresight.detection_time(seconds)
-            if det.cost_infinite < 100:
-                window = f"{det.first_sign:.1f}–{det.cost_infinite:.1f} s"
+            det = foresight.detection_time(seconds, shortest)
+            if det.latest < 100:
+                text = f"~{det.expected:.1f} s ({det.cost_infinite:.1f}–{det.latest:.1f} s)"
             else:
-                window = f"{fmt.age(det.first_sign)}–{fmt.age(det.cost_infinite)}"
-            text = f"{approx}{window} (1.7–2.7 × hello)"
+                text = (
+                    f"~{fmt.age(det.expected)} ({fmt.age(det.cost_infinite)}–{fmt.age(det.latest)})"
+                )
             if det.slow:
                 text += "  SLOW: traffic black-holed meanwhile"
-            detect = (text, "degrading bold" if det.slow else "", det.cost_infinite)
+            detect = (text, "degrading bold" if det.slow else "", det.expected)
         neigh_text = f"{sum(ups)} up" + (f" / {len(ups)}" if len(ups) != sum(ups) else "")
         return (
             (iface.name, "", iface.name),
@@ -249,9 +256,10 @@ class InterfacesView(View):
         )
         self.query_one("#if-note", Static).update(
             "A silent neighbour costs infinity once 2 of its last 3 Hellos are missed "
-            "(a Hello counts missed 1.7 intervals after the previous one); the route "
+            "(a Hello counts missed 1.7 intervals after the previous one), at babeld's "
+            "next neighbour check (every ~1.5 shortest hello intervals); the route "
             "switch follows. Hello intervals come from the inventory when known, else "
-            "from the neighbours' lines."
+            "from the neighbours' Hellos."
         )
         kernel = self.query_one("#if-kernel", KeyedTable)
         wg = self.query_one("#if-wg", KeyedTable)
