@@ -20,7 +20,7 @@ or the new text (else *lost*) and agree with the outcome (confirmed: new;
 anything else: old). Prints the counts, the rollbacks (by meshtui, by the
 node's timer) and the time to recover (fault -> settled). Asserts nothing.
 
-Run: ``python3 tests/benchmarks/bench_deploy.py [--deploys 50] [--seed 1]``.
+Run: ``.venv/bin/python tests/benchmarks/bench_deploy.py [--deploys 50] [--seed 1]``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Foresight benchmark: early warning lead time and detection times over real outages.
 
-Run as root: ``python3 tests/benchmarks/bench_foresight.py [--outages 10] [--hello 1.0]``
+Run as root: ``.venv/bin/python tests/benchmarks/bench_foresight.py [--outages 10] [--hello 1.0]``
 
 Builds a lab (2 sites, 2 relays), watches edge-a, and silences the relay that
 carries edge-a's traffic to srv-b1 (alternately relay-1 and relay-2, so each

@@ -1,6 +1,6 @@
 """Ingest benchmark: parse + apply of a large babeld stream vs bare line loops.
 
-Run: ``python3 tests/benchmarks/bench_ingest.py [--routes 10000] [--storm 200000]``
+Run: ``.venv/bin/python tests/benchmarks/bench_ingest.py [--routes 10000] [--storm 200000]``
 
 The stream is grammar-valid babeld output: a greeting, interfaces,
 neighbours, ``--routes`` routes (two per destination, as with two relays),

@@ -1,6 +1,6 @@
 """Benchmark of the namespace lab: up/down time, convergence and relay failover (root).
 
-Prints figures, asserts nothing. Run: ``python3 tests/benchmarks/bench_lab.py
+Prints figures, asserts nothing. Run: ``.venv/bin/python tests/benchmarks/bench_lab.py
 [--hello 0.5 1.0] [--rounds 3]``.
 """
 

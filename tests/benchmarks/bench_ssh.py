@@ -11,7 +11,7 @@ each round:
 * the CLI end to end: ``meshtui status --inventory --json`` for one node and for all.
 
 Prints figures and the ratio all/one; asserts nothing. Run:
-``python3 tests/benchmarks/bench_ssh.py [--sites 4] [--servers 4] [--rounds 5]``.
+``.venv/bin/python tests/benchmarks/bench_ssh.py [--sites 4] [--servers 4] [--rounds 5]``.
 """
 
 from __future__ import annotations
