@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
+import sys
+from typing import Any
 
 import pytest
 
@@ -235,20 +237,41 @@ def test_remote_facts_match_local_pyroute2_facts(lab) -> None:  # noqa: ANN001 -
     def routes(f: NodeFacts) -> set:
         return {(r.prefix, r.type, r.gateway, r.dev, r.protocol, r.table) for r in f.routes or []}
 
-    # Both read the kernel at nearly the same moment; babeld may change a route in between.
+    def netlink() -> dict[str, Any]:
+        """pyroute2 in the node's own namespace: a process started there (no NetNS fork)."""
+        code = (
+            "import json; from meshtui.transport.facts import gather_local_facts; "
+            f"print(json.dumps(gather_local_facts({node!r}, ['routes', 'links', 'addresses'])"
+            ".to_json()))"
+        )
+        ns = lab.node(node).namespace
+        out = subprocess.run(
+            ["ip", "netns", "exec", ns, sys.executable, "-c", code],
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        return json.loads(out.stdout)
+
+    def json_routes(f: dict[str, Any]) -> set:
+        return {
+            (r["prefix"], r["type"], r["gateway"], r["dev"], r["protocol"], r["table"])
+            for r in f["routes"] or []
+        }
+
+    # All read the kernel at nearly the same moment; babeld may change a route in between.
     for _attempt in range(5):
         rf = asyncio.run(remote())
-        lf = gather_local_facts(node, netns=lab.node(node).namespace)
-        if routes(rf) == routes(lf):
+        lf = gather_local_facts(node, netns=lab.node(node).namespace)  # ip -j, netns exec
+        nf = netlink()
+        if routes(rf) == routes(lf) == json_routes(nf):
             break
-    assert rf.errors == {} and lf.errors == {}
-    assert routes(rf) == routes(lf)
-    assert {(x.name, x.kind, x.up) for x in rf.links or []} == {
-        (x.name, x.kind, x.up) for x in lf.links or []
-    }
-    assert {(a.interface, a.address) for a in rf.addresses or []} == {
-        (a.interface, a.address) for a in lf.addresses or []
-    }
+    assert rf.errors == {} and lf.errors == {} and nf["errors"] == {}
+    assert routes(rf) == routes(lf) == json_routes(nf)
+    links = {(x.name, x.kind, x.up) for x in rf.links or []}
+    assert links == {(x.name, x.kind, x.up) for x in lf.links or []}
+    assert links == {(x["name"], x["kind"], x["up"]) for x in nf["links"]}
+    addresses = {(a.interface, a.address) for a in rf.addresses or []}
+    assert addresses == {(a.interface, a.address) for a in lf.addresses or []}
+    assert addresses == {(a["interface"], a["address"]) for a in nf["addresses"]}
     tunnels = {t.interface for t in lab.node(node).tunnels}
     assert {w.name for w in rf.scoped_wireguard() or []} == tunnels
     assert {w.name for w in lf.scoped_wireguard() or []} == tunnels

@@ -9,9 +9,11 @@ one session (one shell start on the node, see :func:`batch_script`)::
     journalctl -u babeld -n 50 --no-pager -o short-iso
 
 Local facts read the same through pyroute2 (routes, links, addresses) and
-run ``wg``, ``systemctl`` and ``journalctl`` as argv (no shell), optionally
-inside a network namespace. A tool that is missing, or a service manager
-that is not running, is reported as "not available", never as an error.
+run ``wg``, ``systemctl`` and ``journalctl`` as argv (no shell). Inside another
+network namespace, every fact is the command above run with ``ip netns exec``:
+pyroute2's ``NetNS`` forks a helper, which can deadlock in a threaded process.
+A tool that is missing, or a service manager that is not running, is reported
+as "not available", never as an error.
 Parsing is pure and lives in :mod:`meshtui.core.facts`.
 """
 
@@ -323,18 +325,19 @@ def _addrs_from_netlink(records: Iterable[Any], names: dict[int, str]) -> list[A
     return out
 
 
-def _netlink_facts(out: NodeFacts, names: list[str], netns: str | None) -> None:
+def _netlink_facts(out: NodeFacts, names: list[str]) -> None:
+    """Routes, links and addresses of this process's own namespace, over netlink."""
     wanted = {FactName.ROUTES.value, FactName.LINKS.value, FactName.ADDRESSES.value} & set(names)
     if not wanted:
         return
     try:
-        from pyroute2 import IPRoute, NetNS
+        from pyroute2 import IPRoute
     except ImportError:
         for fact in wanted:
             out.unavailable[fact] = "not available: pyroute2 is not installed"
         return
     try:
-        ipr = NetNS(netns) if netns else IPRoute()
+        ipr = IPRoute()
     except Exception as exc:  # noqa: BLE001 - pyroute2 raises many kinds; reported, not raised
         for fact in wanted:
             out.errors[fact] = f"netlink: {exc}"
@@ -381,14 +384,17 @@ def gather_local_facts(
 ) -> NodeFacts:
     """The facts of this machine (or of network namespace ``netns``); blocking.
 
-    Routes, links and addresses come through pyroute2; WireGuard, the service
-    state and the log through ``wg``, ``systemctl`` and ``journalctl`` run as argv.
+    Routes, links and addresses come through pyroute2 (``ip -j`` inside
+    ``netns``); WireGuard, the service state and the log through ``wg``,
+    ``systemctl`` and ``journalctl`` run as argv.
     """
     names = _wanted(facts)
     out = NodeFacts(node=node, time=time.time())
-    _netlink_facts(out, names, netns)
+    if netns is None:
+        _netlink_facts(out, names)
     for fact in names:
-        if fact in (FactName.ROUTES.value, FactName.LINKS.value, FactName.ADDRESSES.value):
+        netlink = (FactName.ROUTES.value, FactName.LINKS.value, FactName.ADDRESSES.value)
+        if netns is None and fact in netlink:
             continue
         interpret(fact, _run_local(COMMANDS[fact], netns, timeout), out)
     return out

@@ -47,6 +47,7 @@ from textual.worker import Worker, WorkerState
 
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
+from meshtui.transport.pump import SocketPump
 from meshtui.transport.session import SessionState
 from meshtui.transport.sources import Source
 from meshtui.ui import format as fmt
@@ -55,7 +56,6 @@ from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.journal import LinkState
 from meshtui.ui.labctl import LabActions
 from meshtui.ui.mesh_view import MeshInput, MeshView
-from meshtui.ui.pump import SocketPump
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpKey, HelpScreen, LabActionScreen, SaveScreen
 from meshtui.ui.system import LocalFacts, probe_local

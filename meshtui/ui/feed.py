@@ -15,11 +15,11 @@ from pathlib import Path
 
 from meshtui.core.events import Event
 from meshtui.core.model import NodeModel
+from meshtui.transport.pump import SocketPump
 from meshtui.transport.replay import ReplayChannel, ReplaySource, Segment, load_recording
 from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import Source
 from meshtui.ui.journal import LinkState, NodeJournal
-from meshtui.ui.pump import SocketPump
 
 DEMO_FILE = "relay-outage.rec"
 DEMO_DIR = Path(__file__).with_name("demo_data")
@@ -136,7 +136,7 @@ class NodeFeed:
     Args:
         source: where the node's stream comes from.
         clock: the clock for state-change times (the source's, by default).
-        pump: reads a live node's socket on its own thread (see :mod:`meshtui.ui.pump`).
+        pump: reads a live node's socket on its own thread (see :mod:`meshtui.transport.pump`).
     """
 
     def __init__(
