@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 
 from meshtui.core.events import EventType
+from meshtui.core.inventory import load_inventory
 from meshtui.transport.sources import local_source
+from meshtui.transport.ssh import SSHSettings, close_sources, inventory_sources
 from meshtui.ui.app import MeshApp, make_app
 from meshtui.ui.journal import LinkState
-from meshtui.ui.testing import NO_KEYMAP
+from meshtui.ui.testing import NO_KEYMAP, screen_text
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.widgets.table import KeyedTable
 
@@ -96,3 +98,41 @@ async def test_live_failover_through_the_pump(healthy_lab: object) -> None:
         assert all(row[3] != "never" for row in peers)
     assert gc.get_threshold() == thresholds  # the collector gave the settings back
     assert gc.get_freeze_count() == 0
+
+
+async def test_interfaces_view_of_a_node_over_ssh_shows_its_kernel_and_wireguard(
+    healthy_lab: object,
+) -> None:
+    """The dashboard on the lab's inventory (real sshd): edge-b's links and WireGuard
+    peers come over its SSH connection, read-only, like a local node's."""
+    lab = healthy_lab
+    settings = SSHSettings(
+        known_hosts=str(lab.known_hosts),  # type: ignore[attr-defined]
+        client_keys=(str(lab.ssh_key),),  # type: ignore[attr-defined]
+        config=(),
+    )
+    inv = load_inventory(lab.inventory_path)  # type: ignore[attr-defined]
+    sources = inventory_sources(inv, ["edge-b"], settings=settings)
+    app = make_app(sources, theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP)
+    tunnels = {t.interface for t in lab.node("edge-b").tunnels}  # type: ignore[attr-defined]
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 60, "live")
+            await until(pilot, lambda: bool(app.feed.model.interfaces), 30, "interfaces")
+            await pilot.press("4")
+            await until(pilot, lambda: app.local.get("edge-b") is not None, 60, "the SSH probe")
+            app.refresh_now(force=True)
+            await pilot.pause()
+            facts = app.local["edge-b"]
+            assert facts.links_error == "" and facts.peers_error == ""
+            assert "over SSH" in facts.namespace
+            links = {row[1]: row for row in _rows(app, "#if-kernel")}
+            assert {"lo", "lan0", *tunnels} <= set(links)
+            address = lab.address("edge-b")  # type: ignore[attr-defined]
+            assert any(address in cell for cell in links["lo"])  # its /128
+            peers = _rows(app, "#if-wg")
+            assert {row[0] for row in peers} == tunnels  # one peer per tunnel, a relay each
+            assert all(row[3] != "never" for row in peers)  # handshakes happened
+            assert "over SSH" in screen_text(app)
+    finally:
+        await close_sources(sources)

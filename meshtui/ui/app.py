@@ -58,7 +58,7 @@ from meshtui.ui.labctl import LabActions
 from meshtui.ui.mesh_view import MeshInput, MeshView
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpKey, HelpScreen, LabActionScreen, SaveScreen
-from meshtui.ui.system import LocalFacts, probe_local
+from meshtui.ui.system import LocalFacts, from_node_facts, probe_local
 from meshtui.ui.themes import (
     BUNDLED_DIR,
     DEFAULT_THEME,
@@ -88,6 +88,8 @@ FULL_REFRESH = 1.0
 """Seconds between two full refreshes (every row); in between, views redraw what changed."""
 
 PROBE_INTERVAL = 10.0
+PROBE_TIMEOUT = 15.0
+REMOTE_FACTS = ("links", "addresses", "wireguard")
 """Seconds between two probes of the kernel and WireGuard (Interfaces view, local node)."""
 
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
@@ -615,10 +617,22 @@ class MeshApp(App[int]):
 
     def _maybe_probe(self) -> None:
         feed = self.feed
-        if self.view_name != "interfaces" or not feed.is_local or feed.name in self._probing:
+        if self.view_name != "interfaces" or feed.is_replay or feed.name in self._probing:
             return
         facts = self.local.get(feed.name)
         if facts is not None and time.time() - facts.taken_at < PROBE_INTERVAL:
+            return
+        if not feed.is_local:
+            if self._pool() is None:
+                return
+            self._probing.add(feed.name)
+            self.run_worker(
+                self._probe_remote(feed),
+                name=f"probe:{feed.name}",
+                group="probe",
+                description=f"kernel links and WireGuard peers of {feed.label} over SSH",
+                exit_on_error=False,
+            )
             return
         self._probing.add(feed.name)
         interfaces = set(feed.model.interfaces)
@@ -631,6 +645,21 @@ class MeshApp(App[int]):
             exit_on_error=False,
             thread=True,
         )
+
+    async def _probe_remote(self, feed: NodeFeed) -> LocalFacts:
+        """A remote node's links and WireGuard peers, over its SSH connection (read-only).
+
+        Runs on the socket pump's loop, where the node's connection lives.
+        """
+        from meshtui.transport.facts import fetch_facts
+
+        gather = fetch_facts(feed.source, REMOTE_FACTS, timeout=PROBE_TIMEOUT)
+        if self.pump is not None:
+            facts = await self.pump.call(gather, timeout=PROBE_TIMEOUT + 5)
+        else:
+            facts = await gather
+        where = f"{feed.name}'s kernel, read over SSH"
+        return from_node_facts(facts, set(feed.model.interfaces), where)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Turn worker outcomes into state and visible messages (never a traceback)."""

@@ -1,7 +1,9 @@
-"""Facts about the local machine for the Interfaces view: kernel links (pyroute2), WireGuard peers.
+"""Facts for the Interfaces view: kernel links (pyroute2), WireGuard peers.
 
-Everything here blocks (netlink, a subprocess): the app calls it from thread
-workers only. Failures come back as one-line messages, never exceptions.
+For a babeld on this machine they are read here; everything that does so
+blocks (netlink, a subprocess), and the app calls it from thread workers only.
+For a node over SSH, :func:`from_node_facts` shapes what the transport
+gathered. Failures come back as one-line messages, never exceptions.
 WireGuard key material never leaves :func:`parse_wg_dump`: private and
 preshared keys are dropped as the dump is read, public keys are kept.
 """
@@ -16,7 +18,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from meshtui.core.facts import FactError, parse_ip_addrs, parse_ip_links
+from meshtui.core.facts import FactError, NodeFacts, parse_ip_addrs, parse_ip_links
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,3 +263,54 @@ def probe_local(
         if mine or peers:
             peers = mine
     return LocalFacts(tuple(links), links_error, note, netns, tuple(peers), peers_error)
+
+
+def from_node_facts(facts: NodeFacts, interfaces: set[str], where: str) -> LocalFacts:
+    """The Interfaces view's facts from facts gathered over a node's SSH connection.
+
+    Args:
+        facts: what :func:`meshtui.transport.facts.fetch_facts` gathered.
+        interfaces: babeld's interface names (WireGuard peers are limited to these).
+        where: the note shown above the kernel table (which node, how).
+    """
+
+    def problem(fact: str) -> str:
+        return facts.errors.get(fact) or facts.unavailable.get(fact, "")
+
+    addresses: dict[str, list[str]] = {}
+    for a in facts.addresses or []:
+        addresses.setdefault(a.interface, []).append(f"{a.address}/{a.prefixlen}")
+    links = tuple(
+        KernelLink(
+            name=link.name,
+            index=link.index,
+            state=link.operstate.lower(),
+            kind=link.kind or ("loopback" if link.link_type == "loopback" else "-"),
+            mtu=link.mtu or 0,
+            addresses=tuple(addresses.get(link.name, ())),
+        )
+        for link in sorted(facts.links or [], key=lambda link: link.index)
+    )
+    peers = [
+        WgPeer(
+            interface=wg.name,
+            public_key=peer.public_key,
+            endpoint=peer.endpoint or "(none)",
+            allowed_ips=",".join(peer.allowed_ips) or "(none)",
+            latest_handshake=peer.latest_handshake,
+            rx=peer.rx_bytes,
+            tx=peer.tx_bytes,
+            keepalive=peer.keepalive or 0,
+        )
+        for wg in facts.scoped_wireguard() or []
+        for peer in wg.peers
+    ]
+    if interfaces:
+        mine = [p for p in peers if p.interface in interfaces]
+        if mine or peers:
+            peers = mine
+    links_error = "" if facts.links is not None else problem("links") or "no answer"
+    peers_error = "" if facts.wireguard is not None else problem("wireguard") or "no answer"
+    return LocalFacts(
+        links, links_error, where, None, tuple(peers), peers_error, taken_at=facts.time
+    )

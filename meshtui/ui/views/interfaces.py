@@ -9,9 +9,10 @@ previous one, so 2.7 hello intervals after the neighbour went quiet at the
 earliest; babeld counts at its next neighbour check, which comes every
 ~1.5 shortest hello intervals (see :mod:`meshtui.core.foresight`).
 
-For a babeld on this machine, the kernel's links and addresses (pyroute2,
-in babeld's network namespace) and the WireGuard peers on babeld's
-interfaces (``wg show all dump``) follow; the app probes them in a worker.
+Then the kernel's links and addresses and the WireGuard peers on babeld's
+interfaces: for a babeld on this machine through pyroute2 (in babeld's
+network namespace) and ``wg show all dump``; for a node over SSH through the
+same read-only commands on its connection. The app probes them in a worker.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def hello_for(ctx: ViewContext, interface: str) -> tuple[float | None, str]:
 
 
 class InterfacesView(View):
-    """babeld's interfaces with detection times; kernel links and WireGuard peers when local.
+    """babeld's interfaces with detection times; the node's kernel links and WireGuard peers.
 
     | Key | Action |
     | :- | :- |
@@ -272,7 +273,7 @@ class InterfacesView(View):
             kernel_note.update("Not available for a recording: the kernel is the recorded node's.")
             wg_note.update("Not available for a recording.")
         elif local is None:
-            kernel_note.update("Reading the kernel's links… (only for a babeld on this machine)")
+            kernel_note.update("Reading the kernel's links… (here, or over the node's SSH)")
             wg_note.update("")
         else:
             kernel.sync(self._kernel_rows(local.links))
