@@ -251,6 +251,72 @@ def test_good_config_is_pushed_verified_confirmed_and_the_mesh_converges(
     assert lab.babeld_pid(node) is not None
 
 
+async def test_the_dashboards_deploy_key_pushes_verifies_and_keeps(
+    deploy_lab: Any, tmp_path: Path
+) -> None:
+    """`D` in the dashboard (--write, an inventory over SSH): approve, then keep.
+
+    The dashboard's sessions read through the socket pump's loop; the deployment
+    runs on the UI's loop with a pool of its own, and the node's session resyncs
+    after babeld's restart."""
+    from meshtui.transport.ssh import close_sources, inventory_sources
+    from meshtui.ui.app import make_app
+    from meshtui.ui.journal import LinkState
+    from meshtui.ui.screens.deploy import DeployScreen
+    from meshtui.ui.testing import NO_KEYMAP
+    from meshtui.ui.themes import BUNDLED_DIR
+
+    lab = deploy_lab
+    node = "edge-a"
+    inv = variant(lab, tmp_path, slower_hellos(node))
+    new = render_babeld_conf(inv, node).encode()
+    assert new != lab.config_path(node).read_bytes()
+    sources = inventory_sources(
+        inv,
+        [node],
+        settings=SSHSettings(
+            known_hosts=str(lab.known_hosts), client_keys=(str(lab.ssh_key),), config=()
+        ),
+    )
+    app = make_app(sources, read_only=False, theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP)
+
+    async def until(pilot: Any, predicate: Callable[[], object], timeout: float, what: str):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+            await pilot.pause(0.1)
+
+    try:
+        async with app.run_test(size=(160, 48)) as pilot:
+            await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 60, "live")
+            connects = app.feed.session.connects
+            await pilot.press("D")
+            await until(pilot, lambda: isinstance(app.screen, DeployScreen), 60, "the diff")
+            assert app.screen.mode == "approve"
+            await pilot.press("y")
+            await until(
+                pilot,
+                lambda: isinstance(app.screen, DeployScreen) and app.screen.mode == "confirm",
+                120,
+                "the verification and the question to keep it",
+            )
+            await pilot.press("y")
+            await until(pilot, lambda: not ours_armed(lab, node), 60, "the rollback disarmed")
+            assert lab.config_path(node).read_bytes() == new
+            # babeld restarted under the dashboard: its session reconnected and resynced
+            await until(pilot, lambda: app.feed.session.connects > connects, 60, "the resync")
+            await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 60, "live")
+            # ...over the SSH connection it had: the deployment did not take over its pool
+            assert app._pool().connects == 1
+    finally:
+        await close_sources(sources)
+
+
+def ours_armed(lab: Any, node: str) -> bool:
+    return any(x.endswith((".armed", ".fired")) for x in ours(lab, node))
+
+
 # --------------------------------------------------------------------- verification fails
 
 

@@ -898,10 +898,17 @@ class MeshApp(App[int]):
 
     async def _deploy(self, names: list[str]) -> None:
         from meshtui.ops.deploy import Deployer
+        from meshtui.transport.ssh import SSHPool
         from meshtui.ui.screens.deploy import TuiOperator
 
         operator = TuiOperator(self, log=lambda node, msg: self.notify(f"{node}: {msg}"))
-        report = await Deployer(self.inventory, self._pool(), operator).deploy(names)
+        # A pool of its own, on this loop: the sessions' pool lives on the socket
+        # pump's loop, and asyncssh connections belong to the loop that opened them.
+        pool = SSHPool(self._pool().settings)
+        try:
+            report = await Deployer(self.inventory, pool, operator).deploy(names)
+        finally:
+            await pool.close()
         self.notify("; ".join(f"{r.node}: {r.outcome.value}" for r in report.nodes))
 
     # ------------------------------------------------------------ events log saving
