@@ -116,3 +116,36 @@ def test_colour_blind_safe_theme(snap_compare) -> None:
     """The high-contrast, colour-blind-safe theme, during the outage."""
     app = demo_app(stop_at=OUTAGE, theme="meshtui-contrast")
     assert snap_compare(app, terminal_size=WIDE, run_before=then("2"))
+
+
+def test_mesh(snap_compare) -> None:
+    """The Mesh view on the demo's one node, during the outage: its row of relays and checks."""
+    assert snap_compare(demo_app(stop_at=OUTAGE), terminal_size=NARROW, run_before=then("6"))
+
+
+def test_filters(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Filters view with the recorded node's babeld.conf (what `meshtui demo` ships)."""
+    import asyncio
+    import types
+
+    from meshtui.ui.feed import demo_recording
+    from meshtui.ui.views import filters
+
+    # the same text on every machine: a relative path, and a fixed time the file was read
+    monkeypatch.chdir(demo_recording().parent)
+    monkeypatch.setattr(filters, "time", types.SimpleNamespace(time=lambda: 1_700_000_000.0))
+    app = demo_app(stop_at=OUTAGE)
+    app.filters_config = Path("edge-a.conf")  # as `meshtui demo` does, with its full path
+
+    async def run_before(pilot: Pilot) -> None:
+        await settle(pilot)
+        await pilot.press("7")
+        view = app.view("filters")
+        for _ in range(200):  # the config is read in a worker
+            state = view.configs.get("edge-a")
+            if state is not None and not state.loading:
+                break
+            await asyncio.sleep(0.05)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
