@@ -806,11 +806,10 @@ class NodeModel:
                 {"prefix": dest[0], "to": alt.path.to_json() if alt is not None else None}
             )
         extra: dict[str, Any] = {"affected": sorted(affected, key=lambda a: a["prefix"])}
-        hello = self.hello_for(neigh)
-        if hello is not None and neigh.last_heard:
-            det = self.detection_for(neigh)
-            expected = neigh.last_heard + (det.expected if det else 0.0)
-            extra["hello"] = round(hello, 3)
+        det = self.detection_for(neigh)
+        if det is not None and neigh.last_heard:
+            expected = neigh.last_heard + det.expected
+            extra["hello"] = round(det.hello, 3)
             extra["expected_switch"] = round(expected, 3)
             extra["expected_in"] = round(max(0.0, expected - now), 3)
         event = self._neighbour_event(EventType.DEGRADING, neigh, now, why)

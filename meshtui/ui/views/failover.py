@@ -5,9 +5,9 @@ single points of failure flagged), the relay carrying it (neighbour
 address and interface), the metric, the time since the selection last
 changed, how long babeld would take to notice that relay's loss (a countdown
 to the expected switch once its Hellos fail), and the ranked standby relays
-with their margins. Right, the live
-timeline of failovers, losses and recoveries, newest first, each with how
-long the old relay's Hellos had been failing when babeld switched.
+with their margins. Right, the live timeline of failovers, losses and
+recoveries, newest first, each with how long the old relay's Hellos had been
+failing when babeld switched.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from meshtui.core.events import EventType
-from meshtui.core.model import Destination, NodeModel
+from meshtui.core.foresight import Detection
+from meshtui.core.model import Destination, Neighbour, NodeModel
 from meshtui.ui import format as fmt
 from meshtui.ui.journal import TimelineEntry
 from meshtui.ui.views.base import RouteTracker, View, ViewContext
@@ -59,11 +60,22 @@ _STATE_CELLS: dict[str, CellSpec] = {
 }
 
 
-def _detect_cell(d: Destination, model: NodeModel, now: float) -> CellSpec:
-    """When babeld would notice its relay's loss; a countdown once the relay is degrading."""
+DetectCache = dict[tuple[str, str], tuple[Neighbour | None, Detection | None]]
+
+
+def _detect_cell(d: Destination, model: NodeModel, now: float, seen: DetectCache) -> CellSpec:
+    """When babeld would notice its relay's loss; a countdown once the relay is degrading.
+
+    ``seen`` keeps each next hop's answer for one refresh (many destinations share a relay).
+    """
     sel = d.selected
-    neigh = model.neighbour_at(sel.via, sel.interface) if sel is not None else None
-    det = model.detection_for(neigh) if neigh is not None else None
+    if sel is None:
+        return ("-", "lost", float("inf"))
+    hop = (sel.via, sel.interface)
+    if hop not in seen:
+        found = model.neighbour_at(sel.via, sel.interface)
+        seen[hop] = (found, model.detection_for(found) if found is not None else None)
+    neigh, det = seen[hop]
     if neigh is None or det is None:
         return ("-", "lost", float("inf"))
     if neigh.degrading_since is not None and neigh.last_heard:
@@ -185,6 +197,7 @@ class FailoverView(View):
         now = ctx.now
         flt = self.filter
         synced = ctx.journal.synced_at + 0.001
+        seen: DetectCache = {}
         for d in dests:
             if d.prefix in own:
                 continue
@@ -213,7 +226,7 @@ class FailoverView(View):
                 ).lower()
                 if not flt.matches(hay):
                     continue
-            detect = _detect_cell(d, model, now)
+            detect = _detect_cell(d, model, now, seen)
             sig = (state, sel_sig, standby_sig, since_text, recent, detect[0])
 
             def build(
