@@ -65,6 +65,9 @@ def test_load_lab_inventory():
     assert edge.lan == "eth0" and edge.lan_hello == 2.0
     assert edge.interfaces == ("eth0", "wg-ams-a", "wg-ams-b")
     assert edge.tunnels[1].rxcost == 192 and edge.tunnels[0].hello == 0.5
+    # what its babeld.conf gives each interface (the model's configured intervals)
+    assert edge.hello_intervals == {"eth0": 2.0, "wg-ams-a": 0.5, "wg-ams-b": 0.5}
+    assert inv.nodes["relay-a"].lan is None and "eth0" not in inv.nodes["relay-a"].hello_intervals
     assert inv.nodes["relay-b"].socket == 33124
     assert inv.keys["site-link"].value_file == DATA / "keys" / "site-link.hex"
 

@@ -172,11 +172,25 @@ def test_status_inventory_json_shows_each_edges_relay_and_standby(healthy_lab: A
         assert dest["standby"][0]["margin"] > 0
     srv = next(d for d in out["srv-a1"]["destinations"] if d["node"] == "srv-b1")
     assert srv["selected"]["neighbour"] == "edge-a"
+    # Hello intervals come from the inventory (what babeld.conf says), and with
+    # them the time babeld takes to notice a silent neighbour on each interface.
+    configured = load_inventory(lab.inventory_path).node("edge-a").hello_intervals
+    interfaces = {i["name"]: i for i in out["edge-a"]["interfaces"]}
+    assert set(configured) <= set(interfaces)
+    shortest = min(configured.values())
+    for name, hello in configured.items():
+        item = interfaces[name]
+        assert item["hello_source"] == "config" and item["hello"] == hello
+        assert item["detection_time"] == pytest.approx(2.7 * hello + 0.75 * shortest, abs=1e-3)
+        assert item["detection_window"] == pytest.approx(
+            [2.7 * hello, 2.7 * hello + 1.875 * shortest], abs=1e-3
+        )
     # The readable form names relays and carries the mesh matrix and its checks.
     text = meshtui("status", "--inventory", str(lab.inventory_path), env=ssh_env(lab))
     assert text.returncode == 0, text.stderr
     assert "relay-1 (" in text.stdout and "== mesh" in text.stdout
     assert "relay relay-2 carries no path" in text.stdout
+    assert "silent neighbour seen in" in text.stdout
 
 
 def test_unknown_host_key_is_refused_and_the_other_nodes_connect(lab: Any, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from meshtui.cli import CliError
 from meshtui.commands import inventory_from_arg
+from meshtui.core import foresight
 from meshtui.core.events import Event, EventType
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.meshcheck import (
@@ -168,13 +169,29 @@ def format_status(model: NodeModel, names: Names | None = None, node: str | None
 
     info = model.node
     parts = [f"node {info.host}  babeld {info.version}  router-id {info.my_id}"]
-    parts.append(
-        _table(
-            "interfaces",
-            ["name", "up", "ipv6"],
-            [[i.name, "up" if i.up else "down", i.ipv6 or "-"] for i in model.interfaces.values()],
+    shortest = model.shortest_hello()
+    iface_rows = []
+    for i in model.interfaces.values():
+        hello, _source = model.interface_hello(i.name)
+        seen = "-"
+        if hello is not None:
+            det = foresight.detection_time(hello, shortest)
+            seen = (
+                f"~{foresight.format_seconds(det.expected)} "
+                f"({foresight.format_seconds(det.cost_infinite)}-"
+                f"{foresight.format_seconds(det.latest)})" + (" SLOW" if det.slow else "")
+            )
+        iface_rows.append(
+            [
+                i.name,
+                "up" if i.up else "down",
+                i.ipv6 or "-",
+                "-" if hello is None else f"{hello:g} s",
+                seen,
+            ]
         )
-    )
+    columns = ["name", "up", "ipv6", "hello", "silent neighbour seen in"]
+    parts.append(_table("interfaces", columns, iface_rows))
     parts.append(
         _table(
             "neighbours",

@@ -118,6 +118,13 @@ class Node:
     babeld_version: str = DEFAULT_BABELD_VERSION
 
     @property
+    def hello_intervals(self) -> dict[str, float]:
+        """The hello interval babeld.conf gives each of the node's interfaces (s)."""
+        out = {self.lan: self.lan_hello} if self.lan else {}
+        out.update((t.interface, t.hello) for t in self.tunnels)
+        return out
+
+    @property
     def interfaces(self) -> tuple[str, ...]:
         """Names of every interface babeld runs on: the LAN first, then the tunnels."""
         names = [self.lan] if self.lan else []

@@ -34,11 +34,19 @@ class Source:
     meta: dict[str, object] = field(default_factory=dict)
 
     def session(self, **kwargs) -> NodeSession:
-        """A session reading this source (keyword arguments go to NodeSession)."""
+        """A session reading this source (keyword arguments go to NodeSession).
+
+        Hello intervals the source knows (``meta["hello"]``, from an inventory)
+        are the model's configured ones.
+        """
         if self.clock is not None:
             kwargs.setdefault("clock", self.clock)
         kwargs.setdefault("label", self.label)
-        return NodeSession(self.name, self.opener, **kwargs)
+        session = NodeSession(self.name, self.opener, **kwargs)
+        hello = self.meta.get("hello")
+        if isinstance(hello, dict):
+            session.model.hello_intervals.update(hello)
+        return session
 
 
 def _default_name(target: Target) -> str:

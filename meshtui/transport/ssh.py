@@ -617,9 +617,11 @@ def inventory_sources(
     for name in names:
         node = inv.node(name)
         if name in local_names:
-            out.append(local_source(node.socket, name=name))
+            source = local_source(node.socket, name=name)
         else:
-            out.append(ssh_source(inv, name, pool=pool))
+            source = ssh_source(inv, name, pool=pool)
+        source.meta["hello"] = node.hello_intervals  # what its babeld.conf says
+        out.append(source)
     return out
 
 
