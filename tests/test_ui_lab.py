@@ -16,7 +16,7 @@ import pytest
 from meshtui.core.events import EventType
 from meshtui.core.inventory import load_inventory
 from meshtui.transport.sources import local_source
-from meshtui.transport.ssh import SSHSettings, close_sources, inventory_sources
+from meshtui.transport.ssh import SSHSettings, close_sources, inventory_sources, pool_of
 from meshtui.ui.app import MeshApp, make_app
 from meshtui.ui.journal import LinkState
 from meshtui.ui.testing import NO_KEYMAP, screen_text
@@ -134,5 +134,9 @@ async def test_interfaces_view_of_a_node_over_ssh_shows_its_kernel_and_wireguard
             assert {row[0] for row in peers} == tunnels  # one peer per tunnel, a relay each
             assert all(row[3] != "never" for row in peers)  # handshakes happened
             assert "over SSH" in screen_text(app)
+            pool = pool_of(sources[0])
+            assert pool is not None and pool.connection_of("edge-b") is not None
+        # the app closed its SSH connection on the loop that opened it (the pump's)
+        assert pool.connection_of("edge-b") is None
     finally:
         await close_sources(sources)

@@ -531,7 +531,10 @@ class SSHPool:
         conns = list(self._conns.values())
         self._conns.clear()
         for conn in conns:
-            conn.close()
+            try:
+                conn.close()
+            except RuntimeError:  # its event loop is closed: the app that opened it has exited
+                continue
         for conn in conns:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(conn.wait_closed(), 2.0)

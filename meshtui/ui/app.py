@@ -377,9 +377,20 @@ class MeshApp(App[int]):
         self._arm()
 
     async def on_unmount(self) -> None:
-        """Stop the sessions."""
+        """Stop the sessions and close their SSH connections (on the loop that opened them)."""
+        from meshtui.transport.ssh import pool_of
+
         for feed in self.feeds:
             await feed.stop()
+        pools = {id(p): p for f in self.feeds if (p := pool_of(f.source)) is not None}
+        for pool in pools.values():
+            try:
+                if self.pump is not None:
+                    await self.pump.call(pool.close(), timeout=5.0)
+                else:
+                    await pool.close()
+            except (RuntimeError, TimeoutError):
+                pass  # the pump is gone: the process is exiting and its sockets with it
         if self.pump is not None:
             self.pump.stop()
         self.collector.stop()
