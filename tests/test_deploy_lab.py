@@ -25,6 +25,7 @@ import pytest
 
 from meshtui.core.confgen import render_babeld_conf
 from meshtui.core.inventory import Inventory, load_inventory, parse_inventory
+from meshtui.lab.proc import wait_until
 from meshtui.ops.audit import read_audit
 from meshtui.ops.deploy import (
     AutoOperator,
@@ -140,14 +141,6 @@ class ConfigWatch:
             time.sleep(0.002)
 
 
-def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.1)
-
-
 def ours(lab: Any, node: str) -> list[str]:
     """Files a deployment left in the node's directory (hidden ones and backups)."""
     return sorted(
@@ -190,7 +183,7 @@ def deploy_lab(healthy_lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         forget_exited_daemons(lab)
         for n in lab.nodes:
             # a rollback still armed finishes first (its timer is short in these tests)
-            wait_for(
+            wait_until(
                 lambda n=n: not any(x.endswith((".armed", ".fired")) for x in ours(lab, n)),
                 120,
                 f"rollback timers on {n} to finish",
@@ -241,7 +234,7 @@ def test_good_config_is_pushed_verified_confirmed_and_the_mesh_converges(
     assert len(v.destinations_back) == len(lab.nodes) - 1
     assert "+interface lan0 type wired hello-interval 0.4" in r.diff
     # disarmed: the timer's marker is gone and its process ends by itself
-    wait_for(lambda: ours(lab, node) == [Path(r.backup).name], 10, "the timer's files to go")
+    wait_until(lambda: ours(lab, node) == [Path(r.backup).name], 10, "the timer's files to go")
     # logged, once, with the diff's hash
     (line,) = read_audit(audit)
     assert line["node"] == node and line["result"] == "confirmed"
@@ -263,7 +256,7 @@ async def test_the_dashboards_deploy_key_pushes_verifies_and_keeps(
     from meshtui.ui.app import make_app
     from meshtui.ui.journal import LinkState
     from meshtui.ui.screens.deploy import DeployScreen
-    from meshtui.ui.testing import NO_KEYMAP
+    from meshtui.ui.testing import NO_KEYMAP, until
     from meshtui.ui.themes import BUNDLED_DIR
 
     lab = deploy_lab
@@ -279,13 +272,6 @@ async def test_the_dashboards_deploy_key_pushes_verifies_and_keeps(
         ),
     )
     app = make_app(sources, read_only=False, theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP)
-
-    async def until(pilot: Any, predicate: Callable[[], object], timeout: float, what: str):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-            await pilot.pause(0.1)
 
     try:
         async with app.run_test(size=(160, 48)) as pilot:
@@ -400,7 +386,7 @@ def test_ssh_killed_mid_deploy_the_node_timer_rolls_back(
     revived = threading.Event()
 
     def revive_after_rollback() -> None:
-        wait_for(
+        wait_until(
             lambda: any(n.endswith(".result") for n in os.listdir(folder)),
             120,
             "the node's timer to write its result",

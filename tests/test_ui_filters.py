@@ -10,7 +10,6 @@ fixture adds it to the app's view list the way the app will.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from meshtui.ops.remote_config import LoadedConfig, SSHConfigSource
 from meshtui.transport.replay import load_recording
 from meshtui.ui.app import MeshApp, make_app
 from meshtui.ui.feed import demo_recording
-from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle
+from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle, until
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.views.filters import FiltersView, analyse, babeld_version_of, rule_key
 from meshtui.ui.widgets.table import KeyedTable
@@ -125,15 +124,6 @@ def filters_app(monkeypatch: pytest.MonkeyPatch) -> None:
     if FiltersView not in app_module.VIEW_CLASSES:
         monkeypatch.setattr(app_module, "VIEW_CLASSES", (*app_module.VIEW_CLASSES, FiltersView))
         monkeypatch.setitem(app_module.VIEW_HELP, "filters", "in/out filters per interface")
-
-
-async def until(pilot: Any, predicate: Callable[[], object], timeout: float = 20.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s")
-        await pilot.pause(0.02)
 
 
 def view_of(app: MeshApp) -> FiltersView:

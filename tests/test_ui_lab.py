@@ -6,9 +6,7 @@ Every wait is bounded and waits on a condition.
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,22 +17,13 @@ from meshtui.transport.sources import local_source
 from meshtui.transport.ssh import SSHSettings, close_sources, inventory_sources, pool_of
 from meshtui.ui.app import MeshApp, make_app
 from meshtui.ui.journal import LinkState
-from meshtui.ui.testing import NO_KEYMAP, screen_text
+from meshtui.ui.testing import NO_KEYMAP, screen_text, until
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.widgets.table import KeyedTable
 
 pytestmark = pytest.mark.lab
 
 SIZE = (160, 48)
-
-
-async def until(pilot, predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.1)
 
 
 def _hop(lab: object, dest: str, relay: str) -> str:

@@ -9,6 +9,7 @@ wall-clock tick is parked (see :func:`demo_app`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,26 @@ async def settle(pilot: Pilot, timeout: float = 30.0) -> None:
         await pilot.pause(0.02)
     app.refresh_now(force=True)
     await pilot.pause()
+
+
+async def until(
+    pilot: Pilot,
+    predicate: Callable[[], object],
+    timeout: float = 20.0,
+    what: str = "a condition",
+    interval: float = 0.05,
+) -> None:
+    """Let the app run until ``predicate()`` is truthy (bounded).
+
+    Raises:
+        AssertionError: still false after ``timeout`` seconds, naming ``what``.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(interval)
 
 
 def screen_text(app: MeshApp) -> str:

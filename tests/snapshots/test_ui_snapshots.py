@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from meshtui.ui.testing import demo_app, settle
+from meshtui.ui.testing import demo_app, settle, until
 
 NARROW = (160, 48)
 WIDE = (190, 50)
@@ -125,7 +125,6 @@ def test_mesh(snap_compare) -> None:
 
 def test_filters(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Filters view with the recorded node's babeld.conf (what `meshtui demo` ships)."""
-    import asyncio
     import types
 
     from meshtui.ui.feed import demo_recording
@@ -140,12 +139,9 @@ def test_filters(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     async def run_before(pilot: Pilot) -> None:
         await settle(pilot)
         await pilot.press("7")
-        view = app.view("filters")
-        for _ in range(200):  # the config is read in a worker
-            state = view.configs.get("edge-a")
-            if state is not None and not state.loading:
-                break
-            await asyncio.sleep(0.05)
+        configs = app.view("filters").configs  # the config is read in a worker
+        await until(pilot, lambda: "edge-a" in configs and not configs["edge-a"].loading,
+                    10, "the config")  # fmt: skip
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=WIDE, run_before=run_before)
