@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Network
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from meshtui.lab.proc import (
     DaemonExited,
@@ -950,11 +950,24 @@ class Lab:
         except ConnectError as exc:
             raise LabError(f"{node}: {exc}") from None
 
-    def installed(self, node: str) -> dict[str, object]:
-        """The node's selected routes (finite metric) by destination node name."""
+    def dump_all(self) -> dict[str, Any]:
+        """One dump of every node (None where its babeld does not answer)."""
+        out: dict[str, Any] = {}
+        for n in self.nodes:
+            try:
+                out[n] = self.dump(n)
+            except LabError:
+                out[n] = None
+        return out
+
+    def installed(self, node: str, model: Any = None) -> dict[str, object]:
+        """The node's selected routes (finite metric) by destination node name.
+
+        From ``model`` when given (one of :meth:`dump_all`'s), else from a fresh dump.
+        """
         by_prefix = {f"{n.address}/128": n.name for n in self.topology.nodes}
         out = {}
-        for route in self.dump(node).routes.values():
+        for route in (model or self.dump(node)).routes.values():
             name = by_prefix.get(route.prefix)
             if name and route.installed and route.metric < INFINITY:
                 out[name] = route
@@ -974,27 +987,31 @@ class Lab:
         route = self.installed(node).get(dest)
         return None if route is None else self.neighbour_name(route.via)
 
-    def missing_routes(self) -> dict[str, list[str]]:
-        """For each node, the other nodes it has no usable route to (empty dict: converged)."""
+    def missing_routes(self, dumps: dict[str, Any] | None = None) -> dict[str, list[str]]:
+        """For each node, the other nodes it has no usable route to (empty dict: converged).
+
+        ``dumps``: :meth:`dump_all`'s result to read instead of dumping again.
+        """
+        dumps = self.dump_all() if dumps is None else dumps
         out = {}
         for n in self.nodes:
-            try:
-                have = set(self.installed(n))
-            except LabError:
-                have = set()
+            model = dumps.get(n)
+            have = set(self.installed(n, model)) if model is not None else set()
             missing = [m for m in self.nodes if m != n and m not in have]
             if missing:
                 out[n] = missing
         return out
 
-    def missing_neighbours(self) -> dict[str, list[str]]:
+    def missing_neighbours(self, dumps: dict[str, Any] | None = None) -> dict[str, list[str]]:
         """For each node, the adjacent nodes it does not hear as an up neighbour.
 
         Adjacent: the far end of each tunnel (unless either end is a failed
         relay) and, on a site LAN, the edge and the servers there now. Routes
         can converge through a detour while a restarted daemon's neighbours
-        are still missing, so convergence asks for both.
+        are still missing, so convergence asks for both. ``dumps`` as for
+        :meth:`missing_routes`.
         """
+        dumps = self.dump_all() if dumps is None else dumps
         failed = set(self.failed_relays)
         lan: dict[str, list[str]] = {}
         for n in self.topology.nodes:
@@ -1009,14 +1026,12 @@ class Lab:
                 expect.update(m for m in lan.get(site, []) if m != n.name)
             if not expect:
                 continue
-            try:
-                heard = {
-                    self.neighbour_name(nb.address)
-                    for nb in self.dump(n.name).neighbours.values()
-                    if nb.up
-                }
-            except LabError:
-                heard = set()
+            model = dumps.get(n.name)
+            heard = (
+                {self.neighbour_name(nb.address) for nb in model.neighbours.values() if nb.up}
+                if model is not None
+                else set()
+            )
             missing = sorted(expect - heard)
             if missing:
                 out[n.name] = missing
@@ -1026,11 +1041,17 @@ class Lab:
         """Every node has an installed route to every other node's /128."""
         return not self.missing_routes()
 
-    def off_primary(self, primary: str = "relay-1") -> list[tuple[str, str, str | None]]:
-        """(edge, destination, next hop) for inter-site paths that do not go via ``primary``."""
+    def off_primary(
+        self, primary: str = "relay-1", dumps: dict[str, Any] | None = None
+    ) -> list[tuple[str, str, str | None]]:
+        """(edge, destination, next hop) for inter-site paths that do not go via ``primary``.
+
+        ``dumps`` as for :meth:`missing_routes` (an edge without one reads as off).
+        """
         out = []
         for edge in self.topology.role("edge"):
-            installed = self.installed(edge.name)
+            model = dumps.get(edge.name) if dumps is not None else self.dump(edge.name)
+            installed = self.installed(edge.name, model) if model is not None else {}
             for dest in self.topology.nodes:
                 if dest.role == "relay" or self.site_of(dest.name) == edge.site:
                     continue
@@ -1056,14 +1077,15 @@ class Lab:
         last: dict[str, object] = {}
 
         def done() -> bool:
-            last["missing"] = missing = self.missing_routes()
+            dumps = self.dump_all()  # one dump per node per look
+            last["missing"] = missing = self.missing_routes(dumps)
             if missing:
                 return False
-            last["neighbours"] = quiet = self.missing_neighbours()
+            last["neighbours"] = quiet = self.missing_neighbours(dumps)
             if quiet:
                 return False
             if primary and primary in self.nodes:
-                last["off"] = off = self.off_primary(primary)
+                last["off"] = off = self.off_primary(primary, dumps)
                 return not off
             return True
 
