@@ -4,8 +4,8 @@ For a babeld on this machine they are read here; everything that does so
 blocks (netlink, a subprocess), and the app calls it from thread workers only.
 For a node over SSH, :func:`from_node_facts` shapes what the transport
 gathered. Failures come back as one-line messages, never exceptions.
-WireGuard key material never leaves :func:`parse_wg_dump`: private and
-preshared keys are dropped as the dump is read, public keys are kept.
+WireGuard key material never leaves :func:`meshtui.core.facts.parse_wg_dump`:
+private and preshared keys are dropped as the dump is read, public keys are kept.
 """
 
 from __future__ import annotations
@@ -16,9 +16,17 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from meshtui.core.facts import FactError, NodeFacts, parse_ip_addrs, parse_ip_links
+from meshtui.core.facts import (
+    FactError,
+    NodeFacts,
+    WgInterface,
+    parse_ip_addrs,
+    parse_ip_links,
+    parse_wg_dump,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,34 +89,22 @@ class LocalFacts:
     taken_at: float = field(default_factory=time.time)
 
 
-def parse_wg_dump(text: str) -> list[WgPeer]:
-    """Peers from ``wg show all dump`` output; interface lines (private keys) are dropped.
-
-    Peer lines have nine tab-separated fields: interface, public key,
-    preshared key, endpoint, allowed ips, latest handshake, rx, tx, keepalive.
-    """
-    peers: list[WgPeer] = []
-    for line in text.splitlines():
-        fields = line.split("\t")
-        if len(fields) != 9:
-            continue  # an interface line (it carries the private key): skip it whole
-        iface, public, _preshared, endpoint, allowed, handshake, rx, tx, keepalive = fields
-        try:
-            peers.append(
-                WgPeer(
-                    iface,
-                    public,
-                    endpoint,
-                    allowed,
-                    int(handshake),
-                    int(rx),
-                    int(tx),
-                    0 if keepalive == "off" else int(keepalive),
-                )
-            )
-        except ValueError:
-            continue
-    return peers
+def view_peers(interfaces: Iterable[WgInterface]) -> list[WgPeer]:
+    """The Interfaces view's peer rows from parsed WireGuard interfaces (public facts only)."""
+    return [
+        WgPeer(
+            interface=wg.name,
+            public_key=peer.public_key,
+            endpoint=peer.endpoint or "(none)",
+            allowed_ips=",".join(peer.allowed_ips) or "(none)",
+            latest_handshake=peer.latest_handshake,
+            rx=peer.rx_bytes,
+            tx=peer.tx_bytes,
+            keepalive=peer.keepalive or 0,
+        )
+        for wg in interfaces
+        for peer in wg.peers
+    ]
 
 
 def wg_peers(timeout: float = 5.0) -> tuple[list[WgPeer], str]:
@@ -129,7 +125,10 @@ def wg_peers(timeout: float = 5.0) -> tuple[list[WgPeer], str]:
     if result.returncode != 0:
         message = result.stderr.strip().splitlines()
         return [], f"wg show: {message[-1] if message else f'exit status {result.returncode}'}"
-    return parse_wg_dump(result.stdout), ""
+    try:
+        return view_peers(parse_wg_dump(result.stdout)), ""
+    except FactError as exc:
+        return [], str(exc)
 
 
 def _netns_inode(path: str) -> int | None:
@@ -291,20 +290,7 @@ def from_node_facts(facts: NodeFacts, interfaces: set[str], where: str) -> Local
         )
         for link in sorted(facts.links or [], key=lambda link: link.index)
     )
-    peers = [
-        WgPeer(
-            interface=wg.name,
-            public_key=peer.public_key,
-            endpoint=peer.endpoint or "(none)",
-            allowed_ips=",".join(peer.allowed_ips) or "(none)",
-            latest_handshake=peer.latest_handshake,
-            rx=peer.rx_bytes,
-            tx=peer.tx_bytes,
-            keepalive=peer.keepalive or 0,
-        )
-        for wg in facts.scoped_wireguard() or []
-        for peer in wg.peers
-    ]
+    peers = view_peers(facts.scoped_wireguard() or [])
     if interfaces:
         mine = [p for p in peers if p.interface in interfaces]
         if mine or peers:
