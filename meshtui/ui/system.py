@@ -20,7 +20,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from meshtui.core.facts import (
+    Address,
     FactError,
+    Link,
     NodeFacts,
     WgInterface,
     parse_ip_addrs,
@@ -180,60 +182,45 @@ def _links_in(netns: str) -> tuple[list[KernelLink], str]:
             return [], f"cannot read the kernel's links of {netns}: {detail}"
         outputs.append(result.stdout)
     try:
-        links, addrs = parse_ip_links(outputs[0]), parse_ip_addrs(outputs[1])
+        return view_links(parse_ip_links(outputs[0]), parse_ip_addrs(outputs[1])), ""
     except FactError as exc:
         return [], f"cannot read the kernel's links of {netns}: {exc}"
+
+
+def view_links(links: Iterable[Link], addresses: Iterable[Address]) -> list[KernelLink]:
+    """The Interfaces view's link rows (by index), each with its addresses."""
     by_name: dict[str, list[str]] = {}
-    for addr in addrs:
+    for addr in addresses:
         by_name.setdefault(addr.interface, []).append(f"{addr.address}/{addr.prefixlen}")
-    out = [
+    return [
         KernelLink(
             name=link.name,
             index=link.index,
             state=link.operstate.lower(),
-            kind=link.kind or ("loopback" if link.index == 1 else "-"),
+            kind=link.kind or ("loopback" if link.link_type == "loopback" else "-"),
             mtu=link.mtu or 0,
             addresses=tuple(by_name.get(link.name, [])),
         )
-        for link in links
+        for link in sorted(links, key=lambda link: link.index)
     ]
-    out.sort(key=lambda link: link.index)
-    return out, ""
+
+
+def babeld_peers(peers: list[WgPeer], interfaces: set[str]) -> list[WgPeer]:
+    """The peers on babeld's interfaces (all of them while those are not known yet)."""
+    return [p for p in peers if p.interface in interfaces] if interfaces else peers
 
 
 def kernel_links(netns: str | None = None) -> tuple[list[KernelLink], str]:
     """The kernel's links and addresses (of ``netns``, a path, or our own namespace)."""
     if netns:
         return _links_in(netns)
-    try:
-        from pyroute2 import IPRoute
-    except ImportError:
-        return [], "pyroute2 is not installed"
-    try:
-        with IPRoute() as ipr:
-            addresses: dict[int, list[str]] = {}
-            for msg in ipr.get_addr():
-                address = msg.get_attr("IFA_ADDRESS")
-                if address:
-                    addresses.setdefault(msg["index"], []).append(f"{address}/{msg['prefixlen']}")
-            links = []
-            for msg in ipr.get_links():
-                info = msg.get_attr("IFLA_LINKINFO")
-                kind = info.get_attr("IFLA_INFO_KIND") if info is not None else None
-                links.append(
-                    KernelLink(
-                        name=msg.get_attr("IFLA_IFNAME") or f"#{msg['index']}",
-                        index=msg["index"],
-                        state=(msg.get_attr("IFLA_OPERSTATE") or "?").lower(),
-                        kind=kind or ("loopback" if msg["index"] == 1 else "-"),
-                        mtu=msg.get_attr("IFLA_MTU") or 0,
-                        addresses=tuple(addresses.get(msg["index"], [])),
-                    )
-                )
-    except Exception as exc:  # noqa: BLE001 - netlink errors vary; show them, never crash
-        return [], f"cannot read the kernel's links: {exc}"
-    links.sort(key=lambda link: link.index)
-    return links, ""
+    from meshtui.transport.facts import gather_local_facts  # pyroute2, this namespace
+
+    facts = gather_local_facts("local", ("links", "addresses"))
+    if facts.links is None:
+        why = facts.errors.get("links") or facts.unavailable.get("links") or "no answer"
+        return [], f"cannot read the kernel's links: {why}"
+    return view_links(facts.links, facts.addresses or []), ""
 
 
 def probe_local(
@@ -257,10 +244,7 @@ def probe_local(
     if netns:
         note = f"babeld runs in another network namespace ({netns})"
     peers, peers_error = wg_peers()
-    if interfaces:
-        mine = [p for p in peers if p.interface in interfaces]
-        if mine or peers:
-            peers = mine
+    peers = babeld_peers(peers, interfaces)
     return LocalFacts(tuple(links), links_error, note, netns, tuple(peers), peers_error)
 
 
@@ -276,25 +260,8 @@ def from_node_facts(facts: NodeFacts, interfaces: set[str], where: str) -> Local
     def problem(fact: str) -> str:
         return facts.errors.get(fact) or facts.unavailable.get(fact, "")
 
-    addresses: dict[str, list[str]] = {}
-    for a in facts.addresses or []:
-        addresses.setdefault(a.interface, []).append(f"{a.address}/{a.prefixlen}")
-    links = tuple(
-        KernelLink(
-            name=link.name,
-            index=link.index,
-            state=link.operstate.lower(),
-            kind=link.kind or ("loopback" if link.link_type == "loopback" else "-"),
-            mtu=link.mtu or 0,
-            addresses=tuple(addresses.get(link.name, ())),
-        )
-        for link in sorted(facts.links or [], key=lambda link: link.index)
-    )
-    peers = view_peers(facts.scoped_wireguard() or [])
-    if interfaces:
-        mine = [p for p in peers if p.interface in interfaces]
-        if mine or peers:
-            peers = mine
+    links = tuple(view_links(facts.links or [], facts.addresses or []))
+    peers = babeld_peers(view_peers(facts.scoped_wireguard() or []), interfaces)
     links_error = "" if facts.links is not None else problem("links") or "no answer"
     peers_error = "" if facts.wireguard is not None else problem("wireguard") or "no answer"
     return LocalFacts(
