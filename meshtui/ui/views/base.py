@@ -180,6 +180,26 @@ class View(Vertical):
         """The widget that takes focus when the view is shown."""
         return None
 
+    def sort_target(self) -> KeyedTable | None:
+        """The table ``o``/``O`` sort: the view's focused table, else its main one."""
+        focused = self.app.focused
+        if isinstance(focused, KeyedTable) and focused in self.query(KeyedTable):
+            return focused
+        main = self.main_widget()
+        return main if isinstance(main, KeyedTable) else None
+
+    def action_sort_next(self) -> None:
+        """Sort the focused table by its next column."""
+        table = self.sort_target()
+        if table is not None:
+            table.cycle_sort()
+
+    def action_sort_reverse(self) -> None:
+        """Reverse the focused table's order."""
+        table = self.sort_target()
+        if table is not None:
+            table.reverse_sort()
+
     def reset(self) -> None:
         """Forget everything shown (another node was selected)."""
         for table in self.query(KeyedTable):

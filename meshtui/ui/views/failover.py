@@ -390,20 +390,6 @@ class FailoverView(View):
 
     # ------------------------------------------------------------ actions
 
-    def _focused_table(self) -> KeyedTable:
-        focused = self.app.focused
-        if isinstance(focused, KeyedTable) and focused.id == "fo-timeline":
-            return focused
-        return self.query_one("#fo-table", KeyedTable)
-
-    def action_sort_next(self) -> None:
-        """Sort the focused table by its next column."""
-        self._focused_table().cycle_sort()
-
-    def action_sort_reverse(self) -> None:
-        """Reverse the focused table's order."""
-        self._focused_table().reverse_sort()
-
     @on(DataTable.RowSelected, "#fo-table")
     def _open_destination(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -702,19 +702,3 @@ class FiltersView(View):
             self.redraw()
             return True
         return super().back()
-
-    # ------------------------------------------------------------ sorting
-
-    def _focused_table(self) -> KeyedTable:
-        focused = self.app.focused
-        if isinstance(focused, KeyedTable) and focused.id == "fl-rules":
-            return focused
-        return self.query_one("#fl-decisions", KeyedTable)
-
-    def action_sort_next(self) -> None:
-        """Sort the focused table by its next column."""
-        self._focused_table().cycle_sort()
-
-    def action_sort_reverse(self) -> None:
-        """Reverse the focused table's order."""
-        self._focused_table().reverse_sort()

@@ -287,17 +287,3 @@ class InterfacesView(View):
                 or ("" if local.peers else "No WireGuard peers on babeld's interfaces.")
             )
         return stats
-
-    def _focused_table(self) -> KeyedTable:
-        focused = self.app.focused
-        if isinstance(focused, KeyedTable) and focused in self.query(KeyedTable):
-            return focused
-        return self.query_one("#if-table", KeyedTable)
-
-    def action_sort_next(self) -> None:
-        """Sort the focused table by its next column."""
-        self._focused_table().cycle_sort()
-
-    def action_sort_reverse(self) -> None:
-        """Reverse the focused table's order."""
-        self._focused_table().reverse_sort()

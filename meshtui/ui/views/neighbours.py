@@ -186,11 +186,3 @@ class NeighboursView(View):
             title += f"  filter: {self.filter.text}"
         self.query_one("#nb-title", Static).update(title)
         return stats
-
-    def action_sort_next(self) -> None:
-        """Sort by the next column."""
-        self.query_one("#nb-table", KeyedTable).cycle_sort()
-
-    def action_sort_reverse(self) -> None:
-        """Reverse the order."""
-        self.query_one("#nb-table", KeyedTable).reverse_sort()

@@ -169,14 +169,6 @@ class RoutesView(View):
         self.query_one("#rt-title", Static).update(title)
         return stats
 
-    def action_sort_next(self) -> None:
-        """Sort by the next column."""
-        self.query_one("#rt-table", KeyedTable).cycle_sort()
-
-    def action_sort_reverse(self) -> None:
-        """Reverse the order."""
-        self.query_one("#rt-table", KeyedTable).reverse_sort()
-
     @on(DataTable.RowSelected, "#rt-table")
     def _open_destination(self, event: DataTable.RowSelected) -> None:
         event.stop()
