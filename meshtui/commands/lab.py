@@ -39,6 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--servers", type=int, default=1, metavar="N", help=f"servers per site (1–{MAX_SERVERS})"
     )
+    p.add_argument(
+        "--babeld",
+        default="babeld",
+        metavar="PATH",
+        help="the babeld binary every node runs, e.g. a build of another release "
+        "(default: babeld on PATH)",
+    )
     p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="convergence bound")
     p.add_argument("--no-wait", action="store_true", help="do not wait for convergence")
     p.set_defaults(func=cmd_up)
@@ -98,8 +105,8 @@ def _help(parser: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _require() -> None:
-    problems = missing_prerequisites()
+def _require(babeld: str = "babeld") -> None:
+    problems = missing_prerequisites(babeld)
     if problems:
         raise CliError("lab: " + "; ".join(problems))
 
@@ -124,9 +131,11 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    _require()
+    _require(args.babeld)
     try:
-        lab = Lab(args.sites, args.relays, args.servers, args.hello, detached=True)
+        lab = Lab(
+            args.sites, args.relays, args.servers, args.hello, babeld=args.babeld, detached=True
+        )
     except LabError as exc:
         raise CliError(str(exc)) from None
     print(f"lab {lab.id}: starting {lab!r}", file=sys.stderr, flush=True)
@@ -141,6 +150,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     later = "not waited for convergence" if waited is None else f"converged {waited:.1f} s later"
     print(f"lab {lab.id} is up ({lab.timings['up']:.1f} s, {later})")
     print(f"  prefix     {lab.prefix}   hello {lab.config.hello:g} s")
+    print(f"  babeld     {lab.babeld} ({lab.babeld_version})")
     print(f"  inventory  {lab.inventory_path}")
     print(f"  ssh        ssh -F {lab.ssh_config} NODE   (key {lab.ssh_key})")
     print("  sockets")
@@ -189,6 +199,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     c = lab.config
     print(f"lab {lab.id} ({lab.phase}): prefix {lab.prefix}, hello {c.hello:g} s")
     print(f"inventory {lab.inventory_path}")
+    print(f"babeld {lab.babeld} ({lab.babeld_version or 'version not recorded'})")
     failed = lab.failed_relays
     if failed:
         print(f"failed relays: {', '.join(failed)}")

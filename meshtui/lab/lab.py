@@ -72,6 +72,7 @@ __all__ = [
     "LabError",
     "LabTimeout",
     "NodeStatus",
+    "babeld_version",
     "lab_unavailable",
     "meshtui_command",
     "missing_prerequisites",
@@ -105,19 +106,41 @@ def lab_unavailable() -> str | None:
     return None
 
 
-def missing_prerequisites() -> list[str]:
-    """What keeps a lab from running here (empty when it can): root, tools, `ip netns`."""
+def missing_prerequisites(babeld: str = "babeld") -> list[str]:
+    """What keeps a lab from running here (empty when it can): root, tools, `ip netns`.
+
+    Args:
+        babeld: the babeld binary the lab would run (a name on PATH or a path).
+    """
     problems = []
     if os.geteuid() != 0:
         problems.append("the lab needs root (network namespaces)")
     for name in REQUIRED_TOOLS:
-        if tool(name) is None:
+        if name == "babeld" and babeld != "babeld":
+            if tool(babeld) is None:
+                problems.append(f"babeld {babeld} is not an executable file")
+        elif tool(name) is None:
             problems.append(f"{name} is not installed")
     if tool("ip") is not None and os.geteuid() == 0:
         res = run(["ip", "netns", "list"], check=False)
         if res.returncode != 0:
             problems.append(f"`ip netns` does not work here: {res.stderr.strip()}")
     return problems
+
+
+def babeld_version(babeld: str = "babeld") -> str:
+    """What ``babeld -V`` says (e.g. ``babeld-1.14``); LabError if it is not a babeld."""
+    path = tool(babeld)
+    if path is None:
+        raise LabError(f"babeld {babeld} is not an executable file")
+    try:
+        res = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise LabError(f"{path} -V failed: {exc}") from None
+    said = (res.stdout + res.stderr).strip()
+    if not said.startswith("babeld-"):
+        raise LabError(f"{path} is not a babeld (`-V` says {said[:80]!r})")
+    return said.splitlines()[0]
 
 
 def meshtui_command() -> list[str]:
@@ -195,6 +218,7 @@ class Lab:
         servers_per_site: int = 1,
         hello: float = 1.0,
         *,
+        babeld: str = "babeld",
         detached: bool = False,
         root: Path = DEFAULT_ROOT,
         _state: LabState | None = None,
@@ -206,6 +230,8 @@ class Lab:
             relays: number of relays; relay-1 is the primary, the others standbys.
             servers_per_site: servers on each site's LAN.
             hello: babeld hello interval (s) on LANs and tunnels.
+            babeld: the babeld binary every node runs (a name on PATH or a path,
+                e.g. a build of another release); recorded in the lab state.
             detached: the lab outlives this process (``meshtui lab up``); otherwise
                 this process owns it, and ``meshtui lab clean`` removes it once
                 the process is gone.
@@ -217,6 +243,10 @@ class Lab:
             problems = config.problems()
             if problems:
                 raise LabError("; ".join(problems))
+            binary = tool(babeld)
+            # A babeld asked for must be one now; the default one may be missing
+            # (up() then says so, with the other missing prerequisites).
+            version = babeld_version(babeld) if binary or babeld != "babeld" else ""
             lab_id = secrets.token_hex(3)
             while (self.root / lab_id).exists():
                 lab_id = secrets.token_hex(3)
@@ -230,6 +260,8 @@ class Lab:
                 config=config,
                 owner_pid=owner.pid if owner else None,
                 owner_started=owner.started if owner else None,
+                babeld=str(Path(binary).resolve()) if binary else babeld,
+                babeld_version=version,
             )
         self._state = _state
         self._detach = detached
@@ -262,6 +294,16 @@ class Lab:
     @property
     def config(self) -> LabConfig:
         return self._state.config
+
+    @property
+    def babeld(self) -> str:
+        """The babeld binary every node runs (absolute path)."""
+        return self._state.babeld
+
+    @property
+    def babeld_version(self) -> str:
+        """What that babeld says with ``-V``, e.g. ``babeld-1.14``."""
+        return self._state.babeld_version
 
     @property
     def state_dir(self) -> Path:
@@ -327,7 +369,8 @@ class Lab:
         c = self.config
         return (
             f"Lab(id={self.id!r}, sites={c.sites}, relays={c.relays}, "
-            f"servers_per_site={c.servers_per_site}, hello={c.hello:g})"
+            f"servers_per_site={c.servers_per_site}, hello={c.hello:g}, "
+            f"babeld={self.babeld_version or self.babeld!r})"
         )
 
     # ------------------------------------------------------------------ lifecycle
@@ -351,7 +394,7 @@ class Lab:
         the cumulative ``links`` and ``wireguard`` phases) and, with ``wait``,
         ``converged`` (s more until converged); ``down()`` adds ``down``.
         """
-        problems = missing_prerequisites()
+        problems = missing_prerequisites(self.babeld)
         if problems:
             raise LabError("; ".join(problems))
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -678,7 +721,12 @@ class Lab:
             pid = int(f["pid"].read_text().split()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if comm(pid) == "babeld" and self._in_namespace(pid, node) else None
+        named = comm(pid) == self._babeld_name[:15]  # the kernel's comm is 15 bytes at most
+        return pid if named and self._in_namespace(pid, node) else None
+
+    @property
+    def _babeld_name(self) -> str:
+        return os.path.basename(self.babeld)
 
     def _in_namespace(self, pid: int, node: str) -> bool:
         try:
@@ -694,7 +742,7 @@ class Lab:
             with contextlib.suppress(FileNotFoundError):
                 stale.unlink()
         argv = [
-            "ip", "netns", "exec", n.namespace, "babeld",
+            "ip", "netns", "exec", n.namespace, self.babeld,
             "-c", str(f["conf"]), "-I", str(f["pid"]), "-S", str(f["state"]), "-L", str(f["log"]),
             *n.interfaces,
         ]  # fmt: skip
@@ -720,7 +768,7 @@ class Lab:
         def ready() -> bool:
             if self._babeld_ready(n.name):
                 return True
-            self._check_exited(n.name, "babeld", f["out"], f["log"])
+            self._check_exited(n.name, self._babeld_name, f["out"], f["log"])
             return False
 
         wait_until(ready, timeout, f"babeld on {n.name} to open {f['sock']}")

@@ -70,6 +70,8 @@ class LabState:
     status: str = "starting"  # starting | up | down
     server_sites: dict[str, str] = field(default_factory=dict)  # where servers are now
     failed_relays: list[str] = field(default_factory=list)
+    babeld: str = "babeld"  # the babeld binary every node runs (an absolute path)
+    babeld_version: str = ""  # what it says with -V, e.g. "babeld-1.14"
 
     @property
     def detached(self) -> bool:
