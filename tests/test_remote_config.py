@@ -433,9 +433,9 @@ def test_lint_remote_finds_planted_firewall_rule_and_default_route(lab: Any) -> 
     finally:
         lab.exec(node, ["nft", "delete", "table", "inet", PLANT_TABLE])
         lab.exec(node, ["ip", "-6", "route", "del", "default", "via", edge_ll, "dev", "lan0"])
-    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.returncode == 3, out.stdout + out.stderr  # babeld accepts it; the mesh is open
     entries = json.loads(out.stdout)["entries"]
-    errors = [e for e in entries if e["severity"] == "error"]
+    errors = [e for e in entries if e["severity"] == "security"]
     assert all(e["node"] == node for e in errors), errors
     firewall = [e for e in errors if e["file"] == f"{node}: nft list ruleset"]
     assert any("accepts UDP 6696" in e["message"] and "mgmt0" in e["message"] for e in firewall)

@@ -29,14 +29,15 @@ import argparse
 import asyncio
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.cli import CliError
 from meshtui.commands import inventory_from_arg
-from meshtui.core.babelconf import Severity, parse_config, parse_version
+from meshtui.core.babelconf import parse_config, parse_version
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
-from meshtui.core.lint import lint_config, lint_node
+from meshtui.core.lint import EXIT_CLEAN, lint_config, lint_exit_status, lint_node, report_severity
+from meshtui.core.sanitize import decode, inert
 from meshtui.ops.gen import (
     PLACEHOLDER_KEY,
     GenError,
@@ -204,7 +205,7 @@ def _gen_diff(inv: Inventory, names: list[str], timeout: float) -> int:
 @dataclass(frozen=True)
 class _Entry:
     kind: str  # grammar | security | remote
-    severity: str
+    severity: str  # error | security | warning (see core.lint.report_severity)
     file: str
     line: int
     message: str
@@ -215,7 +216,49 @@ class _Entry:
     def text(self) -> str:
         who = f"[{self.node}] " if self.node else ""
         fix = f" (fix: {self.fix})" if self.fix else ""
-        return f"{self.file}:{self.line}: {self.severity}: {who}{self.message}{fix}"
+        return inert(f"{self.file}:{self.line}: {self.severity}: {who}{self.message}{fix}")
+
+
+@dataclass
+class _Unit:
+    """One config linted: a file, or the config of one inventory node."""
+
+    file: str
+    node: str | None = None
+    version: str | None = None
+    entries: list[_Entry] = field(default_factory=list)
+    read: bool = True
+
+    @property
+    def babeld_accepts(self) -> bool | None:
+        """Whether babeld would start with it (None: it could not be read)."""
+        if not self.read:
+            return None
+        return not any(e.kind == "grammar" and e.severity == "error" for e in self.entries)
+
+    def summary(self) -> str | None:
+        """The one line saying a config is clean (None when it is not)."""
+        if any(e.severity != "warning" for e in self.entries) or not self.read:
+            return None
+        warnings = len(self.entries)
+        tail = f"; {warnings} warning(s)" if warnings else ""
+        who = f"[{self.node}] " if self.node else ""
+        return inert(
+            f"{self.file}: {who}ok: babeld {self.version} accepts it, no security findings{tail}"
+        )
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.file,
+            "node": self.node,
+            "version": self.version,
+            "babeld_accepts": self.babeld_accepts,
+            "findings": [e.__dict__ for e in self.entries],
+        }
+
+
+MAX_CONFIG_BYTES = 1 << 20
+"""A babeld.conf larger than this is not read (lint stays quick on any file it is given)."""
 
 
 def _version(arg: str | None, fallback: str) -> str:
@@ -227,22 +270,46 @@ def _version(arg: str | None, fallback: str) -> str:
     return version
 
 
-def _lint_files(args: argparse.Namespace) -> list[_Entry]:
+def _read_config(name: str) -> str:
+    """A config file's text, invalid UTF-8 kept visible; OSError when it cannot be read."""
+    with open(name, "rb") as fh:
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a babeld config")
+    return decode(data)
+
+
+def _lint_files(args: argparse.Namespace) -> list[_Unit]:
     version = _version(args.babeld_version, "1.12")
-    entries: list[_Entry] = []
+    units: list[_Unit] = []
     for name in args.files:
+        unit = _Unit(name, version=version)
+        units.append(unit)
         try:
-            text = Path(name).read_text(encoding="utf-8", errors="replace")
+            text = _read_config(name)
         except OSError as exc:
-            raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
+            unit.read = False
+            reason = exc.strerror or str(exc)
+            unit.entries.append(_Entry("read", "error", name, 0, f"cannot read: {reason}", None))
+            continue
         parsed = parse_config(text, name, version)
-        entries.extend(_grammar(parsed.diagnostics))
+        unit.version = parsed.version
+        unit.entries.extend(_grammar(parsed.diagnostics))
         if parsed.ok:
-            entries.extend(_security(lint_config(parsed)))
-    return entries
+            unit.entries.extend(_security(lint_config(parsed)))
+    return units
 
 
-def _lint_inventory(args: argparse.Namespace) -> list[_Entry]:
+def _generated(inv: Inventory, names: list[str]) -> dict[str, str]:
+    """Each node's generated babeld.conf, with placeholder keys (no secret needed)."""
+    placeholders = {k: PLACEHOLDER_KEY for k in keys_used(inv, names)}
+    try:
+        return {g.name: g.files["babeld.conf"] for g in generate(inv, names, placeholders)}
+    except (GenError, InventoryError) as exc:
+        raise CliError(str(exc)) from None
+
+
+def _lint_inventory(args: argparse.Namespace) -> list[_Unit]:
     inv = inventory_from_arg(args.inventory)
     names = _nodes(inv, args.node)
     if args.remote:
@@ -253,26 +320,24 @@ def _lint_inventory(args: argparse.Namespace) -> list[_Entry]:
         if not sep or node not in inv.nodes:
             raise CliError(f"--nft {spec!r}: expected NODE=FILE with a node of the inventory")
         try:
-            firewalls[node] = (Path(fname).read_text(encoding="utf-8", errors="replace"), fname)
+            firewalls[node] = (_read_config(fname), fname)
         except OSError as exc:
             raise CliError(f"--nft {fname}: cannot read: {exc.strerror or exc}") from None
-    placeholders = {k: PLACEHOLDER_KEY for k in keys_used(inv, names)}
-    entries: list[_Entry] = []
-    for g in generate(inv, names, placeholders):
-        node = inv.nodes[g.name]
+    units: list[_Unit] = []
+    for name, text in _generated(inv, names).items():
+        node = inv.nodes[name]
         version = _version(args.babeld_version, node.babeld_version)
-        label = f"{g.name}:{node.config_path}"
-        parsed = parse_config(g.files["babeld.conf"], label, version)
-        entries.extend(_grammar(parsed.diagnostics, g.name))
-        fw = firewalls.get(g.name)
-        findings = lint_node(
-            inv, g.name, parsed, None, fw[0] if fw else None, fw[1] if fw else None
-        )
-        entries.extend(_security(findings))
-    return entries
+        label = f"{name}:{node.config_path}"
+        parsed = parse_config(text, label, version)
+        unit = _Unit(label, name, parsed.version, _grammar(parsed.diagnostics, name))
+        units.append(unit)
+        fw = firewalls.get(name)
+        findings = lint_node(inv, name, parsed, None, fw[0] if fw else None, fw[1] if fw else None)
+        unit.entries.extend(_security(findings))
+    return units
 
 
-def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> list[_Entry]:
+def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> list[_Unit]:
     """Lint what each node runs: its deployed config, interface facts and firewall, over SSH."""
     from meshtui.ops.remote_config import (
         RemoteReadError,
@@ -298,13 +363,16 @@ def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> 
         finally:
             await pool.close()
 
-    placeholders = {k: PLACEHOLDER_KEY for k in keys_used(inv, names)}
-    generated = {g.name: g.files["babeld.conf"] for g in generate(inv, names, placeholders)}
-    entries: list[_Entry] = []
+    generated = _generated(inv, names)
+    units: list[_Unit] = []
     for name, deployed, facts, error in asyncio.run(fetch()):
         node = inv.nodes[name]
         where = f"{name}:{node.config_path}"
+        unit = _Unit(where, name)
+        units.append(unit)
+        entries = unit.entries
         if error is not None:
+            unit.read = False
             message = f"cannot lint the node remotely: {error}"
             entries.append(_Entry("remote", "error", where, 0, message, None, name))
             continue
@@ -321,24 +389,42 @@ def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> 
                 _Entry("remote", "warning", where, 0, f"not checked: {note}", None, name)
             )
         parsed = parse_config(text, where, version)
+        unit.version = parsed.version
         entries.extend(_grammar(parsed.diagnostics, name))
         findings = lint_node(
             inv, name, parsed, facts.interfaces, facts.firewall, f"{name}: nft list ruleset"
         )
         entries.extend(_security(findings))
-    return entries
+    return units
 
 
 def _grammar(diags, node: str | None = None) -> list[_Entry]:
     return [
-        _Entry("grammar", d.severity.value, d.file, d.line, d.message, d.fix, node, d.version)
+        _Entry(
+            "grammar",
+            report_severity("grammar", d.severity.value),
+            d.file,
+            d.line,
+            d.message,
+            d.fix,
+            node,
+            d.version,
+        )
         for d in diags
     ]
 
 
 def _security(findings) -> list[_Entry]:
     return [
-        _Entry("security", f.severity.value, f.file, f.line, f.message, f.fix, f.node)
+        _Entry(
+            "security",
+            report_severity("security", f.severity.value),
+            f.file,
+            f.line,
+            f.message,
+            f.fix,
+            f.node,
+        )
         for f in findings
     ]
 
@@ -354,27 +440,36 @@ def run_lint(args: argparse.Namespace) -> int:
     if args.remote and args.nft:
         raise CliError("--remote reads each node's firewall itself: drop --nft")
     if args.files:
-        entries = _lint_files(args)
+        units = _lint_files(args)
     elif args.inventory is not None or default_inventory_path() is not None:
-        entries = _lint_inventory(args)
+        units = _lint_inventory(args)
     else:
         raise CliError("nothing to lint: give babeld.conf FILEs or --inventory FILE")
-    errors = sum(e.severity == Severity.ERROR.value for e in entries)
-    warnings = len(entries) - errors
+    entries = [e for u in units for e in u.entries]
+    counts = {s: sum(e.severity == s for e in entries) for s in ("error", "security", "warning")}
+    status = lint_exit_status(e.severity for e in entries)
     if args.json:
-        json.dump(
-            {
-                "errors": errors,
-                "warnings": warnings,
-                "entries": [e.__dict__ for e in entries],
-            },
-            sys.stdout,
-            indent=2,
-        )
+        doc = {
+            "errors": counts["error"],
+            "security": counts["security"],
+            "warnings": counts["warning"],
+            "exit_status": status,
+            "files": [u.to_json() for u in units],
+            "entries": [e.__dict__ for e in entries],
+        }
+        json.dump(doc, sys.stdout, indent=2)
         print()
-    else:
-        for e in entries:
+        return status
+    for unit in units:
+        for e in unit.entries:
             print(e.text())
-        if entries:
-            print(f"{errors} error(s), {warnings} warning(s)", file=sys.stderr)
-    return 1 if errors else 0
+        summary = unit.summary()
+        if summary is not None:
+            print(summary)
+    if status != EXIT_CLEAN:
+        print(
+            f"{counts['error']} error(s), {counts['security']} security finding(s), "
+            f"{counts['warning']} warning(s)",
+            file=sys.stderr,
+        )
+    return status

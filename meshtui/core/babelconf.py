@@ -602,7 +602,12 @@ class _Parser:
             self.statements.append(Statement(n, "invalid", "", raw))
             self.error(n, "a directive cannot start with a quoted string")
             return
-        keyword = cur.word("directive")
+        try:
+            keyword = cur.word("directive")
+        except _Refused as exc:
+            self.statements.append(Statement(n, "invalid", "", raw))
+            self.error(n, f"directive: {exc}", exc.fix)
+            return
         kind = {
             "interface": "interface",
             "default": "default",

@@ -12,6 +12,12 @@ accepted from public, internet-facing interfaces:
 * a firewall that admits UDP 6696 (Babel) on interfaces outside the mesh.
 
 Each ``Finding`` has a severity, the node, file:line, a message and a fix.
+
+Reported severities (:func:`report_severity`) and ``lint``'s exit status
+(:func:`lint_exit_status`) answer two questions apart: will babeld start
+(``error``: babeld refuses the file, exit 1) and is the mesh closed
+(``security``: babeld runs but a security check failed, exit 3); ``warning``
+never changes the exit status.
 """
 
 from __future__ import annotations
@@ -27,19 +33,52 @@ from meshtui.core.inventory import Inventory, Node
 
 __all__ = [
     "BABEL_PORT",
+    "EXIT_CLEAN",
+    "EXIT_INSECURE",
+    "EXIT_REFUSED",
     "Finding",
     "InterfaceFacts",
     "interface_facts_from",
     "is_public",
     "lint_config",
+    "lint_exit_status",
     "lint_firewall",
     "lint_mesh",
     "lint_node",
+    "report_severity",
 ]
 
 BABEL_PORT = 6696
 _ULA = IPv6Network("fc00::/7")
 _LINK_LOCAL = IPv6Network("fe80::/10")
+
+EXIT_CLEAN = 0
+"""babeld accepts every file and no security check failed (warnings allowed)."""
+EXIT_REFUSED = 1
+"""babeld would refuse at least one file, or one could not be read."""
+EXIT_INSECURE = 3
+"""babeld accepts every file, but security findings remain."""
+
+
+def report_severity(kind: str, severity: str) -> str:
+    """The severity a lint report shows: ``error``, ``security`` or ``warning``.
+
+    Args:
+        kind: ``grammar`` (babeld's verdict), ``security`` (a check of this
+            module) or ``remote`` (reading the node).
+        severity: the diagnostic's own :class:`Severity` value.
+    """
+    if severity != Severity.ERROR.value:
+        return "warning"
+    return "security" if kind == "security" else "error"
+
+
+def lint_exit_status(severities: Iterable[str]) -> int:
+    """``lint``'s exit status for the reported severities (see :func:`report_severity`)."""
+    seen = set(severities)
+    if "error" in seen:
+        return EXIT_REFUSED
+    return EXIT_INSECURE if "security" in seen else EXIT_CLEAN
 
 
 @dataclass(frozen=True)
