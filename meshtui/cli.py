@@ -14,6 +14,8 @@ import argparse
 import importlib
 import sys
 
+from meshtui.core.sanitize import inert
+
 COMMAND_MODULES = [
     "meshtui.commands.live",  # status, watch, record
     "meshtui.commands.lab",  # lab up|down|fail|heal|roam|...
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(func(args) or 0)
     except CliError as exc:
-        print(f"meshtui: {exc}", file=sys.stderr)
+        print(f"meshtui: {inert(str(exc))}", file=sys.stderr)
         return exc.status
     except KeyboardInterrupt:
         return 130

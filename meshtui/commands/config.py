@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.cli import CliError
-from meshtui.commands import inventory_from_arg
+from meshtui.commands import inventory_from_arg, say, warn
 from meshtui.core.babelconf import parse_config, parse_version
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.lint import EXIT_CLEAN, lint_config, lint_exit_status, lint_node, report_severity
@@ -143,7 +143,7 @@ def run_gen(args: argparse.Namespace) -> int:
     except (GenError, InventoryError) as exc:
         raise CliError(str(exc)) from None
     for path in written:
-        print(path)
+        say(str(path))
     return 0
 
 
@@ -155,10 +155,7 @@ def _diff_keys(inv: Inventory, names: list[str]) -> tuple[dict[str, str], bool]:
     try:
         return read_key_values(inv, used), True
     except GenError as exc:
-        print(
-            f"meshtui: {exc}; key values are not compared (key lines still are)",
-            file=sys.stderr,
-        )
+        warn(f"{exc}; key values are not compared (key lines still are)")
         return {k: PLACEHOLDER_KEY for k in used}, False
 
 
@@ -184,17 +181,17 @@ def _gen_diff(inv: Inventory, names: list[str], timeout: float) -> int:
     for result in results:
         if result.value is None:
             failed += 1
-            print(f"meshtui: {result.error}", file=sys.stderr)
+            warn(str(result.error))
             continue
         diff = config_diff(result.value, generated[result.node], compare_keys=real_keys)
         if diff.identical:
             same += 1
-            print(f"{result.node}: {result.value.path} is identical to the generated config")
+            say(f"{result.node}: {result.value.path} is identical to the generated config")
             continue
         differ += 1
         if diff.absent:
-            print(f"{result.node}: {result.value.path} does not exist on the node")
-        sys.stdout.write(diff.render())
+            say(f"{result.node}: {result.value.path} does not exist on the node")
+        sys.stdout.write(inert(diff.render(), newlines=True))
     print(
         f"{same} identical, {differ} differ, {failed} could not be read",
         file=sys.stderr,

@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import TextIO
 
 from meshtui.cli import CliError
-from meshtui.commands import inventory_from_arg
+from meshtui.commands import inventory_from_arg, say, warn
 from meshtui.core.inventory import Inventory
+from meshtui.core.sanitize import inert
 
 __all__ = ["PromptOperator", "register", "run_deploy"]
 
@@ -155,7 +156,8 @@ class PromptOperator:
 
     def progress(self, node: str, message: str) -> None:
         for line in message.splitlines():
-            print(f"{node}: {line}", file=self.out, flush=True)
+            say(f"{node}: {line}", file=self.out)
+            self.out.flush()
 
     async def approve(self, change) -> bool:  # noqa: ANN001 - ops.deploy.Change
         show_change(change, self.out)
@@ -166,7 +168,7 @@ class PromptOperator:
         return await self._ask(f"Keep the new config on {change.node}? [y/N] ({rollback}) ")
 
     async def _ask(self, prompt: str) -> bool:
-        print(prompt, end="", file=self.out, flush=True)
+        print(inert(prompt), end="", file=self.out, flush=True)
         try:
             line = await _read_line(self.stdin)
         except asyncio.CancelledError:
@@ -209,15 +211,15 @@ async def _read_line(stream: TextIO) -> str | None:
 
 def show_change(change, out: TextIO) -> None:  # noqa: ANN001 - ops.deploy.Change
     """Print a change: title, lint findings, the diff (key values already redacted)."""
-    print(f"== {change.title} ==", file=out)
+    say(f"== {change.title} ==", file=out)
     errors = sum(e.error for e in change.lint)
     warnings = len(change.lint) - errors
     print(f"lint: {errors} error(s), {warnings} warning(s)", file=out)
     for entry in change.lint:
-        print(f"  {entry.text()}", file=out)
+        say(f"  {entry.text()}", file=out)
     if change.new_file:
-        print(f"(no config at {change.config_path} yet: it will be created)", file=out)
-    out.write(change.diff)
+        say(f"(no config at {change.config_path} yet: it will be created)", file=out)
+    out.write(inert(change.diff, newlines=True))
     out.flush()
 
 
@@ -264,7 +266,8 @@ async def _deploy(args: argparse.Namespace, inv: Inventory, names: list[str]):  
 
         def progress(node: str, message: str) -> None:
             for line in message.splitlines():
-                print(f"{node}: {line}", file=log, flush=True)
+                say(f"{node}: {line}", file=log)
+                log.flush()
 
         operator = _ShowingAuto(AutoOperator(progress), log)
     else:
@@ -286,7 +289,8 @@ async def _deploy(args: argparse.Namespace, inv: Inventory, names: list[str]):  
             from meshtui.ops.deploy import deploy_order
 
             order = deploy_order(inv, names)
-            print(f"deploy {deployer.deploy_id}: {' -> '.join(order)}", file=log, flush=True)
+            say(f"deploy {deployer.deploy_id}: {' -> '.join(order)}", file=log)
+            log.flush()
         return await deployer.deploy(names)
     finally:
         with contextlib.suppress(Exception):
@@ -320,13 +324,13 @@ def _finish(args: argparse.Namespace, report) -> int:  # noqa: ANN001 - DeployRe
     else:
         for r in report.nodes:
             if args.dry_run and r.outcome is not Outcome.SKIPPED:
-                print(f"== {r.node}: {r.config_path} ==")
+                say(f"== {r.node}: {r.config_path} ==")
                 for entry in r.lint:
-                    print(f"  {entry.text()}")
-                sys.stdout.write(r.diff or "(no change)\n")
+                    say(f"  {entry.text()}")
+                sys.stdout.write(inert(r.diff, newlines=True) if r.diff else "(no change)\n")
             elif r.outcome is Outcome.BLOCKED:
                 for entry in r.lint:
-                    print(f"  {entry.text()}")
+                    say(f"  {entry.text()}")
         print("summary:")
         for r in report.nodes:
             extra = ""
@@ -334,9 +338,9 @@ def _finish(args: argparse.Namespace, report) -> int:  # noqa: ANN001 - DeployRe
                 extra = f" (rolled back by {r.rolled_back_by})"
             elif r.outcome is Outcome.BLOCKED:
                 extra = f" ({sum(e.error for e in r.lint)} lint error(s))"
-            print(f"  {r.node:<16} {r.outcome.value}{extra}")
+            say(f"  {r.node:<16} {r.outcome.value}{extra}")
         if report.stopped_at and report.stopped_at != report.order[-1]:
-            print(f"stopped at {report.stopped_at}: the nodes after it were not touched")
+            say(f"stopped at {report.stopped_at}: the nodes after it were not touched")
     for problem in report.audit_errors:
-        print(f"meshtui: {problem}", file=sys.stderr)
+        warn(problem)
     return 0 if report.ok else 1

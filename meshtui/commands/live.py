@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from meshtui.cli import CliError
-from meshtui.commands import inventory_from_arg
+from meshtui.commands import inventory_from_arg, say, warn
 from meshtui.core import foresight
 from meshtui.core.events import Event, EventType
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
@@ -34,6 +34,7 @@ from meshtui.core.meshcheck import (
 )
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
+from meshtui.core.sanitize import inert
 from meshtui.transport.local import ConnectError
 from meshtui.transport.replay import Recorder, RecordingError
 from meshtui.transport.session import NodeSession, SessionState
@@ -142,7 +143,7 @@ def resolve_sources(args: argparse.Namespace) -> list[Source]:
 
 
 def _table(title: str, headers: list[str], rows: list[list[Any]]) -> str:
-    cells = [[str(c) for c in row] for row in rows]
+    cells = [[inert(c) for c in row] for row in rows]
     widths = [len(h) for h in headers]
     for row in cells:
         for i, c in enumerate(row):
@@ -306,14 +307,14 @@ def cmd_status(args: argparse.Namespace) -> int:
             json.dump(_multi_status_json(results, names), sys.stdout, indent=2)
             sys.stdout.write("\n")
         else:
-            print(_multi_status_text(results, names))
+            say(_multi_status_text(results, names))
         for _source, result in failed:
-            print(f"meshtui: {result}", file=sys.stderr)
+            warn(str(result))
     elif args.json:
         json.dump(results[0][1].snapshot(), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
     else:
-        print(format_status(results[0][1]))
+        say(format_status(results[0][1]))
     return 1 if failed else 0
 
 
@@ -344,12 +345,12 @@ class _Printer:
             if self.as_json:
                 out.write(json.dumps(event.to_json()) + "\n")
             else:
-                out.write(format_event(event) + "\n")
+                out.write(inert(format_event(event)) + "\n")
         out.flush()
 
     def state(self, node: str, state: SessionState, message: str) -> None:
         if state in (SessionState.RECONNECTING, SessionState.FAILED) and message:
-            print(f"meshtui: {node}: {state.value}: {message}", file=sys.stderr, flush=True)
+            warn(f"{node}: {state.value}: {message}")
 
 
 async def _run_sessions(sources: list[Source], duration: float | None, **session_kwargs) -> int:
@@ -384,7 +385,7 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
             for task in done:
                 exc = task.exception()
                 if isinstance(exc, ConnectError):
-                    print(f"meshtui: {exc}", file=sys.stderr)
+                    warn(str(exc))
                     status = 1
                 elif exc is not None:
                     raise exc
@@ -543,10 +544,11 @@ class _MeshPrinter(_Printer):
                 out.write(json.dumps(line) + "\n")
             else:
                 stamp = time.strftime("%H:%M:%S", time.localtime(now))
-                out.write(
+                line = (
                     f"{stamp}.{int((now % 1) * 1000):03d} [{after.source}] relay for {after.dest}:"
-                    f" {before_relay} -> {after.relay}\n"
+                    f" {before_relay} -> {after.relay}"
                 )
+                out.write(inert(line) + "\n")
         self._matrix = matrix
         out.flush()
 
@@ -567,7 +569,7 @@ class _MeshPrinter(_Printer):
                 stamp = time.strftime("%H:%M:%S", time.localtime(event.time))
                 millis = int((event.time % 1) * 1000)
                 line = describe_named(event, self.names)
-                out.write(f"{stamp}.{millis:03d} [{node}] {line}\n")
+                out.write(inert(f"{stamp}.{millis:03d} [{node}] {line}") + "\n")
         out.flush()
 
     def _unnamed(self, node: str, event: Event) -> bool:
@@ -579,7 +581,7 @@ class _MeshPrinter(_Printer):
     def state(self, node: str, state: SessionState, message: str) -> None:
         if state in (SessionState.RECONNECTING, SessionState.FAILED) and message:
             text = message.removeprefix(f"{node}: ")
-            print(f"meshtui: {node}: {state.value}: {text}", file=sys.stderr, flush=True)
+            warn(f"{node}: {state.value}: {text}")
         self._schedule_mesh()
         if self.as_json:
             line = {"type": "state", "time": round(time.time(), 6), "node": node}
@@ -632,7 +634,13 @@ def cmd_record(args: argparse.Namespace) -> int:
         fh = tmp.open("w", encoding="utf-8")
     except OSError as exc:
         raise CliError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-    recorder = Recorder(fh, source.label)
+    inv = source.meta.get("inventory")
+    if getattr(args, "names", None):
+        inv = inventory_from_arg(args.names)
+    names = (
+        {n.name: str(n.address) for n in inv.nodes.values()} if isinstance(inv, Inventory) else {}
+    )
+    recorder = Recorder(fh, source.label, names)
     printer = _Printer(False, False)
     try:
         status = asyncio.run(
@@ -645,7 +653,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         tmp.unlink(missing_ok=True)
         return status or 1
     tmp.replace(out_path)
-    print(f"recorded {recorder.lines} lines to {out_path}", file=sys.stderr)
+    print(inert(f"recorded {recorder.lines} lines to {out_path}"), file=sys.stderr)
     return status
 
 
@@ -668,4 +676,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_target_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--names",
+        metavar="INVENTORY",
+        help="write this inventory's node names into the recording, so replays name the nodes "
+        "(automatic with --inventory)",
+    )
     p.set_defaults(func=cmd_record)

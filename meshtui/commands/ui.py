@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshtui.cli import CliError
+from meshtui.commands import warn
 from meshtui.commands.live import add_target_args, resolve_sources
 from meshtui.core.inventory import default_inventory_path
 from meshtui.transport.replay import RecordingError
@@ -186,7 +187,7 @@ def _live_demo(args: argparse.Namespace) -> int:
     finally:
         problems = lab.down()
         for problem in problems:
-            print(f"meshtui: lab teardown: {problem}", file=sys.stderr)
+            warn(f"lab teardown: {problem}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
