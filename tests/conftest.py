@@ -7,17 +7,85 @@ restore it (``lab.heal_relay``, ``lab.start_babeld``, ``lab.roam`` back) or use
 ``healthy_lab``, which repairs any leftover fault and waits for convergence
 before the test. Where the lab cannot run (not root, babeld or ``ip netns``
 missing) these fixtures skip with the reason.
+
+Every babeld release operators run: ``babeld_release`` is parametrized over
+:data:`BABELD_RELEASES` (Debian's 1.12.1 in /usr/sbin; 1.13.1 and 1.14 built by
+``.ci/run`` — or here, on first use — from ``../shared/vendor/babeld`` into
+``.cache/babeld/``) and skips, with the reason, a release that is not available;
+``release_lab`` is a lab per release (the shared ``lab`` for 1.12.1).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import os
+import shutil
 import signal
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 LAB_HELLO = 0.5
+REPO = Path(__file__).resolve().parent.parent
+BABELD_VENDOR = REPO.parent / "shared" / "vendor" / "babeld"  # CI: shared/ beside the clone
+BABELD_CACHE = REPO / ".cache" / "babeld"
+DEBIAN_BABELD = "1.12.1"
+BABELD_RELEASES = (DEBIAN_BABELD, "1.13.1", "1.14")
+
+
+@dataclass(frozen=True)
+class BabeldRelease:
+    """One babeld release that can run here: its version and its binary."""
+
+    version: str
+    path: str
+
+
+@functools.cache
+def find_babeld(version: str) -> BabeldRelease | str:
+    """The release ``version`` of babeld, built first if need be; else why it is missing."""
+    if version == DEBIAN_BABELD:
+        path = shutil.which("babeld", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+        if path is None:
+            return "babeld is not installed (Debian 12's package is 1.12.1)"
+    else:
+        path = str(BABELD_CACHE / f"babeld-{version}" / "babeld")
+        if not os.access(path, os.X_OK):
+            build = BABELD_VENDOR / "build.sh"
+            if not build.is_file():
+                return f"not built in {BABELD_CACHE} and no sources in {BABELD_VENDOR}"
+            if shutil.which("gcc") is None or shutil.which("make") is None:
+                return f"no C compiler (gcc, make) to build it from {BABELD_VENDOR}"
+            res = subprocess.run(
+                ["bash", str(build), version, str(BABELD_CACHE)],
+                capture_output=True,
+                text=True,
+                timeout=600,
+            )
+            if res.returncode != 0:
+                return f"{build} {version} failed: {res.stderr.strip()[-300:]}"
+    said = subprocess.run([path, "-V"], capture_output=True, text=True, timeout=10)
+    text = (said.stdout + said.stderr).strip()
+    if text != f"babeld-{version}":
+        return f"{path} says {text[:60]!r}, not babeld-{version}"
+    return BabeldRelease(version, path)
+
+
+def _release(version: str) -> BabeldRelease:
+    found = find_babeld(version)
+    if isinstance(found, str):
+        pytest.skip(f"babeld {version} unavailable: {found}")
+    return found
+
+
+@pytest.fixture(scope="session", params=BABELD_RELEASES)
+def babeld_release(request: pytest.FixtureRequest) -> BabeldRelease:
+    """Each babeld release operators run, in turn (skips one that is unavailable)."""
+    return _release(request.param)
 
 
 def _lab_unavailable() -> str | None:
@@ -69,3 +137,32 @@ def healthy_lab(lab: object) -> object:
     """The shared lab after undoing any fault a previous test left, converged again."""
     lab.reset(timeout=120)  # type: ignore[attr-defined]
     return lab
+
+
+@pytest.fixture(scope="module", params=BABELD_RELEASES)
+def _lab_of_release(request: pytest.FixtureRequest, lab_available: None) -> Iterator[object]:
+    """A lab whose nodes run one babeld release (the shared lab for Debian's).
+
+    Module scope: another release's lab lives only while one test module uses it.
+    """
+    release = _release(request.param)
+    if release.version == DEBIAN_BABELD:
+        yield request.getfixturevalue("lab")
+        return
+    from meshtui.lab import Lab, clean_stale
+
+    clean_stale()
+    _sigterm_as_interrupt()
+    instance = Lab(sites=2, relays=2, servers_per_site=1, hello=LAB_HELLO, babeld=release.path)
+    try:
+        instance.up(wait=True, timeout=120)
+        yield instance
+    finally:
+        instance.down()
+
+
+@pytest.fixture
+def release_lab(_lab_of_release: object) -> object:
+    """Like ``healthy_lab``, once per babeld release (``test_x[1.14]``)."""
+    _lab_of_release.reset(timeout=120)  # type: ignore[attr-defined]
+    return _lab_of_release

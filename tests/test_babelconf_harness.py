@@ -7,6 +7,8 @@ loop.`` (debug level 2) or is still running after a bound; it is *refused* when
 babeld exits with ``Couldn't parse configuration``. Anything else is reported as
 a harness failure with babeld's stderr.
 
+Every entry point takes the babeld binary to ask (default: the installed one;
+the ``babeld_release`` fixture gives each release operators run).
 Other test modules import this one (``from test_babelconf_harness import ...``).
 """
 
@@ -45,9 +47,9 @@ def babeld_skip_reason() -> str | None:
     return None
 
 
-def babeld_version() -> str:
-    """The installed babeld's version, e.g. '1.12.1'."""
-    out = subprocess.run([BABELD, "-V"], capture_output=True, text=True, timeout=10)
+def babeld_version(babeld: str = BABELD) -> str:
+    """A babeld's version, e.g. '1.12.1' (the installed one by default)."""
+    out = subprocess.run([babeld, "-V"], capture_output=True, text=True, timeout=10)
     text = (out.stdout + out.stderr).strip()
     return text.removeprefix("babeld-")
 
@@ -95,14 +97,16 @@ def _parse_error_line(stderr: str) -> int | None:
     return None
 
 
-def run_babeld(ns: str, name: str, text: str, workdir: Path, interfaces=("eth0",)) -> BabeldVerdict:
-    """Start babeld on ``text`` in namespace ``ns`` and classify the outcome."""
+def run_babeld(
+    ns: str, name: str, text: str, workdir: Path, interfaces=("eth0",), babeld: str = BABELD
+) -> BabeldVerdict:
+    """Start ``babeld`` on ``text`` in namespace ``ns`` and classify the outcome."""
     rundir = workdir / name.replace("/", "_")
     rundir.mkdir(parents=True)
     conf = rundir / "babeld.conf"
     conf.write_text(text.replace(RUNDIR_PLACEHOLDER, str(rundir)))
     cmd = [
-        "ip", "netns", "exec", ns, BABELD, "-d", "2", "-c", str(conf),
+        "ip", "netns", "exec", ns, babeld, "-d", "2", "-c", str(conf),
         "-I", str(rundir / "babeld.pid"), "-S", str(rundir / "babeld.state"),
         *interfaces,
     ]  # fmt: skip
@@ -196,14 +200,17 @@ def _kill_leftovers(conf: str) -> None:
                 pass
 
 
-def judge_files(items: Iterable[tuple[str, str]], parallel: int = 16) -> dict[str, BabeldVerdict]:
-    """Run babeld on every (name, text) pair in one namespace, in parallel."""
+def judge_files(
+    items: Iterable[tuple[str, str]], parallel: int = 16, babeld: str = BABELD
+) -> dict[str, BabeldVerdict]:
+    """Run ``babeld`` on every (name, text) pair in one namespace, in parallel."""
     items = list(items)
     workdir = Path(tempfile.mkdtemp(prefix="meshtui-babeld-"))
     try:
         with namespace() as ns, ThreadPoolExecutor(max_workers=parallel) as pool:
             futures = {
-                name: pool.submit(run_babeld, ns, name, text, workdir) for name, text in items
+                name: pool.submit(run_babeld, ns, name, text, workdir, babeld=babeld)
+                for name, text in items
             }
             return {name: f.result() for name, f in futures.items()}
     finally:
@@ -216,12 +223,13 @@ requires_babeld = pytest.mark.skipif(
 
 
 @requires_babeld
-def test_harness_tells_accept_from_refuse():
+def test_harness_tells_accept_from_refuse(babeld_release):
     verdicts = judge_files(
         [
             ("ok", "interface eth0 type wired hello-interval 1\n"),
             ("bad", "interface eth0\nno-such-directive 1\n"),
-        ]
+        ],
+        babeld=babeld_release.path,
     )
     assert verdicts["ok"].accepted and verdicts["ok"].harness_error is None
     assert not verdicts["bad"].accepted

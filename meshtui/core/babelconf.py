@@ -14,8 +14,8 @@ merged per-interface configuration, the filter chains, and diagnostics:
   babeld, ``rtt-max <= rtt-min``, tunnel hello intervals that make failover take
   minutes, the deprecated ``wired`` keyword, and more.
 
-Verdicts were checked against the real babeld 1.12.1 (see tests/data/configs);
-rules for 1.10, 1.11, 1.13 and 1.14 follow babeld's sources and change log. Key
+Verdicts are checked against the real babeld 1.12.1, 1.13.1 and 1.14 (see
+tests/data/configs); rules for 1.10 and 1.11 follow babeld's sources and change log. Key
 values are never stored: a ``KeyDef`` keeps only the key's id, type and length.
 """
 
@@ -104,6 +104,8 @@ _FEATURES: dict[str, tuple[_V | None, _V | None]] = {
     "if:v4-via-v6": ((1, 12, 0), None),
     "if:probe-mtu": ((1, 13, 1), None),
     "if:channel": (None, (1, 13, 0)),
+    "diversity": (None, (1, 13, 0)),
+    "diversity-factor": (None, (1, 13, 0)),
     "kernel-check-interval": ((1, 13, 0), None),
     "shutdown-delay-ms": ((1, 13, 0), None),
 }
@@ -561,6 +563,20 @@ class _Parser:
         lo, hi = _FEATURES[feature]
         return (lo is None or self.v >= lo) and (hi is None or self.v < hi)
 
+    def unavailable(self, feature: str, fix: str) -> _Refused:
+        """Why ``feature`` does not parse in this version: removed, or not there yet."""
+        name = feature.removeprefix("if:")
+        hi = _FEATURES[feature][1]
+        if hi is not None and self.v >= hi:
+            kind = "option" if feature.startswith("if:") else "line"
+            return _Refused(
+                f"`{name}` was removed in babeld {_vstr(hi)} (this is {self.vlabel})",
+                f"delete the {name} {kind}",
+            )
+        return _Refused(
+            f"`{name}` needs {self.feature_range(feature)} (this is {self.vlabel})", fix
+        )
+
     def feature_range(self, feature: str) -> str:
         lo, hi = _FEATURES[feature]
         if lo is not None and hi is None:
@@ -665,15 +681,7 @@ class _Parser:
     def if_option(self, n: int, opt: str, cur: _Cursor, opts: dict[str, object]) -> None:
         feature = f"if:{opt}"
         if feature in _FEATURES and not self.has(feature):
-            if opt == "channel":
-                raise _Refused(
-                    f"`channel` was removed in babeld 1.13 (this is {self.vlabel})",
-                    "delete the channel option",
-                )
-            raise _Refused(
-                f"`{opt}` needs {self.feature_range(feature)} (this is {self.vlabel})",
-                f"remove `{opt}` or upgrade babeld",
-            )
+            raise self.unavailable(feature, f"remove `{opt}` or upgrade babeld")
         if opt == "rxcost":
             v = _int(cur, "rxcost")
             if not 0 < v <= 0xFFFF:
@@ -1041,19 +1049,16 @@ class _Parser:
                 "delete the line",
             )
         if name in _FEATURES and not self.has(name):
-            raise _Refused(
-                f"`{name}` needs {self.feature_range(name)} (this is {self.vlabel})",
-                "delete the line or upgrade babeld",
-            )
+            raise self.unavailable(name, "delete the line or upgrade babeld")
         value: str | int | bool | None
         if name in _INT_GLOBALS:
             value = _int(cur, name)
             if not 0 < value < 0xFFFF:
                 raise _Refused(f"{name} {value} is out of range 1–65534")
-            if name == "allow-duplicates" and self.v[:2] == (1, 12):
+            if name == "allow-duplicates" and (1, 12, 0) <= self.v < (1, 12, 2):
                 raise _Refused(
                     "babeld 1.12.1 crashes at start-up with `allow-duplicates` (seen on the "
-                    "real daemon)",
+                    "real daemon; fixed in 1.12.2)",
                     "delete the line",
                 )
         elif name in _BOOL_GLOBALS:
@@ -1077,10 +1082,24 @@ class _Parser:
                 raise _Refused("smoothing-half-life must be 0 or more")
         elif name == "router-id":
             value = _eui64(cur, name).hex(":")
+        elif name == "diversity":
+            # babeld < 1.13: a number (strtol) when it starts with a digit, else a boolean.
+            cur.skip_ws()
+            value = _int(cur, name) if cur._ch().isdigit() else _bool(cur, name)
+        elif name == "diversity-factor":
+            value = _int(cur, name)
+            if not 0 <= value <= 256:
+                raise _Refused(f"diversity-factor {value} is out of range 0–256")
         else:
             raise _Refused(f"unknown directive {name!r}")
         if not cur.at_end():
             raise _Refused(f"unexpected text after the value of {name}")
+        if name in ("diversity", "diversity-factor"):
+            self.warn(
+                n,
+                f"`{name}` was removed in babeld 1.13: this line will not parse there",
+                "delete the line",
+            )
         if name == "daemonise" and value:
             self.warn(n, "`daemonise true` under systemd hides start-up errors from the unit")
         self.globals.append(GlobalOption(n, name, value))
