@@ -59,9 +59,13 @@ def test_missed_hello_warns_with_affected_destinations_and_expected_switch() -> 
     m = _edge()
     m.hello_intervals["wg-r1"] = 1.0
     m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), 101.0)  # last Hello heard
+    m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), 101.6)  # the check: no Hello
+    m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), 101.6)
+    # babeld's first sign (reach loses its top bit) at its next check, 1.7 intervals on
     m.feed(neigh("change", "e1", R1, "wg-r1", "7fff", 96), 102.7)
-    (ev,) = m.commit(102.7)
-    assert ev.type is EventType.DEGRADING
+    (ev,) = m.commit(102.7)  # one warning: the silence, decided when it came due
+    assert ev.type is EventType.DEGRADING and ev.time == pytest.approx(102.5)
+    assert "silent for 1.5 s" in ev.message
     assert ev.extra["affected"] == [
         {
             "prefix": DST,
@@ -75,7 +79,13 @@ def test_missed_hello_warns_with_affected_destinations_and_expected_switch() -> 
     ]
     # 2.7 intervals, then babeld's next neighbour check (0.75 intervals on average)
     assert ev.extra["expected_switch"] == pytest.approx(101.0 + 3.45)
-    assert ev.extra["expected_in"] == pytest.approx(1.75)
+    assert ev.extra["expected_in"] == pytest.approx(1.95)
+    # without a known interval, babeld's own first sign is the warning
+    m = _edge()
+    m.feed(neigh("change", "e1", R1, "wg-r1", "7fff", 96), 102.7)
+    (ev,) = m.commit(102.7)
+    assert ev.type is EventType.DEGRADING and "missed a Hello" in ev.message
+    assert ev.extra["affected"][0]["prefix"] == DST
 
 
 def _heartbeats(m: NodeModel, t: float, seconds: int, e1: bool = True) -> float:
@@ -101,11 +111,12 @@ def test_silence_warns_before_babeld_counts_a_miss() -> None:
     assert m.hello_for(m.neighbours["e1"]) == pytest.approx(1.0)
     # relay-1 falls silent after its Hello at t; babeld's check still prints it at t + 0.7
     m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), t + 1.4)
+    assert m.tick(t + 1.45) == []  # within 1.5 intervals: fine
     m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), t + 1.7)
     m.feed(neigh("change", "e2", R2, "wg-r2", "ffff", 96), t + 1.7)
-    assert m.tick(t + 1.45) == []  # within 1.5 intervals: fine
     (ev,) = m.tick(t + 1.8)
     assert ev.type is EventType.DEGRADING and ev.neighbour == R1 and "silent for" in ev.message
+    assert ev.time == pytest.approx(t + 1.5)  # when the silence passed 1.5 intervals
     assert m.neighbours["e1"].last_heard == t  # the check's print was no Hello
     assert m.tick(t + 2.0) == []  # said once per episode
     m.feed(neigh("change", "e1", R1, "wg-r1", "ffff", 96), t + 2.1)  # it came back

@@ -98,21 +98,51 @@ def test_retraction_then_feasible_standby_is_one_failover_with_its_gap() -> None
     assert m.commit(120.0) == []  # and no late "unreachable"
 
 
-def test_unreachable_after_grace_then_recovered() -> None:
+def test_unreachable_at_once_when_babelds_tables_hold_no_other_route_then_recovered() -> None:
     m = loaded(route("add", "a1", R1, "wg-r1", 192, True))
     m.grace = 0.25
     m.feed(route("change", "a1", R1, "wg-r1", 65535, True), 200.0)
-    assert m.commit(200.0) == []
-    assert m.has_pending()
-    assert m.commit(200.1) == []
-    (ev,) = m.commit(200.3)
+    (ev,) = m.commit(200.0)  # babeld's line says so: no finite route left
     assert ev.type is EventType.UNREACHABLE and ev.time == 200.0 and ev.from_.via == R1
-    assert m.destination(DST).state == "unreachable"
+    assert "no_route_since" not in ev.extra
+    assert not m.has_pending()
+    assert m.destination(DST).state == "unreachable" and m.destination(DST).since == 200.0
     m.feed(route("flush", "a1", R1, "wg-r1", 65535, False), 201)
     assert [e.type for e in m.commit(201)] == [EventType.ROUTE_REMOVED]
     assert [d.state for d in m.destinations()] == ["unreachable"]  # remembered, loud
     m.feed(route("add", "b1", R2, "wg-r2", 288, True), 205)
     assert [e.type for e in m.commit(205)] == [EventType.ROUTE_ADDED, EventType.RECOVERED]
+
+
+def test_a_standby_never_installed_is_unreachable_when_the_grace_runs_out_in_order() -> None:
+    m = loaded(
+        route("add", "a1", R1, "wg-r1", 192, True),
+        route("add", "a2", R2, "wg-r2", 288, False),
+    )
+    m.grace = 1.0
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, True), 200.0)
+    assert m.commit(200.0) == [] and m.has_pending()
+    assert m.destination(DST).since == 200.0  # "since" moves once, to the loss
+    assert m.commit(200.5) == []
+    # a line after the grace ran out: the verdict comes first, stamped when it came due
+    m.feed(neigh("add", "e9", "fe80::9", "lan0", "ffff", 96), 201.7)
+    ev, up = m.commit(201.7)
+    assert ev.type is EventType.UNREACHABLE and ev.time == 201.0
+    assert ev.extra["no_route_since"] == 200.0 and up.type is EventType.NEIGHBOUR_UP
+    assert m.destination(DST).since == 200.0
+
+
+def test_events_of_one_read_follow_babelds_lines() -> None:
+    m = loaded(
+        route("add", "a1", R1, "wg-r1", 192, True),
+        route("add", "a2", R2, "wg-r2", 288, False),
+        neigh("add", "e2", R2, "wg-r2", "ffff", 96),
+    )
+    # one read: the switch, then relay-2's reach drops
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, False), 300.0)
+    m.feed(route("change", "a2", R2, "wg-r2", 288, True), 300.0)
+    m.feed(neigh("change", "e2", R2, "wg-r2", "7fff", 96), 300.0)
+    assert [e.type for e in m.commit(300.0)] == [EventType.FAILOVER, EventType.DEGRADING]
 
 
 def test_repeated_change_lines_are_noise() -> None:

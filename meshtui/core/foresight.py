@@ -30,6 +30,9 @@ DROP_AFTER_SECONDS = 300.0
 DEFAULT_HALF_LIFE = 4.0
 SLOW_DETECTION = 30.0  # seconds: past this, an outage is a black hole worth flagging
 SILENCE_FACTOR = 1.5  # no Hello for this many intervals (jitter reaches 1.25): degrading
+EARLY_SILENCE_FACTOR = 1.75  # the same while the interval is learned from few Hellos
+FIRST_GAPS = 3  # Hello spacings (four Hellos) for a first estimate of the interval
+SETTLED_GAPS = 8  # spacings after which the estimate is trusted to SILENCE_FACTOR
 CHECK_FACTOR = 1.5  # babeld's neighbour check runs every ~1.5 shortest hello intervals
 CHECK_MEAN_WAIT = 0.5  # mean wait for the next check, in check intervals
 CHECK_MAX_WAIT = 1.25  # longest wait: the check timer is jittered to 0.75-1.25 of it
@@ -90,6 +93,20 @@ def detection_time(hello: float, shortest: float | None = None) -> Detection:
         dropped=min(DROP_AFTER_MISSES * hello, DROP_AFTER_SECONDS),
         slow=expected > SLOW_DETECTION,
     )
+
+
+def silence_allowed(hello: float, gaps: int) -> float:
+    """Seconds without a Hello before a neighbour is called degrading.
+
+    babeld jitters its Hellos to 0.75-1.25 intervals, so ``SILENCE_FACTOR``
+    intervals of silence mean a missed Hello, well before babeld's own count
+    shows it (1.7 intervals, at its next neighbour check) and its switch (2.7
+    intervals, at the check after). An interval learned from only a few
+    spacings (``gaps``) may be ~15 % short: the allowance is wider until
+    ``SETTLED_GAPS`` spacings are known.
+    """
+    factor = SILENCE_FACTOR if gaps >= SETTLED_GAPS else EARLY_SILENCE_FACTOR
+    return factor * hello
 
 
 def format_seconds(seconds: float) -> str:

@@ -17,6 +17,7 @@ A resync (after a reconnect) builds a fresh model from babeld's dump and
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ DestKey = tuple[str, str]
 DEFAULT_SRC = ("::/0", "0.0.0.0/0")
 DEFAULT_GRACE = 3.0
 GAP_WINDOW = 32
-MIN_GAPS = 8
+MIN_GAPS = foresight.FIRST_GAPS
 BURST_WINDOW = 0.003
 """Neighbour lines closer together than this (seconds) are one printing run."""
 
@@ -111,6 +112,8 @@ class Neighbour:
     last_beat: float = 0.0
     raw: str = ""
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_WINDOW))
+    beats: int = 0
+    hello_estimate: float | None = None
 
     def touch(self, now: float) -> None:
         """babeld repeated this neighbour's line unchanged.
@@ -122,10 +125,19 @@ class Neighbour:
         self.last_seen = now
 
     def beat(self, now: float) -> None:
-        """A Hello from this neighbour was (or may have been) heard."""
+        """A Hello from this neighbour was (or may have been) heard.
+
+        Only the spacing of two Hellos is a gap: the time from the dump that
+        introduced the neighbour to its first Hello is not.
+        """
         gap = now - self.last_beat
         if gap > 0.05:
-            self.gaps.append(gap)
+            if self.beats:
+                self.gaps.append(gap)
+                if len(self.gaps) >= MIN_GAPS:
+                    ordered = sorted(self.gaps)
+                    self.hello_estimate = ordered[len(ordered) // 2]
+            self.beats += 1
         self.last_beat = now
         self.last_heard = now
         self.degrading_since = None
@@ -135,12 +147,12 @@ class Neighbour:
 
         babeld sends Hellos every 0.75 to 1.25 intervals (uniform jitter), so
         the median of recent gaps is the interval; the odd Hello not counted
-        (one that coincided with a neighbour check) cannot move it.
+        (one that coincided with a neighbour check) cannot move it. Three gaps
+        (four Hellos) are enough for a first estimate; the silence allowed
+        before a warning is wider until :data:`foresight.SETTLED_GAPS` gaps
+        are known (:func:`foresight.silence_allowed`).
         """
-        if len(self.gaps) < MIN_GAPS:
-            return None
-        ordered = sorted(self.gaps)
-        return ordered[len(ordered) // 2]
+        return self.hello_estimate
 
     @property
     def key(self) -> tuple[str, str]:
@@ -349,6 +361,12 @@ class IngestStats:
 
 _TRACKED = (Interface, Neighbour, Xroute, Route)
 
+_DUE_NOTHING, _DUE_PRINTS, _DUE_SILENCE, _DUE_GRACE = range(4)
+
+
+def _by_line(item: tuple[int, Event]) -> int:
+    return item[0]
+
 
 class NodeModel:
     """The live state of one babeld node, fed line by line."""
@@ -380,11 +398,12 @@ class NodeModel:
         self.stats = IngestStats()
         self._by_dest: dict[DestKey, dict[str, Route]] = {}
         self._current: dict[str, Any] = {}
-        self._dirty: set[DestKey] = set()
+        self._dirty: dict[DestKey, int] = {}  # destination -> the last line that changed it
         self._committed: dict[DestKey, PathRef | None] = {}
         self._since: dict[DestKey, float] = {}
         self._loss_pending: dict[DestKey, float] = {}
-        self._events: list[Event] = []
+        self._events: list[tuple[int, Event]] = []  # (line number, event)
+        self._horizon = 0.0  # nothing comes due before this time
         self._prints: list[tuple[Neighbour, float, bool]] = []
         self._prints_start = 0.0
 
@@ -403,6 +422,8 @@ class NodeModel:
         """
         stats = self.stats
         stats.lines += 1
+        if now > self._horizon:
+            self._advance(now)
         self.last_time = now
         obj = self._current.get(line)
         if obj is not None:
@@ -486,7 +507,7 @@ class NodeModel:
             route.metric = metric
             route.refmetric = refmetric
             route.last_change = now
-            self._dirty.add(route.dest)
+            self._dirty[route.dest] = self.stats.lines
         return route
 
     def _record_error(self, error: ParseError) -> None:
@@ -527,7 +548,7 @@ class NodeModel:
             self._current.pop(route.raw, None)
             self._unindex(route)
             if self.announce:
-                self._events.append(
+                self._emit(
                     Event(
                         EventType.ROUTE_REMOVED,
                         now,
@@ -555,9 +576,9 @@ class NodeModel:
             )
             routes[line.id] = route
             self._by_dest.setdefault(route.dest, {})[line.id] = route
-            self._dirty.add(route.dest)
+            self._dirty[route.dest] = self.stats.lines
             if self.announce:
-                self._events.append(
+                self._emit(
                     Event(
                         EventType.ROUTE_ADDED,
                         now,
@@ -589,7 +610,7 @@ class NodeModel:
         route.via = line.via
         route.interface = line.interface
         route.last_change = now
-        self._dirty.add(route.dest)
+        self._dirty[route.dest] = self.stats.lines
         return route
 
     def _unindex(self, route: Route) -> None:
@@ -599,7 +620,7 @@ class NodeModel:
             bucket.pop(route.id, None)
             if not bucket:
                 del self._by_dest[dest]
-        self._dirty.add(dest)
+        self._dirty[dest] = self.stats.lines
 
     def _apply_neighbour(self, line: NeighbourLine, now: float) -> Neighbour | None:
         neighbours = self.neighbours
@@ -613,7 +634,7 @@ class NodeModel:
                 neigh.lost_at = now
             self.lost_neighbours[neigh.key] = neigh
             if self.announce and was_up:
-                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_DOWN, neigh, now))
+                self._emit(self._neighbour_event(EventType.NEIGHBOUR_DOWN, neigh, now))
             return None
         neigh = neighbours.get(line.id)
         if neigh is None:
@@ -637,9 +658,10 @@ class NodeModel:
             )
             neighbours[line.id] = neigh
             self._printed(neigh, now, False)
+            self._horizon = min(self._horizon, now)
             self.lost_neighbours.pop(neigh.key, None)
             if self.announce and neigh.up:
-                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
+                self._emit(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
             return neigh
         was_up = neigh.up
         was_heard_last = bool(neigh.reach & 0x8000)
@@ -671,11 +693,12 @@ class NodeModel:
         if was_up and not neigh.up:
             neigh.lost_at = now
             if self.announce:
-                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_DOWN, neigh, now))
+                self._emit(self._neighbour_event(EventType.NEIGHBOUR_DOWN, neigh, now))
         elif neigh.up and not was_up:
             neigh.lost_at = None
             if self.announce:
-                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
+                self._emit(self._neighbour_event(EventType.NEIGHBOUR_UP, neigh, now))
+        self._horizon = min(self._horizon, now)
         return neigh
 
     def _neighbour_event(
@@ -710,7 +733,7 @@ class NodeModel:
             if old is not None:
                 self._current.pop(old.raw, None)
             if old is not None and old.up and self.announce:
-                self._events.append(Event(EventType.INTERFACE_DOWN, now, interface=line.name))
+                self._emit(Event(EventType.INTERFACE_DOWN, now, interface=line.name))
             return None
         iface = self.interfaces.get(line.name)
         was_up = iface.up if iface is not None else None
@@ -724,7 +747,7 @@ class NodeModel:
             iface.last_change = now
             if self.announce:
                 etype = EventType.INTERFACE_UP if line.up else EventType.INTERFACE_DOWN
-                self._events.append(Event(etype, now, interface=line.name))
+                self._emit(Event(etype, now, interface=line.name))
         return iface
 
     # ----------------------------------------------------------------- foresight
@@ -742,9 +765,10 @@ class NodeModel:
             self._settle_prints(now)
         if not self._prints:
             self._prints_start = now
+            self._horizon = min(self._horizon, now)
         self._prints.append((neigh, now, candidate))
 
-    def _settle_prints(self, now: float) -> None:
+    def _settle_prints(self, now: float, force: bool = False) -> None:
         """Judge the gathered run of neighbour prints (see :meth:`_printed`).
 
         A run that printed every known neighbour (two or more) is babeld's
@@ -753,7 +777,7 @@ class NodeModel:
         instant). Any other run is Hellos.
         """
         run = self._prints
-        if not run or now - self._prints_start <= BURST_WINDOW:
+        if not run or (not force and now - self._prints_start <= BURST_WINDOW):
             return
         self._prints = []
         neighbours = self.neighbours
@@ -765,6 +789,7 @@ class NodeModel:
             if candidate and (not check or counts[id(neigh)] > 1):
                 if neighbours.get(neigh.id) is neigh:
                     neigh.beat(t)
+                    self._horizon = min(self._horizon, t)
 
     def hello_for(self, neigh: Neighbour) -> float | None:
         """The hello interval of a neighbour's link: configured, else learned from the stream."""
@@ -814,37 +839,94 @@ class NodeModel:
             extra["expected_in"] = round(max(0.0, expected - now), 3)
         event = self._neighbour_event(EventType.DEGRADING, neigh, now, why)
         event.extra.update(extra)
-        self._events.append(event)
+        self._emit(event)
 
-    def check_silence(self, now: float) -> None:
-        """Raise ``degrading`` for up neighbours whose lines stopped for too long.
+    def _emit(self, event: Event) -> None:
+        """Queue an event, numbered by the line that caused it (for the order of a batch)."""
+        self._events.append((self.stats.lines, event))
 
-        babeld prints a neighbour's line on every Hello it hears from it, so the
-        stream is a heartbeat: silence longer than ``SILENCE_FACTOR`` hello
-        intervals means Hellos are being missed, before babeld's own count says so.
+    def _advance(self, now: float) -> None:
+        """Decide what time alone decides, up to ``now``, in the order it came due.
+
+        The end of a run of neighbour prints, a neighbour's silence passing
+        what its hello interval allows, and the grace of a lost route all come
+        due at fixed times of the stream's clock: each is decided at that time
+        and its event stamped with it, whether the next line or a tick takes
+        the clock past it. Events therefore come before the lines that follow
+        them and do not depend on when the clock is read: a replay gives the
+        same events at any speed.
         """
-        self._settle_prints(now)
+        while True:
+            due, kind, what = self._next_due()
+            if not (due < now or (kind == _DUE_GRACE and due <= now)):
+                self._horizon = due
+                return
+            if kind == _DUE_PRINTS:
+                self._settle_prints(due, force=True)
+            elif kind == _DUE_SILENCE:
+                neigh: Neighbour = what
+                hello = self.hello_for(neigh) or 0.0
+                self._degrading(
+                    neigh,
+                    due,
+                    f"silent for {foresight.format_seconds(due - neigh.last_beat)} "
+                    f"(Hellos expected every {foresight.format_seconds(hello)})",
+                )
+            else:
+                self._expire(what, due)
+
+    def _next_due(self) -> tuple[float, int, Any]:
+        """The earliest time something is decided by the clock alone, what and for whom."""
+        best: tuple[float, int, Any] = (math.inf, _DUE_NOTHING, None)
+        if self._prints:
+            best = (self._prints_start + BURST_WINDOW, _DUE_PRINTS, None)
         for neigh in self.neighbours.values():
             if not neigh.up or neigh.degrading_since is not None:
                 continue
             hello = self.hello_for(neigh)
             if hello is None:
                 continue
-            silent = now - neigh.last_beat
-            if silent > foresight.SILENCE_FACTOR * hello:
-                self._degrading(
-                    neigh,
-                    now,
-                    f"silent for {foresight.format_seconds(silent)} "
-                    f"(Hellos expected every {hello:g} s)",
-                )
+            configured = neigh.interface in self.hello_intervals
+            gaps = foresight.SETTLED_GAPS if configured else len(neigh.gaps)
+            due = neigh.last_beat + foresight.silence_allowed(hello, gaps)
+            if due < best[0]:
+                best = (due, _DUE_SILENCE, neigh)
+        for dest, since in self._loss_pending.items():
+            due = since + self.grace
+            if due < best[0]:
+                best = (due, _DUE_GRACE, dest)
+        return best
+
+    def check_silence(self, now: float) -> None:
+        """Decide silences (and whatever else came due) up to ``now``; see :meth:`_advance`."""
+        self._advance(now)
 
     def tick(self, now: float) -> list[Event]:
-        """Periodic work between lines: heartbeat silence and expiring grace periods."""
-        self.check_silence(now)
+        """Periodic work between lines: what came due by ``now`` (silence, grace periods)."""
+        self._advance(now)
         if self._events or self._loss_pending:
             return self.commit(now)
         return []
+
+    def warning_gap(self, neigh: Neighbour) -> str | None:
+        """Why meshtui cannot warn before babeld drops ``neigh`` (None: it can).
+
+        The warning needs the neighbour's hello interval: configured, or
+        learned from the spacing of its Hellos on the stream.
+        """
+        if self.hello_for(neigh) is not None:
+            return None
+        seen = neigh.beats
+        need = foresight.FIRST_GAPS + 1
+        if seen == 0 and neigh.up:
+            return (
+                "no warning possible yet: none of its Hellos showed on babeld's socket "
+                "(they print only when they change its line)"
+            )
+        return (
+            f"no warning possible yet: {seen} of its Hellos seen since meshtui connected, "
+            f"{need} needed to learn the hello interval (or set it in the inventory)"
+        )
 
     def _failover_figures(self, old: PathRef, now: float) -> dict[str, Any]:
         """Post-mortem figures of a failover away from ``old``'s neighbour."""
@@ -858,6 +940,10 @@ class NodeModel:
         if neigh.last_heard and now - neigh.last_heard < 600 and not (neigh.reach & 0x8000):
             out["last_heard"] = round(neigh.last_heard, 6)
             out["detection_time"] = round(now - neigh.last_heard, 3)
+        if "lead_time" not in out:
+            gap = self.warning_gap(neigh)
+            if gap is not None:
+                out["no_warning"] = gap
         return out
 
     # ----------------------------------------------------------------- commit
@@ -867,12 +953,26 @@ class NodeModel:
         return bool(self._loss_pending)
 
     def commit(self, now: float) -> list[Event]:
-        """Decide destination-level events for what changed; return all events since last time."""
+        """Decide destination-level events for what changed; return all events since last time.
+
+        The events come in the order of the lines that caused them (a
+        destination's event takes the place of the last line that changed
+        it), and those decided by the clock alone in the order they came due.
+
+        A destination that loses its selected route is *unreachable* at once
+        when babeld's tables hold no other finite route to it; when they hold
+        one not installed yet (babeld waits for it to become feasible), the
+        destination is *pending* and becomes unreachable only if nothing is
+        installed within ``grace`` seconds. Either way its ``since`` is the
+        moment the route was lost.
+        """
         self._settle_prints(now)
         events = self._events
         self._events = []
         committed = self._committed
-        for dest in sorted(self._dirty):  # a stable order of events within one batch
+        dirty = self._dirty
+        for dest in sorted(dirty):  # a stable order of events within one line
+            seq = dirty[dest]
             selected, standby = self._rank(dest)
             self._mark_better(selected, standby, now)
             new = selected.path if selected is not None else None
@@ -882,58 +982,71 @@ class NodeModel:
                     self._since[dest] = now
                 continue
             old = committed[dest]
+            prefix, src = dest
             if new is None:
-                if old is not None and dest not in self._loss_pending:
-                    self._loss_pending[dest] = now
+                if old is None:
+                    continue
+                if standby:
+                    if dest not in self._loss_pending:
+                        self._loss_pending[dest] = now
+                        self._since[dest] = now
+                        self._horizon = min(self._horizon, now + self.grace)
+                else:  # no finite route left in babeld's tables
+                    since = self._loss_pending.pop(dest, now)
+                    events.append((seq, self._unreachable(dest, old, since, now)))
                 continue
             lost_at = self._loss_pending.pop(dest, None)
             if old == new:
+                if lost_at is not None:
+                    self._since[dest] = now
                 continue
-            prefix, src = dest
             if old is None:
                 extra = self._incident(dest, None, new, now, {})
-                events.append(
-                    Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new, extra=extra)
-                )
+                event = Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new, extra=extra)
+                events.append((seq, event))
                 self._since[dest] = now
             elif old.hop != new.hop:
                 extra = {"gap": round(now - lost_at, 3)} if lost_at is not None else {}
                 extra.update(self._failover_figures(old, now))
                 extra.update(self._incident(dest, old, new, now, extra))
-                events.append(
-                    Event(
-                        EventType.FAILOVER,
-                        now,
-                        prefix=prefix,
-                        src=src,
-                        from_=old,
-                        to=new,
-                        extra=extra,
-                    )
+                event = Event(
+                    EventType.FAILOVER, now, prefix=prefix, src=src, from_=old, to=new, extra=extra
                 )
+                events.append((seq, event))
                 self._since[dest] = now
             elif old.metric != new.metric or old.router_id != new.router_id:
                 if self.announce:
-                    events.append(
-                        Event(
-                            EventType.METRIC_CHANGED, now, prefix=prefix, src=src, from_=old, to=new
-                        )
+                    event = Event(
+                        EventType.METRIC_CHANGED, now, prefix=prefix, src=src, from_=old, to=new
                     )
+                    events.append((seq, event))
             committed[dest] = new
-        self._dirty.clear()
+        dirty.clear()
         if self._loss_pending:
             for dest, since in list(self._loss_pending.items()):
                 if now - since >= self.grace:
-                    del self._loss_pending[dest]
-                    old = committed.get(dest)
-                    committed[dest] = None
-                    if old is not None and dest not in self.incidents:
-                        self.incidents[dest] = Incident(dest[0], old.hop, since, since)
-                    self._since[dest] = since
-                    events.append(
-                        Event(EventType.UNREACHABLE, since, prefix=dest[0], src=dest[1], from_=old)
-                    )
-        return events
+                    self._expire(dest, since + self.grace)
+            events.extend(self._events)
+            self._events = []
+        events.sort(key=_by_line)
+        return [event for _, event in events]
+
+    def _expire(self, dest: DestKey, at: float) -> None:
+        """The grace of a lost route ran out at ``at`` with nothing installed: unreachable."""
+        since = self._loss_pending.pop(dest)
+        old = self._committed.get(dest)
+        self._emit(self._unreachable(dest, old, since, at))
+
+    def _unreachable(self, dest: DestKey, old: PathRef | None, since: float, at: float) -> Event:
+        """Declare ``dest`` unreachable at ``at``; it has had no route since ``since``."""
+        self._committed[dest] = None
+        if old is not None and dest not in self.incidents:
+            self.incidents[dest] = Incident(dest[0], old.hop, since, since)
+        self._since[dest] = since
+        extra: dict[str, Any] = {}
+        if at > since:
+            extra["no_route_since"] = round(since, 6)
+        return Event(EventType.UNREACHABLE, at, prefix=dest[0], src=dest[1], from_=old, extra=extra)
 
     def _incident(
         self, dest: DestKey, old: PathRef | None, new: PathRef, now: float, figures: dict[str, Any]
@@ -1005,7 +1118,8 @@ class NodeModel:
         self._prints = []
         for neigh in self.neighbours.values():
             self.lost_neighbours.pop(neigh.key, None)
-        self._dirty = set(self._committed) | set(self._by_dest)
+        self._dirty = dict.fromkeys(set(self._committed) | set(self._by_dest), self.stats.lines)
+        self._horizon = 0.0
         return self.commit(now)
 
     def _diff_events(self, fresh: NodeModel, now: float) -> None:
@@ -1013,14 +1127,12 @@ class NodeModel:
         new_routes = {r.semantic_key: r for r in fresh.routes.values()}
         for key in old_routes.keys() - new_routes.keys():
             r = old_routes[key]
-            self._events.append(
+            self._emit(
                 Event(EventType.ROUTE_REMOVED, now, prefix=r.prefix, src=r.src, from_=r.path)
             )
         for key in new_routes.keys() - old_routes.keys():
             r = new_routes[key]
-            self._events.append(
-                Event(EventType.ROUTE_ADDED, now, prefix=r.prefix, src=r.src, to=r.path)
-            )
+            self._emit(Event(EventType.ROUTE_ADDED, now, prefix=r.prefix, src=r.src, to=r.path))
         old_up = {n.key for n in self.neighbours.values() if n.up}
         new_neigh = {n.key: n for n in fresh.neighbours.values()}
         for key in old_up - {k for k, n in new_neigh.items() if n.up}:
@@ -1028,10 +1140,10 @@ class NodeModel:
             self.lost_neighbours[key] = n
             if n.lost_at is None:
                 n.lost_at = now
-            self._events.append(self._neighbour_event(EventType.NEIGHBOUR_DOWN, n, now))
+            self._emit(self._neighbour_event(EventType.NEIGHBOUR_DOWN, n, now))
         for key, n in new_neigh.items():
             if n.up and key not in old_up:
-                self._events.append(self._neighbour_event(EventType.NEIGHBOUR_UP, n, now))
+                self._emit(self._neighbour_event(EventType.NEIGHBOUR_UP, n, now))
 
     # ----------------------------------------------------------------- queries
 

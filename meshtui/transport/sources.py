@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.transport.local import Target, describe_target, open_local
-from meshtui.transport.replay import ReplayClock, ReplaySource, load_recording
+from meshtui.transport.replay import (
+    ReplayClock,
+    ReplaySource,
+    load_recording,
+    recording_started,
+)
 from meshtui.transport.session import NodeSession, Opener
 
 DEFAULT_PORT = 33123
@@ -77,7 +82,9 @@ def local_source(target: Target, name: str | None = None) -> Source:
 
 def replay_source(path: str | Path, speed: float = 1.0, loop: bool = False) -> Source:
     """A recorded stream, replayed at ``speed`` (0 = as fast as possible)."""
-    replay = ReplaySource(load_recording(path), speed=speed, loop=loop)
+    replay = ReplaySource(
+        load_recording(path), speed=speed, loop=loop, origin=recording_started(path)
+    )
     clock: ReplayClock = replay.clock
     return Source(
         name=Path(path).stem,

@@ -16,7 +16,13 @@ from pathlib import Path
 from meshtui.core.events import Event
 from meshtui.core.model import NodeModel
 from meshtui.transport.pump import SocketPump
-from meshtui.transport.replay import ReplayChannel, ReplaySource, Segment, load_recording
+from meshtui.transport.replay import (
+    ReplayChannel,
+    ReplaySource,
+    Segment,
+    load_recording,
+    recording_started,
+)
 from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import Source
 from meshtui.ui.journal import LinkState, NodeJournal
@@ -119,6 +125,8 @@ def held_replay_source(
     Raises:
         RecordingError: the file is missing or not a recording.
     """
+    if origin is None:
+        origin = recording_started(path)
     held = HeldReplay(load_recording(path), speed=speed, stop_at=stop_at, origin=origin)
     return Source(
         name=name or Path(path).stem,
