@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "meshtui.commands.config",  # gen, lint
     "meshtui.commands.deploy",  # deploy
     "meshtui.commands.ui",  # the dashboard and `demo`
+    "meshtui.commands.export",  # export (Prometheus metrics, alert rules)
 ]
 
 
