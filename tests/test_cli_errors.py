@@ -7,20 +7,58 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import meshtui
+
 MESHTUI = [sys.executable, "-m", "meshtui"]
 
 
-def run(*args: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, user: str | None = None, package: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run meshtui; as ``user`` (uid) from ``package``, a copy of meshtui that user can read."""
     argv = [*MESHTUI, *args]
+    env = None
     if user is not None:
         argv = ["setpriv", "--reuid", user, "--regid", user, "--clear-groups", *argv]
-    return subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        env = {**os.environ, "PYTHONPATH": str(package)} if package else None
+    return subprocess.run(
+        argv, capture_output=True, text=True, timeout=30, env=env, cwd=package or None
+    )
+
+
+NOBODY = "65534"
+
+
+@pytest.fixture
+def world_readable_copy() -> Iterator[Path]:
+    """meshtui copied to a directory every user can read (the clone may live in a 0700 one).
+
+    Skips when this interpreter is not one ``nobody`` may run (a venv inside a
+    0700 directory): the permission test is about the socket, not the checkout.
+    """
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv")
+    root = Path(tempfile.mkdtemp(prefix="meshtui-as-nobody-"))
+    try:
+        root.chmod(0o755)
+        source = Path(meshtui.__file__).resolve().parent
+        shutil.copytree(source, root / "meshtui", ignore=shutil.ignore_patterns("__pycache__"))
+        for path in (root / "meshtui").rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        probe = run("--help", user=NOBODY, package=root)
+        if probe.returncode != 0:
+            reason = (probe.stderr.strip().splitlines() or ["?"])[-1]
+            pytest.skip(f"user nobody cannot run {sys.executable} with meshtui: {reason}")
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
@@ -37,8 +75,8 @@ def greeter(tmp_path: Path) -> Iterator[callable]:
     """A unix socket that sends a fixed greeting to whoever connects (not a babeld)."""
     servers: list[socket.socket] = []
 
-    def make(greeting: bytes, name: str = "s.sock") -> str:
-        path = str(tmp_path / name)
+    def make(greeting: bytes, name: str = "s.sock", directory: Path | None = None) -> str:
+        path = str((directory or tmp_path) / name)
         srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         srv.bind(path)
         srv.listen(4)
@@ -98,14 +136,18 @@ def test_silent_socket_times_out_with_a_reason(greeter) -> None:
     assert_one_line_error(result)
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
-)
-def test_permission_denied(tmp_path: Path, greeter) -> None:
-    os.chmod(tmp_path, 0o755)
-    path = greeter(b"BABEL 1.0\nversion babeld-1.12.1\nhost h\nmy-id 00:00:00:00:00:00:00:01\nok\n")
+def test_permission_denied(world_readable_copy: Path, greeter) -> None:
+    # The socket sits in a directory nobody can search, so only its own mode refuses.
+    greeting = b"BABEL 1.0\nversion babeld-1.12.1\nhost h\nmy-id 00:00:00:00:00:00:00:01\nok\n"
+    path = greeter(greeting, directory=world_readable_copy)
     os.chmod(path, 0o600)
-    assert_one_line_error(run("status", "--socket", path, user="65534"), "permission denied")
+    result = run("status", "--socket", path, user=NOBODY, package=world_readable_copy)
+    assert_one_line_error(result, "permission denied")
+    os.chmod(path, 0o666)  # the same socket, open to all: nobody reads it (the test can fail)
+    result = run(
+        "status", "--socket", path, "--timeout", "1", user=NOBODY, package=world_readable_copy
+    )
+    assert "permission denied" not in result.stderr
 
 
 def test_bad_recording(tmp_path: Path) -> None:

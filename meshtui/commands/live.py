@@ -369,7 +369,7 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
     if replays:  # a replay ends with its recording
         waiter.cancel()
         waiter = asyncio.create_task(
-            _first(stop.wait(), asyncio.gather(*(r.finished.wait() for r in replays)))
+            _first(stop.wait(), _all_set([r.finished for r in replays]))
         )
     status = 0
     try:
@@ -398,19 +398,26 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
             await session.stop()
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         waiter.cancel()
+        await asyncio.gather(*tasks, waiter, return_exceptions=True)
     return status
 
 
+async def _all_set(events: list[asyncio.Event]) -> None:
+    """Wait until every one of ``events`` is set."""
+    for event in events:
+        await event.wait()
+
+
 async def _first(*aws) -> None:
-    """Wait until the first of ``aws`` completes; cancel the others."""
+    """Wait until the first of ``aws`` completes; cancel the others and collect them."""
     tasks = [asyncio.ensure_future(a) for a in aws]
     try:
         await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
         for task in tasks:
             task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 _PATH_EVENTS = (

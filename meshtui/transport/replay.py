@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import math
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+
+from meshtui.core.sanitize import decode
 
 MAGIC = "# meshtui-record 1"
 RECONNECT = "#reconnect"
@@ -33,62 +35,95 @@ class Segment:
     lines: tuple[tuple[float, str], ...]
 
 
+MAX_OFFSET = 366 * 86400.0
+"""The latest time offset a recording may hold (a year): anything later is a damaged file."""
+
+
+def _check_header(path: Path, header: str) -> None:
+    tokens = header.split()
+    if tokens[:2] != ["#", "meshtui-record"]:
+        what = "the file is empty" if not header.strip() else "no '# meshtui-record' header"
+        raise RecordingError(f"{path}:1: not a meshtui recording ({what})")
+    version = tokens[2] if len(tokens) > 2 else ""
+    if version != MAGIC.split()[-1]:
+        raise RecordingError(
+            f"{path}:1: recording format {version[:20]!r} is not supported "
+            f"(this meshtui reads '{MAGIC}')"
+        )
+
+
+def _offset(path: Path, number: int, stamp: str, previous: float) -> float:
+    try:
+        offset = float(stamp)
+    except ValueError:
+        raise RecordingError(f"{path}:{number}: bad timestamp {stamp[:40]!r}") from None
+    if not math.isfinite(offset) or offset < 0 or offset > MAX_OFFSET:
+        raise RecordingError(
+            f"{path}:{number}: timestamp {stamp[:40]!r} is not a time offset "
+            f"(seconds from 0 to {MAX_OFFSET:.0f})"
+        )
+    if offset < previous:
+        raise RecordingError(
+            f"{path}:{number}: timestamp {offset:g} goes back in time (the line before "
+            f"says {previous:g}): lines are out of order"
+        )
+    return offset
+
+
 def load_recording(path: Path | str) -> list[Segment]:
-    """Read a recording into its connection segments.
+    """Read a recording into its connection segments, checking it as it goes.
+
+    Every connection must start with babeld's greeting (``BABEL ...``), time
+    offsets must be finite, non-negative and in order, and the last connection
+    must hold the end of babeld's dump (its second ``ok``): otherwise a replay
+    would wait for lines that never come.
 
     Raises:
-        RecordingError: the file is missing or not a meshtui recording.
+        RecordingError: the file is missing or damaged; ``str()`` says
+            ``FILE:LINE: what is wrong``.
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = decode(path.read_bytes())
     except OSError as exc:
         raise RecordingError(f"{path}: {exc.strerror or exc}") from None
     lines = text.split("\n")
-    if not lines or not lines[0].startswith(MAGIC):
-        raise RecordingError(f"{path}:1: not a meshtui recording (no '{MAGIC}' header)")
+    _check_header(path, lines[0])
     segments: list[Segment] = []
     current: list[tuple[float, str]] = []
+    previous = 0.0
+    replies = 0  # `ok` lines in the current connection: the greeting's, then the dump's
+    started_at = 0  # the file line where the current connection starts
     for number, raw in enumerate(lines[1:], start=2):
         if not raw:
             continue
         stamp, sep, line = raw.partition("\t")
-        try:
-            offset = float(stamp)
-        except ValueError:
-            raise RecordingError(f"{path}:{number}: bad timestamp {stamp!r}") from None
+        previous = _offset(path, number, stamp, previous)
         if not sep:
             raise RecordingError(f"{path}:{number}: no tab after the timestamp")
         if line == RECONNECT:
             segments.append(Segment(tuple(current)))
             current = []
             continue
-        current.append((offset, line))
+        if not current:
+            if not line.startswith("BABEL "):
+                raise RecordingError(
+                    f"{path}:{number}: a connection starts with babeld's greeting "
+                    f"('BABEL 1.0'), not {line[:40]!r}"
+                )
+            replies, started_at = 0, number
+        elif line == "ok":
+            replies += 1
+        current.append((previous, line))
+    if current and replies < 2:
+        what = "greeting" if replies == 0 else "dump"
+        raise RecordingError(
+            f"{path}:{len(lines) if lines[-1] else len(lines) - 1}: the recording ends in the "
+            f"middle of babeld's {what} (the connection starting at line {started_at} has no "
+            f"closing 'ok'): truncated?"
+        )
     segments.append(Segment(tuple(current)))
     return [s for s in segments if s.lines]
-
-
-def recording_started(path: Path | str) -> float | None:
-    """When a recording started (its header's ``started=``, seconds since the epoch).
-
-    A replay runs on this clock, so its events carry the times of the
-    incident, not of the replay. None when the header has no readable time.
-    """
-    try:
-        with Path(path).open(encoding="utf-8", errors="replace") as fh:
-            header = fh.readline()
-    except OSError:
-        return None
-    if not header.startswith(MAGIC):
-        return None
-    for token in header.split():
-        key, sep, value = token.partition("=")
-        if sep and key == "started":
-            try:
-                return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").timestamp()
-            except ValueError:
-                return None
-    return None
 
 
 class Recorder:
@@ -116,18 +151,8 @@ class Recorder:
         self._out.flush()
 
 
-STEP = 0.05
-"""Real seconds between clock advances while a replay waits for its next line."""
-
-
 class ReplayClock:
-    """The recording's clock: ``origin`` (when it started) plus the replayed offset.
-
-    It only ever shows recorded time: it moves to each line's recorded offset
-    when the line is delivered and, while waiting for the next line, advances
-    with the speed towards it (never past it), so whatever judges time between
-    lines (silence, grace periods) sees the same clock at any speed.
-    """
+    """A virtual clock that advances with the replay (speed and pause aware)."""
 
     def __init__(self, speed: float = 1.0, origin: float | None = None) -> None:
         self.origin = time.time() if origin is None else origin
@@ -146,21 +171,13 @@ class ReplaySource:
         segments: from :func:`load_recording`.
         speed: 1.0 is real time; 0 or less replays as fast as possible.
         loop: start again from the beginning after the last segment.
-        origin: when the recording started (:func:`recording_started`); now
-            when unknown.
     """
 
-    def __init__(
-        self,
-        segments: list[Segment],
-        speed: float = 1.0,
-        loop: bool = False,
-        origin: float | None = None,
-    ) -> None:
+    def __init__(self, segments: list[Segment], speed: float = 1.0, loop: bool = False) -> None:
         if not segments:
             raise RecordingError("the recording holds no lines")
         self.segments = segments
-        self.clock = ReplayClock(speed, origin)
+        self.clock = ReplayClock(speed)
         self.loop = loop
         self._next = 0
         self._resume = asyncio.Event()
@@ -222,13 +239,11 @@ class ReplayChannel:
             return b""  # a recorded reconnect: the session resyncs as it did live
         await source._resume.wait()
         offset = lines[self._pos][0]
-        while clock.speed > 0 and offset - clock.offset > 1e-6:
-            step = min(STEP, (offset - clock.offset) / clock.speed)
-            await asyncio.sleep(step)
-            await source._resume.wait()
+        if offset > clock.offset:
             if clock.speed > 0:
-                clock.offset = min(offset, clock.offset + step * clock.speed)
-        clock.offset = max(clock.offset, offset)
+                await asyncio.sleep((offset - clock.offset) / clock.speed)
+                await source._resume.wait()
+            clock.offset = offset
         buf = io.StringIO()
         # Everything due by now goes out in one chunk, as babeld's writes would.
         while self._pos < len(lines) and lines[self._pos][0] <= clock.offset:
