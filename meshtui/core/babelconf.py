@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
+from meshtui.core.secrets import mask_secrets
+
 __all__ = [
     "DEFAULT_VERSION",
     "FAILOVER_WARN_SECONDS",
@@ -92,7 +94,6 @@ _BOOL_GLOBALS = (
     "reflect-kernel-metric",
 )
 _PATH_GLOBALS = ("state-file", "log-file", "pid-file", "local-path", "local-path-readwrite")
-_KEY_VALUE_RE = re.compile(r"(\bvalue[ \t\r]+)[^ \t\r#]+")
 _LOCAL_ONLY = ("quit", "dump", "monitor", "unmonitor", "reopen-logfile")
 
 # (first version that has it, first version that no longer has it); None = open.
@@ -653,7 +654,7 @@ class _Parser:
                 message = f"{keyword}: {message}"
             self.error(n, message, exc.fix)
         if keyword == "key":
-            raw = _KEY_VALUE_RE.sub(r"\1***", raw)  # never keep a key's value
+            raw = mask_secrets(raw)  # never keep a key's value
         self.statements.append(Statement(n, kind, keyword, raw))
 
     # interfaces ------------------------------------------------------------

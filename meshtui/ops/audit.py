@@ -29,12 +29,13 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import re
 import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from meshtui.core.secrets import mask_secrets
 
 __all__ = [
     "ENV_READ_ONLY",
@@ -53,15 +54,11 @@ __all__ = [
 ENV_READ_ONLY = "MESHTUI_READ_ONLY"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
-# `key ... value HEX` in a babeld config, and any long run of hex digits (a key value).
-_KEY_VALUE = re.compile(r"(\bvalue[ \t]+)[0-9A-Fa-f]+")
-_LONG_HEX = re.compile(r"\b[0-9A-Fa-f]{32,}\b")
 
 
 def scrub(text: str) -> str:
     """``text`` with anything that could be a key value replaced by ``<redacted>``."""
-    text = _KEY_VALUE.sub(r"\1<redacted>", text)
-    return _LONG_HEX.sub("<redacted>", text)
+    return mask_secrets(text)
 
 
 def _xdg(name: str, fallback: str, env: Mapping[str, str]) -> Path:

@@ -49,11 +49,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import hashlib
 import math
 import posixpath
-import re
 import secrets
 import shlex
 import stat
@@ -71,6 +69,8 @@ from meshtui.core.inventory import Inventory, InventoryError, Node
 from meshtui.core.lint import interface_facts_from, lint_node
 from meshtui.core.model import NodeModel
 from meshtui.core.protocol import INFINITY
+from meshtui.core.secrets import mask_secrets as redact  # the names callers know
+from meshtui.core.secrets import masked_diff as config_diff
 from meshtui.ops.audit import AuditRecord, append_audit, scrub
 from meshtui.ops.gen import GenError, keys_used, read_key_values
 from meshtui.transport.local import ConnectError, dump_channel
@@ -120,9 +120,6 @@ POLL_INTERVAL = 0.5
 KEEP_BACKUPS = 10
 _HIDDEN = ".meshtui-"
 _ROLE_ORDER = {"server": 0, "edge": 1, "relay": 2}
-_KEY_LINE = re.compile(
-    r"^(?P<head>[-+ ]?[ \t]*key\b[^\n]*?\bvalue[ \t]+)(?P<value>[^ \t\r\n#]+)", re.MULTILINE
-)
 
 
 # --------------------------------------------------------------------- plain data
@@ -429,31 +426,6 @@ class DeployPaths:
 
 
 # --------------------------------------------------------------------- pure helpers
-
-
-def redact(text: str) -> str:
-    """``text`` with the value of every ``key ... value HEX`` line replaced by ``<redacted>``."""
-    return _KEY_LINE.sub(lambda m: m.group("head") + "<redacted>", text)
-
-
-def config_diff(old: str | None, new: str, label: str) -> str:
-    """A unified diff from the deployed config to the new one, key values redacted.
-
-    Empty when the texts are identical. A key whose value alone changed shows as
-    a changed line whose two sides read the same (``value <redacted>``).
-    """
-    if old == new:
-        return ""
-    old_lines = (old or "").splitlines(keepends=True)
-    new_lines = new.splitlines(keepends=True)
-    fromfile = f"{label} (deployed)" if old is not None else f"{label} (absent)"
-    lines = difflib.unified_diff(old_lines, new_lines, fromfile, f"{label} (generated)")
-    out = []
-    for line in lines:
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(redact(line))
-    return "".join(out)
 
 
 def diff_sha256(diff: str) -> str:

@@ -13,8 +13,8 @@ SSH connection (:class:`~meshtui.transport.ssh.SSHPool`) quotes with
 A missing tool is "not available", never an error. Key values: a deployed
 config may hold ``key ... value HEX`` lines; its text lives in fields with
 ``repr=False``, and :func:`config_diff` masks every key value on both sides
-*before* diffing — a key whose value alone differs is reported by name, never
-by value.
+*before* diffing (:mod:`meshtui.core.secrets`, the one masker and diff) — a key
+whose value alone differs is reported by name, never by value.
 
 :func:`config_source_for` gives the dashboard's Filters view a way to load a
 node's config: over SSH for an inventory node, from a local file (``--config
@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
-import hmac
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +34,8 @@ import asyncssh
 
 from meshtui.core.inventory import Node
 from meshtui.core.lint import InterfaceFacts, interface_facts_from
+from meshtui.core.secrets import key_changes, masked_diff
+from meshtui.core.secrets import mask_secrets as mask_keys  # the name callers know
 from meshtui.transport.facts import fetch_remote_facts
 from meshtui.transport.local import ConnectError
 from meshtui.transport.sources import Source
@@ -71,46 +70,11 @@ NFT_ARGV = ("nft", "list", "ruleset")
 LINT_FACTS = ("addresses", "routes", "links")
 """The facts the security lint needs: addresses, the default route, the interfaces."""
 
-# `key id ID type T value HEX` (babeld.conf); the value may be quoted.
-_KEY_LINE = re.compile(
-    r"^(?P<head>[ \t]*key\b(?P<words>.*?)\bvalue[ \t]+)(?P<value>\"[^\"]*\"|[^ \t#\r\n]+)",
-    re.MULTILINE,
-)
-_KEY_ID = re.compile(r"\bid[ \t]+(\"[^\"]*\"|[^ \t#\r\n]+)")
 _NOT_FOUND = ("command not found", "not found")
-MASK = "<redacted>"
 
 
 class RemoteReadError(Exception):
     """A read-only fetch failed; the message names the node and the path or command."""
-
-
-# --------------------------------------------------------------------- key masking
-
-
-def mask_keys(text: str) -> str:
-    """``text`` with the value of every ``key ... value HEX`` line replaced by ``<redacted>``."""
-    return _KEY_LINE.sub(lambda m: m.group("head") + MASK, text)
-
-
-def _key_values(text: str) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for n, m in enumerate(_KEY_LINE.finditer(text), start=1):
-        ident = _KEY_ID.search(m.group("words"))
-        name = ident.group(1).strip('"') if ident else f"#{n} (no id)"
-        out[name] = m.group("value").strip('"').lower()
-    return out
-
-
-def key_changes(old: str | None, new: str) -> list[str]:
-    """Names of the keys whose values differ between two configs (never the values)."""
-    before = _key_values(old or "")
-    after = _key_values(new)
-    return sorted(
-        name
-        for name in before.keys() & after.keys()
-        if not hmac.compare_digest(before[name].encode(), after[name].encode())
-    )
 
 
 # --------------------------------------------------------------------- reading files
@@ -312,21 +276,9 @@ def config_diff(deployed: DeployedConfig, generated: str, compare_keys: bool = T
         compare_keys: also name the keys whose values alone differ (False when
             ``generated`` holds placeholder values).
     """
-    label = deployed.label
-    old = mask_keys(deployed.text) if deployed.text is not None else None
-    new = mask_keys(generated)
     keys = tuple(key_changes(deployed.text, generated)) if compare_keys else ()
-    if old == new:
-        return ConfigDiff(deployed.node, deployed.path, "", keys)
-    lines = difflib.unified_diff(
-        (old or "").splitlines(keepends=True),
-        new.splitlines(keepends=True),
-        f"{label} (deployed)" if old is not None else f"{label} (absent)",
-        f"{label} (generated)",
-    )
-    text = "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
-                   for line in lines)  # fmt: skip
-    return ConfigDiff(deployed.node, deployed.path, text, keys, absent=old is None)
+    text = masked_diff(deployed.text, generated, deployed.label, key_lines=False)
+    return ConfigDiff(deployed.node, deployed.path, text, keys, absent=deployed.text is None)
 
 
 # --------------------------------------------------------------------- lint facts
