@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from meshtui.cli import CliError
+from meshtui.commands import warn
 from meshtui.commands.live import (
     _close_ssh,
     _inventory_of,
@@ -35,7 +36,6 @@ from meshtui.commands.live import (
 from meshtui.core.events import Event
 from meshtui.core.metrics import Counters, Family, Kind, NodeReading, collect
 from meshtui.core.names import Names
-from meshtui.core.sanitize import inert
 from meshtui.ops.gen import write_atomic
 from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import Source
@@ -94,8 +94,7 @@ class Exporter:
     def state(self, node: str, state: SessionState, message: str) -> None:
         """Session callback: report connection trouble on stderr, one line."""
         if state in (SessionState.RECONNECTING, SessionState.FAILED) and message:
-            text = inert(message.removeprefix(f"{node}: "))
-            print(f"meshtui: {inert(node)}: {state.value}: {text}", file=sys.stderr, flush=True)
+            warn(f"{node}: {state.value}: {message.removeprefix(f'{node}: ')}")
 
     def _node_name(self, name: str, session: NodeSession) -> str:
         """The ``node`` label: the inventory's name; babeld's host for a single socket."""
@@ -192,7 +191,7 @@ def _serve_http(registry: Any, listen: str) -> Any:
         raise CliError(f"--listen {listen}: {exc.strerror or exc}") from None
     bound = server.server_address
     shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
-    print(f"meshtui: serving http://{shown}:{bound[1]}/metrics", file=sys.stderr, flush=True)
+    warn(f"serving http://{shown}:{bound[1]}/metrics")
     return server
 
 
@@ -203,7 +202,7 @@ async def _write_textfiles(exporter: Exporter, registry: Any, path: Path, every:
         try:
             write_atomic(path, exposition(registry))
         except OSError as exc:
-            print(f"meshtui: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+            warn(f"cannot write {path}: {exc.strerror or exc}")
         await asyncio.sleep(every)
 
 
