@@ -1,22 +1,27 @@
-"""Foresight benchmark: early warning lead time and detection times over real outages.
+"""Foresight benchmark: the early warning across hello intervals, timestamps and history.
 
-Run as root: ``.venv/bin/python tests/benchmarks/bench_foresight.py [--outages 10] [--hello 1.0]``
+Run as root: ``.venv/bin/python tests/benchmarks/bench_foresight.py [--outages N]
+[--hello 0.5,1,4] [--timestamps on,off] [--warm 60]``
 
-Builds a lab (2 sites, 2 relays), watches edge-a, and silences the relay that
-carries edge-a's traffic to srv-b1 (alternately relay-1 and relay-2, so each
-outage is a failover), ``--outages`` times. For every outage it prints:
+For every hello interval x timestamps on/off on the tunnels it builds a lab
+(2 sites, 2 relays), watches edge-a with two meshtui sessions and silences the
+relay that carries edge-a's traffic to srv-b1, ``--outages`` times (hello 4 s:
+half as many, at least 3). Each outage is seen by both sessions, which gives
+the two history cells:
 
-* lead: from meshtui's ``degrading`` warning to babeld's switch (the
-  ``failover`` event); the warning must come first every time. Baseline, in
-  the same run: the lead a reader of babeld's own count gets (its first line
-  with a missed Hello, ``reach`` losing its top bit);
-* detected: from the last Hello heard to the neighbour's cost going infinite,
-  against the expected time (2.7 intervals, then babeld's next neighbour
-  check: 3.45 intervals on average, 2.7 to 4.575);
-* switch: from the start of the outage to the switch.
+* **warm**: a session connected ``--warm`` seconds (60) before the first outage;
+* **cold**: a fresh session connected 4 Hellos before each outage.
 
-It also counts false warnings: ``degrading`` for a neighbour that was not
-silenced, or before its outage began.
+Per cell it prints: how often meshtui's ``degrading`` warning came before
+babeld's switch (the ``failover`` event) and its lead (median, min); the
+baseline in the same run, babeld's own first sign (its first line for the
+relay with a missed Hello, ``reach`` losing its top bit), how often it came
+before the switch and its lead; false warnings (``degrading`` for a neighbour
+not silenced, or before its outage); detection (last Hello heard to the
+switch) against the expected time. Failovers that came without a warning list
+the reason meshtui gave (``no_warning``).
+
+The machine's load shows in every figure: compare cells of one run.
 """
 
 from __future__ import annotations
@@ -25,11 +30,79 @@ import argparse
 import asyncio
 import statistics
 import time
+from dataclasses import dataclass, field
+from typing import Any
 
 from meshtui.core import foresight
-from meshtui.core.events import EventType
+from meshtui.core.events import Event, EventType
 from meshtui.lab import Lab
+from meshtui.transport.session import NodeSession
 from meshtui.transport.sources import local_source
+
+EDGE = "edge-a"
+
+
+class TimestampsLab(Lab):
+    """The lab, with ``enable-timestamps false`` on every tunnel when asked."""
+
+    def __init__(self, *args: Any, timestamps: bool = True, **kwargs: Any) -> None:
+        self.timestamps = timestamps
+        super().__init__(*args, **kwargs)
+
+    def _write_babeld_conf(self, node: str) -> None:
+        super()._write_babeld_conf(node)
+        if self.timestamps:
+            return
+        path = self.config_path(node)
+        lines = path.read_text().splitlines()
+        out = [
+            f"{line} enable-timestamps false"
+            if line.startswith("interface ") and " type tunnel" in line
+            else line
+            for line in lines
+        ]
+        path.write_text("\n".join(out) + "\n")
+
+
+@dataclass
+class Watcher:
+    """One meshtui session on edge-a: its events and its neighbour lines."""
+
+    session: NodeSession
+    task: asyncio.Task
+    events: list[Event] = field(default_factory=list)
+    raw: list[tuple[float, str]] = field(default_factory=list)
+
+    @classmethod
+    async def start(cls, lab: Lab) -> Watcher:
+        events: list[Event] = []
+        raw: list[tuple[float, str]] = []
+        session = local_source(lab.socket_path(EDGE), name=EDGE).session(
+            on_events=lambda _n, evs: events.extend(evs),
+            on_raw=lambda _n, t, line: raw.append((t, line)) if " neighbour " in line else None,
+        )
+        task = asyncio.create_task(session.run())
+        watcher = cls(session, task, events, raw)
+        if not await session.wait_live(15):
+            raise TimeoutError("meshtui session not live")
+        return watcher
+
+    async def stop(self) -> None:
+        await self.session.stop()
+        await self.task
+
+
+@dataclass
+class Row:
+    """One outage as one session saw it."""
+
+    warned: bool
+    lead: float | None
+    sign_first: bool
+    sign_lead: float | None
+    detected: float | None
+    false_warnings: int
+    no_warning: str = ""
 
 
 async def wait_for(predicate, timeout: float, what: str):
@@ -42,177 +115,168 @@ async def wait_for(predicate, timeout: float, what: str):
     raise TimeoutError(what)
 
 
-args_verbose = False
+def _top_bit(line: str) -> bool:
+    """Whether a neighbour line's ``reach`` has its top bit (the last Hello heard)."""
+    return bool(int(line.split(" reach ")[1].split()[0], 16) & 0x8000)
 
 
-async def run(outages: int, hello: float) -> None:
-    lab = Lab(hello=hello)
-    try:
-        await asyncio.to_thread(lab.up, True, 180)
-        events = []
-        raw: list[tuple[float, str]] = []
-        edge = "edge-a"
-        session = local_source(lab.socket_path(edge), name=edge).session(
-            on_events=lambda _n, evs: events.extend(evs),
-            on_raw=lambda _n, t, line: raw.append((t, line)) if " neighbour " in line else None,
+def _both_failed_over(watchers: list[Watcher], marks: dict[int, tuple[int, int]], target: str):
+    return all(
+        any(
+            e.type is EventType.FAILOVER and e.prefix == target for e in w.events[marks[id(w)][0] :]
         )
-        runner = asyncio.create_task(session.run())
-        assert await session.wait_live(15)
+        for w in watchers
+    )
+
+
+def judge(w: Watcher, mark: int, raw_mark: int, target: str, t_fail: float) -> Row | None:
+    fo = next(
+        (e for e in w.events[mark:] if e.type is EventType.FAILOVER and e.prefix == target), None
+    )
+    if fo is None:
+        return None
+    via = fo.from_.via
+    warn = next(
+        (e for e in w.events[mark:] if e.type is EventType.DEGRADING and e.neighbour == via),
+        None,
+    )
+    warned = warn is not None and warn.time < fo.time and w.events.index(warn) < w.events.index(fo)
+    sign = next(
+        (t for t, line in w.raw[raw_mark:] if f"address {via} " in line and not _top_bit(line)),
+        None,
+    )
+    false = [
+        e
+        for e in w.events[mark:]
+        if e.type is EventType.DEGRADING and (e.neighbour != via or e.time < t_fail)
+    ]
+    return Row(
+        warned=warned,
+        lead=fo.time - warn.time if warned and warn is not None else None,
+        sign_first=sign is not None and sign < fo.time,
+        sign_lead=fo.time - sign if sign is not None and sign < fo.time else None,
+        detected=fo.extra.get("detection_time"),
+        false_warnings=len(false),
+        no_warning=fo.extra.get("no_warning", ""),
+    )
+
+
+async def run_lab(
+    hello: float, timestamps: bool, outages: int, warm_for: float, verbose: bool
+) -> dict[str, list[Row]]:
+    lab = TimestampsLab(hello=hello, timestamps=timestamps)
+    rows: dict[str, list[Row]] = {"cold": [], "warm": []}
+    try:
+        await asyncio.to_thread(lab.up, True, 240)
         target = f"{lab.address('srv-b1')}/128"
-        await asyncio.sleep(12)  # learn the hello interval from the stream
-        rows = []
-        false_warnings: list = []
-        quiet = [e for e in events if e.type is EventType.DEGRADING]
-        false_warnings.extend(quiet)
+        warm = await Watcher.start(lab)
+        await asyncio.sleep(warm_for)
+        warm_mark = len(warm.events)  # warnings before the first outage are false ones
+        quiet = [e for e in warm.events[:warm_mark] if e.type is EventType.DEGRADING]
         for i in range(outages):
-            sel = session.model.destination(target).selected
+            sel = warm.session.model.destination(target).selected
             relay = lab.neighbour_name(sel.via) if sel else None
             assert relay in ("relay-1", "relay-2"), relay
-            mark = len(events)
-            neigh = session.model.neighbour_at(sel.via, sel.interface)
-            learned = session.model.hello_for(neigh) if neigh else None
+            cold = await Watcher.start(lab)
+            await asyncio.sleep(4 * hello)  # 4 Hellos of history
+            marks = {id(w): (len(w.events), len(w.raw)) for w in (warm, cold)}
             t_fail = time.time()
-            raw_mark = len(raw)
             await asyncio.to_thread(lab.fail_relay, relay)
             try:
-
-                def failover(mark: int = mark):
-                    for e in events[mark:]:
-                        if e.type is EventType.FAILOVER and e.prefix == target:
-                            return e
-                    return None
-
-                fo = await wait_for(failover, 60, "failover")
+                await wait_for(
+                    lambda w=[warm, cold], m=marks: _both_failed_over(w, m, target),
+                    30 + 6 * hello,
+                    "the failover seen by both sessions",
+                )
             finally:
                 await asyncio.to_thread(lab.heal_relay, relay)
-            warn = next(
-                (
-                    e
-                    for e in events[mark:]
-                    if e.type is EventType.DEGRADING and e.neighbour == fo.from_.via
-                ),
-                None,
-            )
-            babeld_sign = next(
-                (
-                    t
-                    for t, line in raw[raw_mark:]
-                    if f"address {fo.from_.via} " in line
-                    and not int(line.split(" reach ")[1].split()[0], 16) & 0x8000
-                ),
-                None,
-            )
-            false = [
-                e
-                for e in events[mark:]
-                if e.type is EventType.DEGRADING
-                and (e.neighbour != fo.from_.via or e.time < t_fail)
-            ]
-            false_warnings.extend(false)
-            down = next(
-                (
-                    e
-                    for e in events[mark:]
-                    if e.type is EventType.NEIGHBOUR_DOWN and e.neighbour == fo.from_.via
-                ),
-                None,
-            )
-            rows.append(
-                {
-                    "relay": relay,
-                    "to": lab.neighbour_name(fo.to.via),
-                    "learned": learned,
-                    "lead": fo.time - warn.time if warn else None,
-                    "baseline": fo.time - babeld_sign if babeld_sign else None,
-                    "expected": session.model.detection_for(neigh) if neigh else None,
-                    "warned_first": warn is not None and warn.time < fo.time,
-                    "detected": (down.time - fo.extra["last_heard"])
-                    if down and "last_heard" in fo.extra
-                    else None,
-                    "switch": fo.time - t_fail,
-                    "gap": fo.extra.get("gap"),
-                }
-            )
-            r = rows[-1]
-            if args_verbose and not r["warned_first"]:
-                for t, line in raw:
-                    if t_fail - 2 < t < fo.time + 0.5 and fo.from_.via in line:
-                        print(f"    {t - t_fail:+7.3f} {line}")
-            print(
-                f"outage {i + 1:2d}: {relay} -> {r['to']}  learned hello "
-                f"{(r['learned'] or 0):.2f} s  lead {r['lead'] or float('nan'):.2f} s "
-                f"(babeld's first sign {r['baseline'] or float('nan'):.2f} s)  "
-                f"detected {r['detected'] or float('nan'):.2f} s after last Hello  "
-                f"switch {r['switch']:.2f} s after outage start  no route {r['gap'] or 0:.2f} s",
-                flush=True,
-            )
-            # the healed relay must be back as a standby before the next round
+            for name, w in (("warm", warm), ("cold", cold)):
+                row = judge(w, *marks[id(w)], target, t_fail)
+                assert row is not None
+                if name == "warm" and i == 0:
+                    row.false_warnings += len(quiet)
+                rows[name].append(row)
+                if verbose:
+                    print(
+                        f"  hello {hello:g} ts {'on' if timestamps else 'off'} {name} "
+                        f"#{i + 1}: warned {row.warned} lead {row.lead} babeld's sign "
+                        f"{row.sign_lead} false {row.false_warnings} {row.no_warning}",
+                        flush=True,
+                    )
+            await cold.stop()
             await wait_for(
                 lambda healed=relay: any(
                     lab.neighbour_name(r.via) == healed and r.metric < 65535
-                    for r in session.model.routes_of(target)
+                    for r in warm.session.model.routes_of(target)
                 ),
-                90,
+                60 + 20 * hello,
                 "the healed relay as standby",
             )
-        await session.stop()
-        await runner
+        await warm.stop()
     finally:
         await asyncio.to_thread(lab.down)
+    return rows
 
-    expected = foresight.detection_time(hello)
-    leads = [r["lead"] for r in rows if r["lead"] is not None]
-    base = [r["baseline"] if r["baseline"] is not None else 0.0 for r in rows]
-    detected = [r["detected"] for r in rows if r["detected"] is not None]
-    switches = [r["switch"] for r in rows]
+
+def _fig(values: list[float]) -> str:
+    if not values:
+        return "-"
+    return f"{statistics.median(values):.2f}/{min(values):.2f}"
+
+
+def report(cells: dict[tuple[float, bool, str], list[Row]]) -> None:
     print()
-    print(f"hello interval {hello:g} s, {len(rows)} outages")
     print(
-        f"warning before the switch: {sum(r['warned_first'] for r in rows)}/{len(rows)}; "
-        f"lead time median {statistics.median(leads):.2f} s, min {min(leads):.2f} s"
+        "hello  ts   history  n   warned-first  lead med/min s  babeld-sign-first  "
+        "sign lead med/min s  false  detected med s (expected)"
     )
-    print(
-        f"baseline, babeld's own first missed Hello before the switch: "
-        f"{sum(b > 0 for b in base)}/{len(rows)}; lead median {statistics.median(base):.2f} s, "
-        f"min {min(base):.2f} s; meshtui/baseline median lead "
-        f"{statistics.median(leads) / max(statistics.median(base), 1e-9):.2f}x"
-    )
-    print(f"false warnings (a neighbour not silenced, or before the outage): {len(false_warnings)}")
-    for e in false_warnings:
-        print(f"    {e.time:.3f} {e.neighbour} {e.message}")
-    print(
-        f"detection (last Hello -> cost infinite): expected {expected.expected:.2f} s "
-        f"({expected.cost_infinite:.2f}-{expected.latest:.2f}), "
-        f"measured median {statistics.median(detected):.2f} s "
-        f"(min {min(detected):.2f}, max {max(detected):.2f}); "
-        f"max deviation {max(abs(d - expected.expected) for d in detected):.2f} s"
-    )
-    within = [
-        r
-        for r in rows
-        if r["detected"] is not None
-        and r["expected"] is not None
-        and abs(r["detected"] - r["expected"].expected) <= hello
-    ]
-    print(
-        f"detection within one hello interval of the expected time (learned interval): "
-        f"{len(within)}/{len(detected)}"
-    )
-    print(
-        f"switch after the outage starts: median {statistics.median(switches):.2f} s "
-        f"(min {min(switches):.2f}, max {max(switches):.2f})"
-    )
+    for (hello, ts, history), rows in cells.items():
+        n = len(rows)
+        if not n:
+            continue
+        leads = [r.lead for r in rows if r.lead is not None]
+        signs = [r.sign_lead for r in rows if r.sign_lead is not None]
+        detected = [r.detected for r in rows if r.detected is not None]
+        expected = foresight.detection_time(hello).expected
+        print(
+            f"{hello:<5g}  {'on ' if ts else 'off'}  {history:<7}  {n:<3} "
+            f"{sum(r.warned for r in rows):>3}/{n:<9}  {_fig(leads):<14}  "
+            f"{sum(r.sign_first for r in rows):>3}/{n:<13}  {_fig(signs):<19}  "
+            f"{sum(r.false_warnings for r in rows):<5}  "
+            f"{(statistics.median(detected) if detected else float('nan')):.2f} ({expected:.2f})"
+        )
+        reasons = sorted({r.no_warning for r in rows if not r.warned and r.no_warning})
+        for reason in reasons:
+            print(f"      unwarned: {reason}")
+        sign_unwarned = sum(r.sign_first and not r.warned for r in rows)
+        if sign_unwarned:
+            print(f"      {sign_unwarned} outage(s) where babeld's own sign came first, unwarned")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--outages", type=int, default=10)
-    ap.add_argument("--hello", type=float, default=1.0)
-    ap.add_argument("-v", "--verbose", action="store_true", help="raw lines of unwarned outages")
+    ap.add_argument("--outages", type=int, default=10, help="outages per lab (hello 4 s: half)")
+    ap.add_argument("--hello", default="0.5,1,4", help="hello intervals, comma-separated")
+    ap.add_argument("--timestamps", default="on,off", help="on, off or on,off")
+    ap.add_argument("--warm", type=float, default=60.0, help="seconds of history, warm cell")
+    ap.add_argument("-v", "--verbose", action="store_true", help="one line per outage")
     args = ap.parse_args()
-    global args_verbose
-    args_verbose = args.verbose
-    asyncio.run(run(args.outages, args.hello))
+    hellos = [float(h) for h in args.hello.split(",")]
+    stamps = [s.strip() == "on" for s in args.timestamps.split(",")]
+    cells: dict[tuple[float, bool, str], list[Row]] = {}
+    started = time.monotonic()
+    for hello in hellos:
+        for ts in stamps:
+            n = args.outages if hello < 4 else max(3, args.outages // 2)
+            rows = asyncio.run(run_lab(hello, ts, n, args.warm, args.verbose))
+            for history in ("cold", "warm"):
+                cells[(hello, ts, history)] = rows[history]
+            print(
+                f"hello {hello:g} timestamps {'on' if ts else 'off'}: {n} outages done "
+                f"({time.monotonic() - started:.0f} s so far)",
+                flush=True,
+            )
+    report(cells)
 
 
 if __name__ == "__main__":
