@@ -11,6 +11,9 @@ from pathlib import Path
 import meshtui.core
 
 ROOT = Path(__file__).resolve().parents[1] / "meshtui"
+# Modules of meshtui's own that every layer may import, the core included: they
+# import nothing of meshtui's (meshtui.paths: the XDG directories, write_atomic).
+ANY_LAYER = ("paths",)
 
 
 def test_core_imports_no_ui_and_no_io() -> None:
@@ -21,7 +24,7 @@ def test_core_imports_no_ui_and_no_io() -> None:
         + "".join(f"import {m}\n" for m in modules)
         + "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('textual', 'rich', 'asyncssh', 'pyroute2', 'asyncio', 'subprocess', 'socket')"
-        " or m.startswith('meshtui.') and m.split('.')[1] not in ('core',))\n"
+        f" or m.startswith('meshtui.') and m.split('.')[1] not in ('core', *{ANY_LAYER!r}))\n"
         "print(','.join(bad))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -44,3 +47,9 @@ def test_widgets_do_not_import_transports() -> None:
     for path in widgets.rglob("*.py") if widgets.exists() else []:
         bad = {n for n in _imports(path) if n.startswith(("meshtui.transport", "meshtui.ops"))}
         assert not bad, f"{path.name} imports {bad}"
+
+
+def test_modules_every_layer_may_use_import_nothing_of_ours() -> None:
+    for name in ANY_LAYER:
+        ours = {n for n in _imports(ROOT / f"{name}.py") if n.split(".")[0] == "meshtui"}
+        assert not ours, f"meshtui.{name} imports {ours}: the layers could not all use it"

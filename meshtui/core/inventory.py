@@ -18,6 +18,8 @@ from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
 from typing import Any
 
+from meshtui.paths import config_dir
+
 __all__ = [
     "DEFAULT_BABELD_VERSION",
     "DEFAULT_CONFIG_PATH",
@@ -170,8 +172,7 @@ def default_inventory_path() -> Path | None:
     local = Path("mesh.toml")
     if local.is_file():
         return local
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    candidate = Path(xdg) / "meshtui" / "mesh.toml"
+    candidate = config_dir() / "mesh.toml"
     if candidate.is_file():
         return candidate
     return None

@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from meshtui.core.secrets import mask_secrets
+from meshtui.paths import config_dir, state_dir
 
 __all__ = [
     "ENV_READ_ONLY",
@@ -61,23 +62,14 @@ def scrub(text: str) -> str:
     return mask_secrets(text)
 
 
-def _xdg(name: str, fallback: str, env: Mapping[str, str]) -> Path:
-    value = env.get(name)
-    if value and os.path.isabs(value):
-        return Path(value)
-    return Path(env.get("HOME") or str(Path.home())) / fallback
-
-
 def audit_log_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_STATE_HOME/meshtui/audit.log`` (default ``~/.local/state/meshtui/audit.log``)."""
-    env = os.environ if env is None else env
-    return _xdg("XDG_STATE_HOME", ".local/state", env) / "meshtui" / "audit.log"
+    return state_dir(env) / "audit.log"
 
 
 def settings_path(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_CONFIG_HOME/meshtui/config.toml`` (default ``~/.config/meshtui/config.toml``)."""
-    env = os.environ if env is None else env
-    return _xdg("XDG_CONFIG_HOME", ".config", env) / "meshtui" / "config.toml"
+    return config_dir(env) / "config.toml"
 
 
 @dataclass(frozen=True)

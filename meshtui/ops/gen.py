@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.core.confgen import render_babeld_conf, render_networkd
 from meshtui.core.inventory import Inventory, KeySpec
+from meshtui.paths import write_atomic
 
 __all__ = [
     "PLACEHOLDER_KEY",
@@ -118,30 +118,6 @@ def generate(
         secret = any(t.key and key_values and t.key in key_values for t in inv.node(n).tunnels)
         out.append(GeneratedNode(n, files, bool(secret)))
     return out
-
-
-def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same directory, fsync and rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def write_generated(out_dir: Path, generated: Iterable[GeneratedNode]) -> list[Path]:

@@ -29,8 +29,6 @@ Keys — one meaning everywhere; every binding has an id for a keymap
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -47,6 +45,7 @@ from textual.worker import Worker, WorkerState
 
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
+from meshtui.paths import config_dir, write_atomic
 from meshtui.transport.pump import SocketPump
 from meshtui.transport.session import SessionState
 from meshtui.transport.sources import Source
@@ -160,8 +159,7 @@ class UiStats:
 
 def keymap_path() -> Path:
     """Where users rebind keys by binding id."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "meshtui" / "keymap.toml"
+    return config_dir() / "keymap.toml"
 
 
 def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]:
@@ -183,22 +181,6 @@ def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]
         else:
             keymap[key] = value
     return keymap, problems
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file, fsync and rename."""
-    path = path.expanduser()
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class MainScreen(Screen[None]):
@@ -422,7 +404,7 @@ class MeshApp(App[int]):
                 "longest": self.collector.stats.longest,
             },
         }
-        write_atomic(path, json.dumps(out, indent=2) + "\n")
+        write_atomic(path.expanduser(), json.dumps(out, indent=2) + "\n", 0o600)
 
     # ------------------------------------------------------------ accessors
 
@@ -935,7 +917,7 @@ class MeshApp(App[int]):
             if not path:
                 return
             try:
-                write_atomic(Path(path), "".join(f"{line}\n" for line in lines))
+                write_atomic(Path(path).expanduser(), "".join(f"{line}\n" for line in lines), 0o600)
             except OSError as exc:
                 self.notify(f"cannot save to {path}: {exc.strerror or exc}", severity="error")
                 return

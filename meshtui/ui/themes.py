@@ -20,7 +20,6 @@ reported by file and field; the dashboard falls back to the default theme.
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from pathlib import Path
 from rich.style import Style
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
+
+from meshtui.paths import config_dir
 
 DEFAULT_THEME = "meshtui-dark"
 BUNDLED_DIR = Path(__file__).with_name("themes")
@@ -98,8 +99,7 @@ class ThemeLoad:
 
 def user_theme_dir() -> Path:
     """Where users put their own theme files."""
-    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(base) / "meshtui" / "themes"
+    return config_dir() / "themes"
 
 
 def _color(value: object, where: str) -> str:
