@@ -98,7 +98,6 @@ def test_node_version_override_and_mesh_default():
 @pytest.mark.parametrize(
     ("changes", "node", "field", "words"),
     [
-        ({"mesh__prefix": _DEL}, None, "mesh.prefix", "missing"),
         ({"mesh__prefix": "10.0.0.0/8"}, None, "mesh.prefix", "IPv6"),
         ({"mesh__prefix": "fd42:1::1/64"}, None, "mesh.prefix", "not a network"),
         ({"mesh__hello_wired": 0}, None, "mesh.hello_wired", "out of range"),
@@ -110,8 +109,6 @@ def test_node_version_override_and_mesh_default():
         ({"keys__k1__value_file": "k.hex"}, None, "keys.k1.value_file", "exactly one"),
         ({"keys__k1__value_env": _DEL}, None, "keys.k1.value_file", "exactly one"),
         ({"nodes__edge__role": "router"}, "edge", "role", "server|edge|relay"),
-        ({"nodes__edge__role": _DEL}, "edge", "role", "missing"),
-        ({"nodes__edge__site": _DEL}, "edge", "site", "required"),
         ({"nodes__edge__address": "fd42:2::11"}, "edge", "address", "not inside"),
         ({"nodes__edge__address": "fd42:1::zz"}, "edge", "address", "not an IPv6"),
         ({"nodes__edge__address": "fd42:1::f1"}, "edge", "address", "also the address"),
@@ -129,7 +126,6 @@ def test_node_version_override_and_mesh_default():
         ({"nodes__edge__tunnels__0__rxcost": 0}, "edge", "tunnels[0].rxcost", "out of range"),
         ({"nodes__edge__tunnels__0__hello": -1}, "edge", "tunnels[0].hello", "out of range"),
         ({"nodes__edge__tunnels__0__mtu": 1}, "edge", "tunnels[0].mtu", "unknown field"),
-        ({"nodes__relay__tunnels": []}, "relay", "lan", "neither"),
         ({"nodes__relay__lan_hello": 1.0}, "relay", "lan_hello", "no lan"),
     ],
 )
@@ -176,3 +172,60 @@ def test_default_inventory_path(tmp_path, monkeypatch):
     assert default_inventory_path() == xdg
     (tmp_path / "mesh.toml").write_text("")
     assert default_inventory_path() == Path("mesh.toml")
+
+
+MONITORING = """\
+[nodes.relay-fra]
+ssh = "root@relay-fra.example"
+socket = "/run/babeld.sock"
+
+[nodes.edge-ams]
+ssh = "root@edge-ams.example"
+socket = 33123
+role = "edge"
+site = "ams"
+address = "fd42:1::11"
+"""
+
+
+def test_a_monitoring_inventory_needs_only_ssh_and_socket(tmp_path):
+    path = tmp_path / "watch.toml"
+    path.write_text(MONITORING)
+    inv = load_inventory(path)
+    assert inv.prefix is None
+    relay, edge = inv.nodes["relay-fra"], inv.nodes["edge-ams"]
+    assert (relay.role, relay.site, relay.address, relay.interfaces) == (None, None, None, ())
+    assert edge.socket == 33123 and str(edge.address) == "fd42:1::11"
+
+
+@pytest.mark.parametrize(
+    ("changes", "words"),
+    [
+        ({"mesh": _DEL}, "the inventory lacks [mesh] prefix"),
+        ({"nodes__edge__role": _DEL}, "node 'edge' lacks role"),
+        ({"nodes__edge__site": _DEL}, "node 'edge' lacks site"),
+        ({"nodes__edge__address": _DEL}, "node 'edge' lacks address"),
+        ({"nodes__relay__tunnels": []}, "node 'relay' lacks lan or tunnels"),
+    ],
+)
+def test_generating_says_which_node_lacks_what(changes, words):
+    from meshtui.core.inventory import require_for_config
+    from meshtui.ops.gen import generate
+
+    inv = parse_inventory(data(**changes), "/etc/meshtui/mesh.toml")  # fine for watching
+    for attempt in (lambda: require_for_config(inv), lambda: generate(inv, None, {"k1": "00"})):
+        with pytest.raises(InventoryError) as info:
+            attempt()
+        text = str(info.value)
+        assert text.startswith("/etc/meshtui/mesh.toml: cannot generate babeld.conf: ")
+        assert words in text
+
+
+def test_generating_names_every_node_that_lacks_something():
+    from meshtui.core.inventory import require_for_config
+
+    inv = parse_inventory(data(nodes__edge__role=_DEL, nodes__relay__address=_DEL), None)
+    with pytest.raises(InventoryError) as info:
+        require_for_config(inv)
+    assert "node 'relay' lacks address; node 'edge' lacks role" in str(info.value)
+    require_for_config(parse_inventory(data(), None))  # a complete inventory passes

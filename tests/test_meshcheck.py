@@ -155,6 +155,16 @@ def test_node_without_data_shows_unknown_cells_and_a_finding() -> None:
     assert report.matrix.cell("edge-a", SRV_B1).relay == "relay-1"  # type: ignore[union-attr]
 
 
+def test_no_claim_about_relays_that_were_not_read() -> None:
+    names, models = names_for(healthy())
+    nothing_read: dict = dict.fromkeys(models)
+    assert not mesh_report(nothing_read, names).of(CheckKind.IDLE_RELAY)
+    relay_unread: dict = dict(models, **{"relay-2": None})
+    assert not mesh_report(relay_unread, names).of(CheckKind.IDLE_RELAY)
+    # Every node read: relay-2's idleness is a fact again.
+    assert mesh_report(models, names).of(CheckKind.IDLE_RELAY)
+
+
 def test_relay_that_is_not_even_a_standby_is_a_warning() -> None:
     mesh = healthy()
     for edge in ("edge-a", "edge-b"):

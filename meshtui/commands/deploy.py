@@ -35,7 +35,7 @@ from typing import TextIO
 
 from meshtui.cli import CliError
 from meshtui.commands import inventory_from_arg, say, warn
-from meshtui.core.inventory import Inventory
+from meshtui.core.inventory import Inventory, InventoryError, require_for_config
 from meshtui.core.sanitize import inert
 
 __all__ = ["PromptOperator", "register", "run_deploy"]
@@ -238,6 +238,10 @@ def run_deploy(args: argparse.Namespace) -> int:
     for name in names:
         if name not in inv.nodes:
             raise CliError(f"{inv.path}: no node named {name!r} (known: {', '.join(inv.nodes)})")
+    try:
+        require_for_config(inv, names)
+    except InventoryError as exc:
+        raise CliError(str(exc)) from None
     if not args.dry_run:
         if not args.yes and not sys.stdin.isatty():
             raise CliError(

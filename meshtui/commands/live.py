@@ -25,6 +25,7 @@ from meshtui.core.events import Event, EventType
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.meshcheck import (
     CellState,
+    CheckKind,
     Matrix,
     build_matrix,
     changed_cells,
@@ -288,7 +289,8 @@ def _multi_status_text(results: list[tuple[Source, Any]], names: Names) -> str:
     parts.append("== mesh (relay or first hop, metric)")
     parts.append(format_matrix(report.matrix) + "\n")
     parts.append("== checks")
-    parts.append(format_findings(report.findings))
+    # A node that could not be read already says why in its own section: once is enough.
+    parts.append(format_findings(f for f in report.findings if f.kind is not CheckKind.NODE_DOWN))
     return "\n".join(parts)
 
 
@@ -306,10 +308,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         if args.json:
             json.dump(_multi_status_json(results, names), sys.stdout, indent=2)
             sys.stdout.write("\n")
+            for _source, result in failed:
+                warn(str(result))
         else:
-            say(_multi_status_text(results, names))
-        for _source, result in failed:
-            warn(str(result))
+            say(_multi_status_text(results, names))  # each failed node says why, once
     elif args.json:
         json.dump(results[0][1].snapshot(), sys.stdout, indent=2, sort_keys=False)
         sys.stdout.write("\n")
@@ -368,9 +370,7 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
     replays = [s.replay for s in sources if s.replay is not None]
     if replays:  # a replay ends with its recording
         waiter.cancel()
-        waiter = asyncio.create_task(
-            _first(stop.wait(), _all_set([r.finished for r in replays]))
-        )
+        waiter = asyncio.create_task(_first(stop.wait(), _all_set([r.finished for r in replays])))
     status = 0
     try:
         pending = {*tasks, waiter}
@@ -645,7 +645,9 @@ def cmd_record(args: argparse.Namespace) -> int:
     if getattr(args, "names", None):
         inv = inventory_from_arg(args.names)
     names = (
-        {n.name: str(n.address) for n in inv.nodes.values()} if isinstance(inv, Inventory) else {}
+        {n.name: str(n.address) for n in inv.nodes.values() if n.address is not None}
+        if isinstance(inv, Inventory)
+        else {}
     )
     recorder = Recorder(fh, source.label, names)
     printer = _Printer(False, False)

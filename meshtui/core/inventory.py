@@ -3,6 +3,14 @@
 The inventory is shared by SSH access, config generation and the lab. Every
 validation error names the file, the node (where there is one) and the field,
 so a user never sees a traceback for a bad inventory.
+
+What a node needs depends on the purpose. To watch a mesh (``status``,
+``watch``, the dashboard) a node needs only a way to reach babeld: ``ssh`` and
+``socket`` (the ``[mesh]`` table, ``role``, ``site``, ``address`` and the
+interfaces are optional; names are still used). To generate or deploy its
+config (``gen``, ``deploy``, ``lint --inventory``) a node needs everything
+:func:`require_for_config` checks: ``[mesh] prefix``, ``role``, ``address``,
+``site`` (except relays) and a ``lan`` interface or tunnels.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 from pathlib import Path
@@ -36,6 +44,7 @@ __all__ = [
     "default_inventory_path",
     "load_inventory",
     "parse_inventory",
+    "require_for_config",
     "valid_interface_name",
 ]
 
@@ -106,8 +115,8 @@ class Node:
     """One babeld node of the mesh, with defaults already applied."""
 
     name: str
-    role: str
-    address: IPv6Address
+    role: str | None = None  # None: not given (enough to watch the node)
+    address: IPv6Address | None = None  # the node's /128; None: not given
     site: str | None = None
     ssh: str | None = None
     ssh_port: int = 22
@@ -139,7 +148,7 @@ class Inventory:
     """A validated mesh inventory."""
 
     path: Path | None
-    prefix: IPv6Network
+    prefix: IPv6Network | None = None  # None: no [mesh] table (a monitoring inventory)
     hello_wired: float = DEFAULT_HELLO
     hello_tunnel: float = DEFAULT_HELLO
     babeld_version: str = DEFAULT_BABELD_VERSION
@@ -289,18 +298,21 @@ def parse_inventory(data: Mapping[str, Any], path: str | os.PathLike[str] | None
     p = Path(path) if path is not None else None
     top = _Checker(p, None, data, "")
     top.check_known({"mesh", "keys", "nodes"})
-    mesh_raw = data.get("mesh")
+    mesh_raw = data.get("mesh", {})
     if not isinstance(mesh_raw, Mapping):
-        raise top.error("mesh", "missing [mesh] table" if mesh_raw is None else "must be a table")
+        raise top.error("mesh", "must be a table")
     mesh = _Checker(p, None, mesh_raw, "mesh.")
     mesh.check_known(_MESH_FIELDS)
-    prefix_text = mesh.string("prefix", required=True)
-    try:
-        prefix = ipaddress.ip_network(prefix_text, strict=True)
-    except ValueError as exc:
-        raise mesh.error("prefix", f"{prefix_text!r} is not a network prefix ({exc})") from None
-    if not isinstance(prefix, IPv6Network):
-        raise mesh.error("prefix", f"{prefix_text!r} is not an IPv6 prefix")
+    prefix_text = mesh.string("prefix")
+    prefix: IPv6Network | None = None
+    if prefix_text is not None:
+        try:
+            network = ipaddress.ip_network(prefix_text, strict=True)
+        except ValueError as exc:
+            raise mesh.error("prefix", f"{prefix_text!r} is not a network prefix ({exc})") from None
+        if not isinstance(network, IPv6Network):
+            raise mesh.error("prefix", f"{prefix_text!r} is not an IPv6 prefix")
+        prefix = network
     hello_wired = mesh.seconds("hello_wired", DEFAULT_HELLO)
     hello_tunnel = mesh.seconds("hello_tunnel", DEFAULT_HELLO)
     version = _version(mesh, DEFAULT_BABELD_VERSION)
@@ -367,7 +379,7 @@ def _parse_node(
     p: Path | None,
     name: str,
     table: Any,
-    prefix: IPv6Network,
+    prefix: IPv6Network | None,
     hello_wired: float,
     hello_tunnel: float,
     version: str,
@@ -382,22 +394,22 @@ def _parse_node(
     c = _Checker(p, name, table, "")
     c.check_known(_NODE_FIELDS)
 
-    role = c.string("role", required=True)
-    if role not in ROLES:
+    role = c.string("role")
+    if role is not None and role not in ROLES:
         raise c.error("role", f"{role!r} is not one of {'|'.join(ROLES)}")
     site = c.string("site")
-    if site is None and role != "relay":
-        raise c.error("site", f"missing (required for role {role!r}; optional only for relays)")
 
-    addr_text = c.string("address", required=True)
-    try:
-        address = IPv6Address(addr_text)
-    except ValueError:
-        raise c.error("address", f"{addr_text!r} is not an IPv6 address") from None
-    if address not in prefix:
-        raise c.error("address", f"{address} is not inside mesh.prefix {prefix}")
-    if address == prefix.network_address:
-        raise c.error("address", f"{address} is the prefix's Subnet-Router anycast address")
+    addr_text = c.string("address")
+    address: IPv6Address | None = None
+    if addr_text is not None:
+        try:
+            address = IPv6Address(addr_text)
+        except ValueError:
+            raise c.error("address", f"{addr_text!r} is not an IPv6 address") from None
+        if prefix is not None and address not in prefix:
+            raise c.error("address", f"{address} is not inside mesh.prefix {prefix}")
+        if prefix is not None and address == prefix.network_address:
+            raise c.error("address", f"{address} is the prefix's Subnet-Router anycast address")
 
     socket = _socket(c)
     lan = c.string("lan")
@@ -440,8 +452,6 @@ def _parse_node(
                 key=key,
             )
         )
-    if not lan and not tunnels:
-        raise c.error("lan", "the node has neither a lan interface nor tunnels: babeld needs one")
 
     return Node(
         name=name,
@@ -482,7 +492,7 @@ def _socket(c: _Checker) -> str | int:
 def _cross_check(p: Path | None, nodes: dict[str, Node]) -> None:
     by_addr: dict[IPv6Address, str] = {}
     for node in nodes.values():
-        other = by_addr.get(node.address)
+        other = by_addr.get(node.address) if node.address is not None else None
         if other is not None:
             raise InventoryError(
                 f"{node.address} is also the address of node {other!r}",
@@ -490,7 +500,8 @@ def _cross_check(p: Path | None, nodes: dict[str, Node]) -> None:
                 node=node.name,
                 field="address",
             )
-        by_addr[node.address] = node.name
+        if node.address is not None:
+            by_addr[node.address] = node.name
         for i, t in enumerate(node.tunnels):
             if t.peer not in nodes:
                 known = ", ".join(sorted(nodes))
@@ -507,3 +518,36 @@ def _cross_check(p: Path | None, nodes: dict[str, Node]) -> None:
                     node=node.name,
                     field=f"tunnels[{i}].peer",
                 )
+
+
+def require_for_config(inv: Inventory, names: Iterable[str] | None = None) -> None:
+    """Check that the nodes have what generating their babeld.conf needs.
+
+    A monitoring inventory may leave out ``[mesh]``, roles, sites, addresses and
+    interfaces; ``gen``, ``deploy`` and ``lint --inventory`` may not.
+
+    Raises:
+        InventoryError: one line naming every node that lacks something, and what.
+    """
+    problems: list[str] = []
+    if inv.prefix is None:
+        problems.append("the inventory lacks [mesh] prefix")
+    for name in list(inv.nodes) if names is None else list(names):
+        node = inv.node(name)
+        missing = []
+        if node.role is None:
+            missing.append("role")
+        if node.address is None:
+            missing.append("address")
+        if node.site is None and node.role != "relay":
+            missing.append("site (required unless role is relay)")
+        if not node.lan and not node.tunnels:
+            missing.append("lan or tunnels")
+        if missing:
+            problems.append(f"node {name!r} lacks {', '.join(missing)}")
+    if problems:
+        raise InventoryError(
+            f"cannot generate babeld.conf: {'; '.join(problems)} "
+            "(a monitoring inventory needs only ssh/socket; generating a config needs these)",
+            path=inv.path,
+        )

@@ -442,7 +442,7 @@ def check_mesh(
             )
 
     findings.extend(_kernel_findings(models, names, facts, settle))
-    findings.extend(_relay_findings(matrix, names))
+    findings.extend(_relay_findings(matrix, names, models))
     findings.extend(_single_relay_findings(matrix))
     order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
     findings.sort(key=lambda f: (order[f.severity], f.kind.value, f.node or "", f.prefix or ""))
@@ -490,8 +490,15 @@ def _kernel_findings(
     return out
 
 
-def _relay_findings(matrix: Matrix, names: Names) -> list[Finding]:
-    relays = [n for n in names.nodes if names.is_relay(n)]
+def _relay_findings(
+    matrix: Matrix, names: Names, models: Mapping[str, NodeModel | None]
+) -> list[Finding]:
+    """Idle relays, judged only from what was read: never about a relay that was not read,
+    and only while every source of the matrix was read (an unread source's paths are unknown).
+    """
+    if any(models.get(source) is None for source in matrix.sources):
+        return []
+    relays = [n for n in names.nodes if names.is_relay(n) and models.get(n) is not None]
     carried = {r: 0 for r in relays}
     standby = {r: 0 for r in relays}
     for cell in matrix.cells.values():

@@ -82,7 +82,8 @@ class Names:
                 self._add_node(node.name)
                 self._roles[node.name] = node.role
                 self._sites[node.name] = node.site
-                self._prefix_node[_canon_prefix(f"{node.address}/128")] = node.name
+                if node.address is not None:
+                    self._prefix_node[_canon_prefix(f"{node.address}/128")] = node.name
                 for t in node.tunnels:
                     self._tunnel_peer[(node.name, t.interface)] = t.peer
 
@@ -170,7 +171,7 @@ class Names:
 
     def in_mesh(self, prefix: str) -> bool:
         """Whether ``prefix`` lies inside the inventory's mesh prefix (True without inventory)."""
-        if self.inventory is None:
+        if self.inventory is None or self.inventory.prefix is None:
             return True
         try:
             return ipaddress.ip_network(prefix, strict=False).subnet_of(self.inventory.prefix)
@@ -194,10 +195,17 @@ class Names:
         prefix = _canon_prefix(prefix if "/" in prefix else f"{prefix}/128")
         return self._prefix_node.get(prefix)
 
+    def _inventory_address(self, node: str) -> object | None:
+        """The node's address in the inventory (None: no inventory, no such node, not given)."""
+        if self.inventory is None or node not in self.inventory.nodes:
+            return None
+        return self.inventory.nodes[node].address
+
     def prefix_of(self, node: str) -> str | None:
         """The node's /128 (from the inventory, else from its xroutes)."""
-        if self.inventory is not None and node in self.inventory.nodes:
-            return f"{self.inventory.nodes[node].address}/128"
+        address = self._inventory_address(node)
+        if address is not None:
+            return f"{address}/128"
         for prefix, owner in self._prefix_node.items():
             if owner == node:
                 return prefix

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.core.confgen import render_babeld_conf, render_networkd
-from meshtui.core.inventory import Inventory, KeySpec
+from meshtui.core.inventory import Inventory, KeySpec, require_for_config
 from meshtui.paths import write_atomic
 
 __all__ = [
@@ -111,6 +111,7 @@ def generate(
     names = list(inv.nodes) if node_names is None else list(node_names)
     for n in names:
         inv.node(n)  # raises InventoryError for an unknown node
+    require_for_config(inv, names)  # says which node lacks what
     out = []
     for n in names:
         conf = render_babeld_conf(inv, n, key_values)
