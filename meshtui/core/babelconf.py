@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
+from meshtui.core.protocol import INFINITY
 from meshtui.core.secrets import mask_secrets
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
 DEFAULT_VERSION = "1.12"
 SUPPORTED_VERSIONS = ("1.10", "1.11", "1.12", "1.13", "1.14")
 PROTO_LOCAL = -2  # RTPROT_BABEL_LOCAL: the `local` selector
-INFINITY = 0xFFFF
 MAX_WORD = 255
 IFNAMSIZ = 16
 # A neighbour's cost goes infinite once 2 of its last 3 Hellos are missed, a Hello

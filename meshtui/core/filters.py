@@ -19,7 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
-from meshtui.core.babelconf import INFINITY, PROTO_LOCAL, Chain, Filter, ParsedConfig
+from meshtui.core.babelconf import PROTO_LOCAL, Chain, Filter, ParsedConfig
+from meshtui.core.protocol import INFINITY
 
 __all__ = ["RTPROT_BOOT", "FilterSet", "FilterVerdict", "evaluate"]
 

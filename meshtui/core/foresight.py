@@ -22,7 +22,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-INFINITY = 0xFFFF
+from meshtui.core.protocol import INFINITY
+
 MISS_AFTER = 1.7  # a Hello counts as missed this many intervals after the previous one
 COST_INFINITE_AFTER = MISS_AFTER + 1.0  # the second of 2-of-3 misses
 DROP_AFTER_MISSES = 16

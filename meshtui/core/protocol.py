@@ -22,7 +22,7 @@ import ipaddress
 from dataclasses import dataclass
 from enum import Enum
 
-INFINITY = 0xFFFF
+INFINITY = 0xFFFF  # babeld's infinite metric: unreachable (the one definition; import it)
 SUPPORTED_PROTOCOL = "1.0"
 
 

@@ -37,6 +37,7 @@ from ipaddress import IPv6Network
 from pathlib import Path
 from typing import Any, TypeVar
 
+from meshtui.core.protocol import INFINITY
 from meshtui.lab.proc import (
     DaemonExited,
     LabError,
@@ -83,7 +84,6 @@ T = TypeVar("T")
 REQUIRED_TOOLS = ("ip", "babeld", "wireguard-go", "wg", "nft", "sshd")
 NFT_TABLE = "meshtui_lab"
 BABEL_PORT = 6696
-INFINITY = 65535
 WG_KEEPALIVE = 25  # s, on the edges (as behind NAT); it also handshakes at once
 WG_ENV = {"WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD": "1"}
 
