@@ -12,6 +12,7 @@ import signal
 import sys
 
 from meshtui.cli import CliError
+from meshtui.core.sanitize import inert
 from meshtui.lab.lab import Lab, LabError, missing_prerequisites
 from meshtui.lab.state import clean_stale, list_labs
 from meshtui.lab.topology import MAX_RELAYS, MAX_SERVERS, MAX_SITES
@@ -48,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--timeout", type=float, default=120.0, metavar="S", help="convergence bound")
     p.add_argument("--no-wait", action="store_true", help="do not wait for convergence")
+    p.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="build a replica of this mesh instead: its nodes, sites, /128s, tunnels, "
+        "hello intervals, rxcosts and keys (fresh key values); the counts and --hello are unused",
+    )
     p.set_defaults(func=cmd_up)
 
     p = sub.add_parser("down", parents=[which], help="stop a lab and delete everything it made")
@@ -134,11 +141,19 @@ def cmd_up(args: argparse.Namespace) -> int:
     _require(args.babeld)
     try:
         lab = Lab(
-            args.sites, args.relays, args.servers, args.hello, babeld=args.babeld, detached=True
+            args.sites,
+            args.relays,
+            args.servers,
+            args.hello,
+            babeld=args.babeld,
+            detached=True,
+            inventory=getattr(args, "inventory", None),
         )
     except LabError as exc:
         raise CliError(str(exc)) from None
     print(f"lab {lab.id}: starting {lab!r}", file=sys.stderr, flush=True)
+    for line in lab.topology.unplaced:
+        print(f"lab {lab.id}: not in the replica: {inert(line)}", file=sys.stderr, flush=True)
     previous = signal.signal(signal.SIGTERM, _interrupt)  # unwind (and clean up) on SIGTERM
     try:
         lab.up(wait=not args.no_wait, timeout=args.timeout)
@@ -158,7 +173,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"    {n.name:<10} {n.address!s:<26} {lab.socket_path(n.name)}")
     print(f"  dashboard  meshtui --inventory {lab.inventory_path}")
     print(f"  one node   meshtui status --socket {lab.socket_path(lab.nodes[0])}")
-    print(f"  break it   meshtui lab fail relay-1 --lab {lab.id}   (heal with `lab heal`)")
+    relay = next((n.name for n in lab.topology.role("relay")), "RELAY")
+    print(f"  break it   meshtui lab fail {relay} --lab {lab.id}   (heal with `lab heal`)")
     print(f"  stop       meshtui lab down --lab {lab.id}")
     return 0
 

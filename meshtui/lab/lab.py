@@ -59,13 +59,13 @@ from meshtui.lab.state import (
     write_atomic,
 )
 from meshtui.lab.topology import (
-    LAN_IF,
     MGMT_IF,
     LabConfig,
     LabNode,
     Topology,
     build_topology,
     render_inventory,
+    replica_topology,
 )
 
 __all__ = [
@@ -151,6 +151,36 @@ def meshtui_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from meshtui.cli import main; sys.exit(main())"]
 
 
+def _read_inventory(path: str | os.PathLike[str]) -> str:
+    """The text of an inventory to replicate, once it is known to be valid (LabError if not)."""
+    from meshtui.core.inventory import InventoryError, load_inventory
+
+    try:
+        load_inventory(path)
+        return Path(path).read_text(encoding="utf-8")
+    except (InventoryError, OSError) as exc:
+        raise LabError(str(exc)) from None
+
+
+def _topology(state: LabState) -> Topology:
+    """The lab's topology from its state: built-in, or a replica of the inventory it holds."""
+    if state.inventory is None:
+        return build_topology(state.lab_id, IPv6Network(state.ula), state.config)
+    import tomllib
+
+    from meshtui.core.inventory import InventoryError, parse_inventory
+
+    source = state.inventory_path or "an inventory"
+    try:
+        inv = parse_inventory(tomllib.loads(state.inventory), state.inventory_path)
+    except (InventoryError, tomllib.TOMLDecodeError) as exc:
+        raise LabError(f"replica of {source}: {exc}") from None
+    topo = replica_topology(state.lab_id, IPv6Network(state.ula), inv, source)
+    if not topo.nodes:
+        raise LabError(f"replica of {source}: no node can be placed ({'; '.join(topo.unplaced)})")
+    return topo
+
+
 def _random_ula() -> IPv6Network:
     """A random fdXX:XXXX:XXXX::/48 (RFC 4193 style 40-bit global id)."""
     gid = secrets.randbits(40)
@@ -221,6 +251,7 @@ class Lab:
         babeld: str = "babeld",
         detached: bool = False,
         root: Path = DEFAULT_ROOT,
+        inventory: str | os.PathLike[str] | None = None,
         _state: LabState | None = None,
     ) -> None:
         """Describe a new lab (nothing is created until :meth:`up`).
@@ -236,11 +267,16 @@ class Lab:
                 this process owns it, and ``meshtui lab clean`` removes it once
                 the process is gone.
             root: where lab state directories live.
+            inventory: build a replica of this inventory's mesh instead (its
+                nodes, LANs, tunnels, hello intervals, rxcosts and keys; the
+                counts and ``hello`` above are then unused); what it cannot
+                place is in ``topology.unplaced``.
         """
         self.root = Path(root)
         if _state is None:
             config = LabConfig(sites, relays, servers_per_site, float(hello))
-            problems = config.problems()
+            source = _read_inventory(inventory) if inventory is not None else None
+            problems = config.problems() if source is None else []
             if problems:
                 raise LabError("; ".join(problems))
             binary = tool(babeld)
@@ -262,13 +298,15 @@ class Lab:
                 owner_started=owner.started if owner else None,
                 babeld=str(Path(binary).resolve()) if binary else babeld,
                 babeld_version=version,
+                inventory=source,
+                inventory_path=str(inventory) if inventory is not None else None,
             )
         self._state = _state
         self._detach = detached
         self.timings: dict[str, float] = {}
-        self.topology: Topology = build_topology(
-            _state.lab_id, IPv6Network(_state.ula), _state.config
-        )
+        self.topology: Topology = _topology(_state)
+        if inventory is not None:
+            self._state.config = self.topology.config
         self._procs: dict[int, subprocess.Popen] = {}
         self._atexit = False
         self._ll_to_node = {}
@@ -424,7 +462,9 @@ class Lab:
             self.timings["up"] = time.monotonic() - t0
             self._update_state(status="up")
             if wait:
-                self.timings["converged"] = self.wait_converged(timeout)
+                self.timings["converged"] = self.wait_converged(
+                    timeout, primary=self.topology.primary
+                )
         except BaseException:
             self.down()
             raise
@@ -507,6 +547,7 @@ class Lab:
             ]
         write_atomic(self.known_hosts, "\n".join(known) + "\n")
         write_atomic(self.ssh_config, "\n".join(config))
+        self._write_key_files()
 
     def _sshd_config(self, n: LabNode) -> str:
         d = self.node_dir(n.name)
@@ -552,18 +593,21 @@ class Lab:
                 f"link set {n.mgmt_root_if} up",
             ]
         self._batch(None, root_lines)
-        # Links an edge creates: its LAN bridge, server ports, underlay veths to relays.
-        for edge in topo.role("edge"):
-            lines = [f"link add {LAN_IF} type bridge mcast_snooping 0"]
-            for srv in topo.servers_of(edge.site or ""):
-                lines.append(self._server_port_add(srv, edge))
+        # Links a node creates: its site's LAN bridge with the other LAN nodes'
+        # ports (edges, in the built-in lab), underlay veths to its tunnel peers.
+        for n in topo.nodes:
+            lines = []
+            if n.lan_bridge:
+                lines.append(f"link add {n.lan} type bridge mcast_snooping 0")
+                for srv in topo.lan_members(n.site or ""):
+                    lines.append(self._server_port_add(srv, n))
             for u in topo.underlays:
-                if u.edge == edge.name:
+                if u.edge == n.name:
                     relay_ns = topo.node(u.relay).namespace
                     lines.append(
                         f"link add {u.edge_if} type veth peer name {u.relay_if} netns {relay_ns}"
                     )
-            self._batch(edge.namespace, lines)
+            self._batch(n.namespace, lines)
         # Addresses and link state, namespace by namespace.
         for n in topo.nodes:
             lines = [
@@ -572,11 +616,12 @@ class Lab:
                 f"addr add {n.mgmt_address}/64 dev {MGMT_IF} nodad",
                 f"link set {MGMT_IF} up",
             ]
-            if n.role == "edge":
+            if n.lan_bridge:
                 lines += self._lan_lines(n)
-                for srv in topo.servers_of(n.site or ""):
-                    lines += [f"link set p-{srv.name} master {LAN_IF}", f"link set p-{srv.name} up"]
-            elif n.role == "server":
+                for srv in topo.lan_members(n.site or ""):
+                    port = srv.lan_port
+                    lines += [f"link set {port} master {n.lan}", f"link set {port} up"]
+            elif n.has_lan:
                 lines += self._lan_lines(n)
             for u in topo.underlays:
                 if u.edge == n.name:
@@ -594,14 +639,14 @@ class Lab:
 
     @staticmethod
     def _server_port_add(srv: LabNode, edge: LabNode) -> str:
-        return f"link add p-{srv.name} type veth peer name {LAN_IF} netns {srv.namespace}"
+        return f"link add {srv.lan_port} type veth peer name {srv.lan} netns {srv.namespace}"
 
     @staticmethod
     def _lan_lines(n: LabNode) -> list[str]:
         return [
-            f"link set {LAN_IF} addrgenmode none",
-            f"addr add {n.lan_link_local}/64 dev {LAN_IF} nodad",
-            f"link set {LAN_IF} up",
+            f"link set {n.lan} addrgenmode none",
+            f"addr add {n.lan_link_local}/64 dev {n.lan} nodad",
+            f"link set {n.lan} up",
         ]
 
     def _sysctl(self, n: LabNode) -> None:
@@ -620,9 +665,9 @@ class Lab:
         keys: dict[str, tuple[str, str]] = {}
         for n in topo.nodes:
             for t in n.tunnels:
-                keys[t.interface] = _wg_keypair()
-                log = self.node_dir(n.name) / f"wireguard-{t.interface}.log"
-                argv = ["ip", "netns", "exec", n.namespace, "wireguard-go", "-f", t.interface]
+                keys[t.wg_name] = _wg_keypair()
+                log = self.node_dir(n.name) / f"wireguard-{t.wg_name}.log"
+                argv = ["ip", "netns", "exec", n.namespace, "wireguard-go", "-f", t.wg_name]
                 self._track(spawn(argv, log, env=env))
         sock_dir = Path("/var/run/wireguard")
         names = topo.wg_interfaces()
@@ -635,19 +680,21 @@ class Lab:
             lines = []
             for t in n.tunnels:
                 peer = topo.node(t.peer)
-                peer_end = next(pt for pt in peer.tunnels if pt.peer == n.name)
-                key_file = self.node_dir(n.name) / f"wg-{t.interface}.key"
-                write_atomic(key_file, keys[t.interface][0] + "\n", 0o600)
+                peer_end = next(pt for pt in peer.tunnels if pt.wg_name == t.peer_device)
+                key_file = self.node_dir(n.name) / f"wg-{t.wg_name}.key"
+                write_atomic(key_file, keys[t.wg_name][0] + "\n", 0o600)
                 run(
                     [
-                        "wg", "set", t.interface,
+                        "wg", "set", t.wg_name,
                         "private-key", str(key_file),
                         "listen-port", str(t.listen_port),
-                        "peer", keys[peer_end.interface][1],
+                        "peer", keys[peer_end.wg_name][1],
                         "allowed-ips", "::/0",
                         "endpoint", f"[{t.endpoint}]:{peer_end.listen_port}",
-                    ] + (["persistent-keepalive", str(WG_KEEPALIVE)] if n.role == "edge" else [])
+                    ] + (["persistent-keepalive", str(WG_KEEPALIVE)] if t.keepalive else [])
                 )  # fmt: skip
+                if t.wg_name != t.interface:  # a replica: the inventory's name in the namespace
+                    lines.append(f"link set {t.wg_name} name {t.interface}")
                 lines += [
                     f"link set {t.interface} addrgenmode none",
                     f"addr add {t.link_local}/64 dev {t.interface} nodad",
@@ -687,19 +734,33 @@ class Lab:
             {n.name: str(self.node_dir(n.name)) for n in self.topology.nodes},
             self._state.server_sites,
             {n.name: self._restart_command(n.name) for n in self.topology.nodes},
+            {name: str(self._key_file(name)) for name, _ in self.topology.keys},
         )
         write_atomic(self.inventory_path, text)
+
+    def _key_file(self, name: str) -> Path:
+        """A replica's value file for HMAC key ``name`` (fresh random bytes, never the real key)."""
+        return self.state_dir / "keys" / f"{name}.hex"
+
+    def _write_key_files(self) -> None:
+        for name, ktype in self.topology.keys:
+            path = self._key_file(name)
+            path.parent.mkdir(mode=0o700, exist_ok=True)
+            size = 32 if ktype == "hmac-sha256" else 16
+            write_atomic(path, secrets.token_hex(size) + "\n", 0o600)
 
     def _write_babeld_conf(self, node: str) -> None:
         from meshtui.core.confgen import render_babeld_conf
         from meshtui.core.inventory import InventoryError, load_inventory
+        from meshtui.ops.gen import GenError, keys_used, read_key_values
 
         try:
             inv = load_inventory(self.inventory_path)
-            text = render_babeld_conf(inv, node)
-        except InventoryError as exc:
+            keys = read_key_values(inv, keys_used(inv, [node]))
+            text = render_babeld_conf(inv, node, keys)
+        except (InventoryError, GenError) as exc:
             raise LabError(f"lab inventory rejected: {exc}") from None
-        write_atomic(self.config_path(node), text)
+        write_atomic(self.config_path(node), text, 0o600 if keys else 0o644)
 
     # ------------------------------------------------------------------ babeld
 
@@ -937,17 +998,17 @@ class Lab:
         current = self.site_of(server) or ""
         if current == to_site:
             raise LabError(f"{server} is already at site {to_site}")
-        old_edge = self.topology.edge_of(current)
-        new_edge = self.topology.edge_of(to_site)
+        old_edge = self.topology.bridge_of(current)
+        new_edge = self.topology.bridge_of(to_site)
         if self.babeld_pid(server) is not None:
             self.kill_babeld(server, signal.SIGTERM)
-        self._batch(old_edge.namespace, [f"link delete p-{server}"])
+        self._batch(old_edge.namespace, [f"link delete {n.lan_port}"])
         self._batch(
             new_edge.namespace,
             [
                 self._server_port_add(n, new_edge),
-                f"link set p-{server} master {LAN_IF}",
-                f"link set p-{server} up",
+                f"link set {n.lan_port} master {new_edge.lan}",
+                f"link set {n.lan_port} up",
             ],
         )
         self._batch(n.namespace, self._lan_lines(n))
@@ -971,7 +1032,7 @@ class Lab:
                 self.start_babeld(n.name)
             if self.sshd_pid(n.name) is None:
                 self.start_sshd(n.name)
-        return self.wait_converged(timeout)
+        return self.wait_converged(timeout, primary=self.topology.primary)
 
     def exec(
         self,

@@ -72,6 +72,8 @@ class LabState:
     failed_relays: list[str] = field(default_factory=list)
     babeld: str = "babeld"  # the babeld binary every node runs (an absolute path)
     babeld_version: str = ""  # what it says with -V, e.g. "babeld-1.14"
+    inventory: str | None = None  # a replica: the TOML text of the inventory it copies
+    inventory_path: str | None = None  # ... and where that inventory was read from
 
     @property
     def detached(self) -> bool:

@@ -29,6 +29,9 @@ import string
 from dataclasses import dataclass, field
 from ipaddress import IPv6Address, IPv6Network
 
+from meshtui.core.inventory import Inventory
+from meshtui.core.sanitize import inert
+
 __all__ = [
     "LAB_ID_RE",
     "LAN_IF",
@@ -45,6 +48,7 @@ __all__ = [
     "namespace_name",
     "relay_rxcost",
     "render_inventory",
+    "replica_topology",
 ]
 
 LAB_ID_RE = re.compile(r"^[0-9a-f]{6}$")
@@ -93,6 +97,16 @@ class TunnelEnd:
     peer_link_local: IPv6Address
     endpoint: IPv6Address  # the peer's underlay address
     rxcost: int | None  # None: babeld's default
+    peer_device: str = ""  # the far end's wireguard-go name (its ``wg_name``)
+    device: str = ""  # wireguard-go's name when it differs from ``interface`` (renamed after)
+    hello: float | None = None  # None: the mesh's tunnel hello interval
+    key: str | None = None  # the HMAC key's name (replicas: as the inventory says)
+    keepalive: bool = False  # this end starts the handshake (persistent keepalive)
+
+    @property
+    def wg_name(self) -> str:
+        """wireguard-go's name for the device (its control socket); unique on the machine."""
+        return self.device or self.interface
 
 
 @dataclass(frozen=True)
@@ -128,6 +142,15 @@ class LabNode:
     mgmt_network: IPv6Network
     lan_link_local: IPv6Address | None = None
     tunnels: tuple[TunnelEnd, ...] = ()
+    lan: str | None = None  # the LAN interface babeld runs on (None: no LAN)
+    lan_bridge: bool = False  # this node holds its site's LAN bridge (the others plug in)
+    lan_hello: float | None = None  # None: the mesh's wired hello interval
+
+    @property
+    def lan_port(self) -> str:
+        """The bridge-side end of this node's LAN veth, in the bridge holder's namespace."""
+        name = f"p-{self.name}"
+        return name if len(name) <= 15 else f"p{self.index}"
 
     @property
     def mgmt_root_address(self) -> IPv6Address:
@@ -140,12 +163,12 @@ class LabNode:
 
     @property
     def has_lan(self) -> bool:
-        return self.role in ("server", "edge")
+        return self.lan is not None
 
     @property
     def interfaces(self) -> tuple[str, ...]:
         """The interfaces babeld runs on, LAN first."""
-        names = [LAN_IF] if self.has_lan else []
+        names = [self.lan] if self.lan is not None else []
         names.extend(t.interface for t in self.tunnels)
         return tuple(names)
 
@@ -161,11 +184,16 @@ class Topology:
     underlays: tuple[Underlay, ...]
     sites: tuple[str, ...]
     by_name: dict[str, LabNode] = field(default_factory=dict, compare=False, repr=False)
+    mesh: IPv6Network | None = None  # the mesh prefix when it is not the /48's first /64
+    primary: str | None = "relay-1"  # the relay every inter-site path prefers once converged
+    keys: tuple[tuple[str, str], ...] = ()  # HMAC keys (name, type) the tunnels use
+    source: str | None = None  # a replica: the inventory file it copies
+    unplaced: tuple[str, ...] = ()  # a replica: what of the inventory it could not build
 
     @property
     def prefix(self) -> IPv6Network:
-        """The mesh /64 every node's /128 comes from."""
-        return next(self.ula.subnets(new_prefix=64))
+        """The mesh prefix every node's /128 comes from."""
+        return self.mesh or next(self.ula.subnets(new_prefix=64))
 
     def node(self, name: str) -> LabNode:
         try:
@@ -183,11 +211,20 @@ class Topology:
     def servers_of(self, site: str) -> list[LabNode]:
         return [n for n in self.nodes if n.role == "server" and n.site == site]
 
+    def bridge_of(self, site: str) -> LabNode:
+        """The node holding ``site``'s LAN bridge."""
+        return next(n for n in self.nodes if n.lan_bridge and n.site == site)
+
+    def lan_members(self, site: str) -> list[LabNode]:
+        """The nodes plugged into ``site``'s LAN bridge (its holder excluded), by home site."""
+        return [n for n in self.nodes if n.has_lan and not n.lan_bridge and n.site == site]
+
     def mgmt_root_ifs(self) -> list[str]:
         return [n.mgmt_root_if for n in self.nodes]
 
     def wg_interfaces(self) -> list[str]:
-        return [t.interface for n in self.nodes for t in n.tunnels]
+        """wireguard-go's device names (control sockets), every tunnel end."""
+        return [t.wg_name for n in self.nodes for t in n.tunnels]
 
     def relay_by_interface(self, node: str, interface: str) -> str | None:
         """Which node is at the other end of ``interface`` on ``node`` (tunnels only)."""
@@ -265,6 +302,7 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 peer_link_local=IPv6Address(f"fe80::ee:{s:x}"),
                 endpoint=underlay(site, k).edge_address,
                 rxcost=None,
+                peer_device=wg_edge(site, k),
             )
             for s, site in enumerate(sites, start=1)
         )
@@ -287,6 +325,8 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 peer_link_local=IPv6Address(f"fe80::ff:{k:x}"),
                 endpoint=underlay(site, k).relay_address,
                 rxcost=relay_rxcost(k),
+                peer_device=wg_relay(k, site),
+                keepalive=True,  # as behind NAT
             )
             for k in relays
         )
@@ -298,6 +338,8 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                 address=IPv6Address(mesh + (0xEE << 16) + s),
                 lan_link_local=IPv6Address(f"fe80::ee:{s:x}"),
                 tunnels=tunnels,
+                lan=LAN_IF,
+                lan_bridge=True,
             )
         )
         for j in range(1, config.servers_per_site + 1):
@@ -308,6 +350,7 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
                     site=site,
                     address=IPv6Address(mesh + (s << 16) + j),
                     lan_link_local=IPv6Address(f"fe80::{s:x}:{j:x}"),
+                    lan=LAN_IF,
                 )
             )
     nodes = tuple(
@@ -332,8 +375,154 @@ def build_topology(lab_id: str, ula: IPv6Network, config: LabConfig) -> Topology
     return topo
 
 
+REPLICA_UNDERLAY = 0x8000  # + tunnel number: a replica's underlay subnets
+REPLICA_WG_PORT = 51820  # + the end's number in its namespace
+
+
+def replica_topology(lab_id: str, ula: IPv6Network, inv: Inventory, source: str) -> Topology:
+    """A replica of an inventory's mesh: its names, roles, sites, /128s, LANs and tunnels.
+
+    Every site with LAN nodes gets one bridge (held by its edge, else its first
+    LAN node; the others plug in with a veth named as their ``lan``); every
+    tunnel that both ends list (A's tunnel to B paired with one of B's to A, in
+    order) gets an underlay veth between the two namespaces and a WireGuard
+    pair named as the inventory says. What cannot be built is left out and
+    said in ``unplaced``, never guessed: a LAN without a site, a tunnel whose
+    peer lists no tunnel back, a node left with neither.
+    """
+    if not LAB_ID_RE.match(lab_id):
+        raise ValueError(f"lab id must be 6 lowercase hex digits, not {lab_id!r}")
+    unplaced: list[str] = []
+    lan_of: dict[str, str] = {}
+    for node in inv.nodes.values():
+        if node.lan is None:
+            continue
+        if node.site is None:
+            unplaced.append(f"{node.name}: LAN {node.lan} left out: the node has no site")
+        else:
+            lan_of[node.name] = node.lan
+    # Pair tunnel ends: A's i-th tunnel to B with B's next unpaired tunnel to A.
+    taken: set[tuple[str, int]] = set()
+    pairs: list[tuple[tuple[str, int], tuple[str, int]]] = []
+    for node in inv.nodes.values():
+        for i, t in enumerate(node.tunnels):
+            if (node.name, i) in taken:
+                continue
+            back = next(
+                (
+                    j
+                    for j, pt in enumerate(inv.nodes[t.peer].tunnels)
+                    if pt.peer == node.name and (t.peer, j) not in taken
+                ),
+                None,
+            )
+            if back is None:
+                unplaced.append(
+                    f"{node.name}: tunnel {t.interface} left out: {t.peer} lists no tunnel back"
+                )
+                continue
+            taken.update({(node.name, i), (t.peer, back)})
+            pairs.append(((node.name, i), (t.peer, back)))
+    placed = [n for n in inv.nodes.values() if n.name in lan_of or any(
+        (n.name, i) in taken for i in range(len(n.tunnels)))]  # fmt: skip
+    for n in inv.nodes.values():
+        if n not in placed:
+            unplaced.append(f"{n.name}: left out: no site LAN and no tunnel both ends list")
+    index = {n.name: i for i, n in enumerate(placed)}
+    bridges: dict[str, str] = {}
+    for n in sorted(placed, key=lambda n: n.role != "edge"):
+        if n.name in lan_of and n.site not in bridges:
+            bridges[n.site or ""] = n.name
+    underlays: list[Underlay] = []
+    ends: dict[tuple[str, int], dict] = {}
+    for p, (a, b) in enumerate(pairs, start=1):
+        net = _subnet(ula, REPLICA_UNDERLAY + p)
+        u = Underlay(edge=a[0], relay=b[0], edge_if=f"u{p}", relay_if=f"u{p}", network=net)
+        underlays.append(u)
+        for me, other, endpoint in ((a, b, u.relay_address), (b, a, u.edge_address)):
+            ends[me] = dict(peer=other, endpoint=endpoint, keepalive=me is a)
+    number = {end: k for k, end in enumerate(sorted(ends), start=1)}
+
+    def device(end: tuple[str, int]) -> str:
+        return f"w{lab_id}t{number[end]}"
+
+    def link_local(name: str, kind: int) -> IPv6Address:
+        return IPv6Address(f"fe80::{kind:x}:{index[name] + 1:x}")
+
+    nodes = []
+    for n in placed:
+        tunnels = []
+        mine = sorted(end for end in ends if end[0] == n.name)
+        for local, end in enumerate(mine, start=1):
+            t = n.tunnels[end[1]]
+            other = ends[end]["peer"]
+            tunnels.append(
+                TunnelEnd(
+                    interface=t.interface,
+                    peer=t.peer,
+                    listen_port=REPLICA_WG_PORT + local,
+                    link_local=link_local(n.name, 0xB),
+                    peer_link_local=link_local(t.peer, 0xB),
+                    endpoint=ends[end]["endpoint"],
+                    rxcost=t.rxcost,
+                    peer_device=device(other),
+                    device=device(end),
+                    hello=t.hello,
+                    key=t.key,
+                    keepalive=ends[end]["keepalive"],
+                )
+            )
+        lan = lan_of.get(n.name)
+        nodes.append(
+            LabNode(
+                name=n.name,
+                role=n.role,
+                site=n.site,
+                index=index[n.name],
+                namespace=namespace_name(lab_id, n.name),
+                address=n.address,
+                mgmt_root_if=f"mt{lab_id}m{index[n.name]}",
+                mgmt_network=_subnet(ula, 0x2000 + index[n.name]),
+                lan_link_local=link_local(n.name, 0xA) if lan else None,
+                tunnels=tuple(tunnels),
+                lan=lan,
+                lan_bridge=lan is not None and bridges.get(n.site or "") == n.name,
+                lan_hello=n.lan_hello if lan else None,
+            )
+        )
+    used = sorted({t.key for n in nodes for t in n.tunnels if t.key})
+    sites = tuple(dict.fromkeys(n.site for n in nodes if n.lan is not None and n.site))
+    config = LabConfig(
+        sites=len(sites),
+        relays=sum(n.role == "relay" for n in nodes),
+        servers_per_site=max(
+            (sum(m.site == s and m.role == "server" for m in nodes) for s in sites), default=0
+        ),  # fmt: skip
+        hello=inv.hello_tunnel,
+    )
+    topo = Topology(
+        lab_id=lab_id,
+        config=config,
+        ula=ula,
+        nodes=tuple(nodes),
+        underlays=tuple(underlays),
+        sites=sites,
+        mesh=inv.prefix,
+        primary=None,
+        keys=tuple((k, inv.keys[k].type) for k in used),
+        source=source,
+        unplaced=tuple(unplaced),
+    )
+    topo.by_name.update({n.name: n for n in nodes})
+    return topo
+
+
 def _toml_str(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_key(name: str) -> str:
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else _toml_str(name)
 
 
 def render_inventory(
@@ -341,6 +530,7 @@ def render_inventory(
     node_dirs: dict[str, str],
     server_sites: dict[str, str] | None = None,
     restart_commands: dict[str, str] | None = None,
+    key_files: dict[str, str] | None = None,
 ) -> str:
     """The lab's inventory (TOML schema v1) with per-node socket, config path and ssh.
 
@@ -349,23 +539,38 @@ def render_inventory(
         node_dirs: each node's directory (holds babeld.conf and babeld.sock).
         server_sites: where servers are now (after roaming); default: their home site.
         restart_commands: per node, the command that restarts its babeld.
+        key_files: the value file of each of ``topo.keys``.
     """
     server_sites = server_sites or {}
     restart_commands = restart_commands or {}
+    key_files = key_files or {}
     hello = f"{topo.config.hello:g}"
+    if topo.source is not None:
+        head = [
+            f"# meshtui replica {topo.lab_id} of {inert(topo.source)}: names, roles, sites,",
+            "# /128s, tunnels, hello intervals, rxcosts and keys as there;",
+            "# generated by `meshtui lab up --inventory`.",
+        ]
+    else:
+        head = [
+            f"# meshtui lab {topo.lab_id}: {topo.config.sites} sites, {topo.config.relays} relays,",
+            f"# {topo.config.servers_per_site} server(s) per site; generated by `meshtui lab up`.",
+        ]
     out = [
-        f"# meshtui lab {topo.lab_id}: {topo.config.sites} sites, {topo.config.relays} relays,",
-        f"# {topo.config.servers_per_site} server(s) per site; generated by `meshtui lab up`.",
+        *head,
         "[mesh]",
         f"prefix = {_toml_str(str(topo.prefix))}",
         f"hello_wired = {hello}",
         f"hello_tunnel = {hello}",
         'babeld_version = "1.12"',
     ]
+    for name, ktype in topo.keys:
+        out += ["", f"[keys.{_toml_key(name)}]", f"type = {_toml_str(ktype)}"]
+        out.append(f"value_file = {_toml_str(key_files[name])}")
     for n in topo.nodes:
         d = node_dirs[n.name]
         site = server_sites.get(n.name, n.site) if n.role == "server" else n.site
-        out += ["", f"[nodes.{n.name}]"]
+        out += ["", f"[nodes.{_toml_key(n.name)}]"]
         out.append(f"role = {_toml_str(n.role)}")
         if site is not None:
             out.append(f"site = {_toml_str(site)}")
@@ -375,12 +580,18 @@ def render_inventory(
         out.append(f"config_path = {_toml_str(d + '/babeld.conf')}")
         if n.name in restart_commands:
             out.append(f"restart_command = {_toml_str(restart_commands[n.name])}")
-        if n.has_lan:
-            out.append(f"lan = {_toml_str(LAN_IF)}")
+        if n.lan is not None:
+            out.append(f"lan = {_toml_str(n.lan)}")
+            if n.lan_hello is not None:
+                out.append(f"lan_hello = {n.lan_hello:g}")
         for t in n.tunnels:
-            out += ["", f"[[nodes.{n.name}.tunnels]]"]
+            out += ["", f"[[nodes.{_toml_key(n.name)}.tunnels]]"]
             out.append(f"interface = {_toml_str(t.interface)}")
             out.append(f"peer = {_toml_str(t.peer)}")
+            if t.hello is not None:
+                out.append(f"hello = {t.hello:g}")
             if t.rxcost is not None:
                 out.append(f"rxcost = {t.rxcost}")
+            if t.key is not None:
+                out.append(f"key = {_toml_str(t.key)}")
     return "\n".join(out) + "\n"
