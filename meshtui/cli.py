@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "meshtui.commands.deploy",  # deploy
     "meshtui.commands.ui",  # the dashboard and `demo`
     "meshtui.commands.export",  # export (Prometheus metrics, alert rules)
+    "meshtui.commands.rehearse",  # rehearse (relay outages in a replica of the mesh)
 ]
 
 
@@ -34,13 +35,59 @@ class CliError(Exception):
         self.status = status
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every ``--help``: epilogs (examples) kept as written, defaults shown where they say
+    something (not for flags, nor for options whose default is "not given")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or not action.option_strings
+            or default in (None, False, argparse.SUPPRESS)
+            or default == []
+        ):
+            return action.help
+        return f"{text} (default: %(default)s)"
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """A parser's sub-parsers by name (empty when it has none)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _polish(parser: argparse.ArgumentParser, examples: dict[str, str], path: str = "") -> None:
+    """Give every (sub-)parser the help formatter and its examples (``EXAMPLES`` of the
+    command modules, keyed by command path: ``"status"``, ``"lab up"``)."""
+    parser.formatter_class = HelpFormatter
+    text = examples.get(path)
+    if text and not parser.epilog:
+        parser.epilog = "examples:\n" + "\n".join(
+            f"  {line}" for line in text.strip("\n").splitlines()
+        )
+    for name, child in _subparsers(parser).items():
+        _polish(child, examples, f"{path} {name}".strip())
+
+
+def _version() -> str:
+    from meshtui import __version__
+
+    return f"meshtui {__version__} (Python {sys.version.split()[0]})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser from every available command module."""
     parser = argparse.ArgumentParser(
         prog="meshtui",
         description="Terminal dashboard for babeld meshes.",
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    examples: dict[str, str] = {}
     for name in COMMAND_MODULES:
         try:
             module = importlib.import_module(name)
@@ -49,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that feature is not part of this build
             raise
         module.register(sub)
+        examples.update(getattr(module, "EXAMPLES", {}))
+    _polish(parser, examples)
     return parser
 
 
@@ -57,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
-    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         if "dashboard" in known:
             argv = ["dashboard", *argv]
     args = parser.parse_args(argv)
