@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                 "record",
                 "--socket",
                 lab.socket_path("edge-a"),
+                "--names",
+                str(lab.inventory_path),
                 "-o",
                 str(args.output),
             ]

@@ -15,14 +15,21 @@ WireGuard tunnel peers) and learns from live data:
 
 A next hop is resolved in that order of evidence: what the observer's own
 routes prove, the inventory's tunnel peer on that interface, then a unique
-link-local address. Whatever cannot be named stays as babeld printed it.
-Pure: no I/O.
+link-local address. A neighbour that cannot be named but whose /128 is
+known (its own route, ``refmetric 0``) is shown by that /128, never by its
+bare link-local; whatever else cannot be named stays as babeld printed it.
+
+Names also come without an inventory: a node's own /128s are named after it
+(or after babeld's ``host`` when the caller says so), and a recording
+carries the names its recorder knew in its header (``names=NAME@ADDRESS,…``,
+see :func:`parse_names_field`). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +38,47 @@ from meshtui.core.facts import NodeFacts
 from meshtui.core.inventory import Inventory
 from meshtui.core.model import NodeModel, Route
 
-__all__ = ["Hop", "Names"]
+__all__ = ["NAMES_FIELD", "Hop", "Names", "format_names_field", "parse_names_field"]
+
+NAMES_FIELD = "names"
+"""The recording header's field holding node names: ``names=relay-1@fd42:1::f1,…``."""
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+"""A node name as read from outside (a recording): letters, digits, ``.``, ``_`` and ``-``."""
+
+
+def parse_names_field(value: str) -> dict[str, str]:
+    """``relay-1@fd42:1::f1,relay-2@fd42:1::f2`` → {canonical address: name}.
+
+    Outside text: entries whose name is not a plain node name (letters,
+    digits, ``.``, ``_``, ``-``) or whose address is not an IPv6 address are
+    dropped, so nothing a recording carries reaches the screen unchecked.
+    """
+    out: dict[str, str] = {}
+    for item in value.split(","):
+        name, sep, address = item.strip().partition("@")
+        if not sep or not _NAME_RE.match(name):
+            continue
+        try:
+            addr = ipaddress.IPv6Address(address.split("/", 1)[0])
+        except ValueError:
+            continue
+        out[str(addr)] = name
+    return out
+
+
+def format_names_field(names: Mapping[str, str]) -> str:
+    """{name: address} as a header field value (sorted by name; bad entries left out)."""
+    parts: list[str] = []
+    for name, address in sorted(names.items()):
+        if not _NAME_RE.match(name):
+            continue
+        try:
+            addr = ipaddress.IPv6Address(address.split("/", 1)[0])
+        except ValueError:
+            continue
+        parts.append(f"{name}@{addr}")
+    return ",".join(parts)
 
 
 def _canon_address(text: str) -> str:
@@ -102,14 +149,35 @@ class Names:
             names.learn_facts(node, f)
         return names
 
+    def add_name(self, name: str, address: str) -> None:
+        """Name the node owning ``address`` (its /128) — from a recording, say.
+
+        What the inventory says wins; a later name for the same address replaces an earlier one.
+        """
+        prefix = _canon_prefix(f"{address.split('/', 1)[0]}/128")
+        if self.inventory is not None and prefix in self._prefix_node:
+            return
+        self._prefix_node[prefix] = name
+        self._add_node(name)
+
+    def add_names(self, names: Mapping[str, str]) -> None:
+        """Add {address: name} pairs (see :func:`parse_names_field`)."""
+        for address, name in names.items():
+            self.add_name(name, address)
+
     def _add_node(self, name: str) -> None:
         if name not in self._order:
             self._order.append(name)
 
     # ----------------------------------------------------------------- learning
 
-    def learn(self, node: str, model: NodeModel) -> None:
-        """Learn what ``node``'s model tells: its router-id, link-locals, prefixes, neighbours."""
+    def learn(self, node: str, model: NodeModel, label: str | None = None) -> None:
+        """Learn what ``node``'s model tells: its router-id, link-locals, prefixes, neighbours.
+
+        Its own /128s (its ``xroute`` lines) are named ``label`` (babeld's
+        ``host``, when the node's own name says nothing) or else ``node`` —
+        unless a name is already known for them.
+        """
         self._add_node(node)
         my_id = model.node.my_id
         if my_id:
@@ -124,7 +192,7 @@ class Names:
         for xr in model.xroutes.values():
             prefix = _canon_prefix(xr.prefix)
             if prefix.endswith("/128"):
-                self._prefix_node.setdefault(prefix, node)
+                self._prefix_node.setdefault(prefix, label or node)
         stale = [k for k in self._origin_hops if k[0] == node]
         for key in stale:
             del self._origin_hops[key]
@@ -201,6 +269,12 @@ class Names:
             return None
         return self.inventory.nodes[node].address
 
+    def _inventory_address(self, node: str) -> object | None:
+        """The node's address in the inventory (None: no inventory, no such node, not given)."""
+        if self.inventory is None or node not in self.inventory.nodes:
+            return None
+        return self.inventory.nodes[node].address
+
     def prefix_of(self, node: str) -> str | None:
         """The node's /128 (from the inventory, else from its xroutes)."""
         address = self._inventory_address(node)
@@ -241,6 +315,36 @@ class Names:
                 return owner
         return None
 
+    def neighbour_prefix(self, observer: str | None, via: str, interface: str | None) -> str | None:
+        """The /128 (bare address) behind next hop ``via``, when ``observer``'s routes prove it.
+
+        A route with ``refmetric 0`` was announced by its originator itself, so
+        its next hop is the node owning the route's /128.
+        """
+        if observer is None or not via:
+            return None
+        origin = self._origin_hops.get((observer, _canon_address(via), interface or ""))
+        if origin is None:
+            return None
+        rid, prefix = origin
+        node = self._router_node.get(rid)
+        address = self._inventory_address(node) if node is not None else None
+        if address is not None:
+            return str(address)
+        return prefix.split("/", 1)[0] if prefix.endswith("/128") else None
+
+    def label_hop(self, observer: str | None, via: str, interface: str | None) -> str:
+        """A next hop in a table cell: ``relay-1``; else its /128; else ``fe80::1%wg-r1``.
+
+        Never a bare link-local when the neighbour's /128 is known.
+        """
+        name = self.neighbour(observer, via, interface)
+        if name is not None:
+            return name
+        return self.neighbour_prefix(observer, via, interface) or (
+            f"{via}%{interface}" if interface else via
+        )
+
     def hop(self, observer: str | None, path: PathRef | Route) -> Hop:
         """A route's or path's next hop, named."""
         return Hop(self.neighbour(observer, path.via, path.interface), path.via, path.interface)
@@ -256,10 +360,6 @@ class Names:
     def describe_router(self, router_id: str) -> str:
         """The node name for a router-id, else the router-id."""
         return self._router_node.get(router_id) or router_id
-
-    def unresolved_hops(self, observer: str, vias: Iterable[tuple[str, str]]) -> list[str]:
-        """Which of ``(via, interface)`` cannot be named from ``observer``."""
-        return [f"{v}%{i}" for v, i in vias if self.neighbour(observer, v, i) is None]
 
     # ----------------------------------------------------------------- JSON
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from meshtui.core.names import NAMES_FIELD, format_names_field, parse_names_field
 from meshtui.core.sanitize import decode
 
 MAGIC = "# meshtui-record 1"
@@ -126,15 +127,43 @@ def load_recording(path: Path | str) -> list[Segment]:
     return [s for s in segments if s.lines]
 
 
-class Recorder:
-    """Writes raw lines with their time offsets; wire :meth:`raw` to a session's ``on_raw``."""
+def recorded_names(path: Path | str) -> dict[str, str]:
+    """The node names a recording's header carries ({address: name}; empty when none).
 
-    def __init__(self, out: TextIO, source: str) -> None:
+    The header's ``names=NAME@ADDRESS,…`` field (written by :class:`Recorder`
+    when its recorder knew names); unreadable files give no names (loading
+    the recording reports them).
+    """
+    try:
+        with Path(path).open(encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return {}
+    if not header.startswith(MAGIC):
+        return {}
+    for token in header.split():
+        key, sep, value = token.partition("=")
+        if sep and key == NAMES_FIELD:
+            return parse_names_field(value)
+    return {}
+
+
+class Recorder:
+    """Writes raw lines with their time offsets; wire :meth:`raw` to a session's ``on_raw``.
+
+    ``names`` ({node name: address}) go into the header, so a replay names the nodes.
+    """
+
+    def __init__(self, out: TextIO, source: str, names: dict[str, str] | None = None) -> None:
         self._out = out
         self._start: float | None = None
         self._connection_started = False
         self.lines = 0
-        out.write(f"{MAGIC} source={source} started={time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n")
+        field = format_names_field(names or {})
+        extra = f" {NAMES_FIELD}={field}" if field else ""
+        out.write(
+            f"{MAGIC} source={source} started={time.strftime('%Y-%m-%dT%H:%M:%S%z')}{extra}\n"
+        )
 
     def raw(self, _node: str, stamp: float, line: str) -> None:
         """Record one line as received at ``stamp`` (wall-clock seconds)."""

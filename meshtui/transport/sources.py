@@ -19,6 +19,7 @@ from meshtui.transport.replay import (
     ReplayClock,
     ReplaySource,
     load_recording,
+    recorded_names,
     recording_started,
 )
 from meshtui.transport.session import NodeSession, Opener
@@ -92,6 +93,7 @@ def replay_source(path: str | Path, speed: float = 1.0, loop: bool = False) -> S
         label=f"replay of {path}",
         clock=clock,
         replay=replay,
+        meta={"names": recorded_names(path)},
     )
 
 

@@ -21,6 +21,7 @@ from meshtui.transport.replay import (
     ReplaySource,
     Segment,
     load_recording,
+    recorded_names,
     recording_started,
 )
 from meshtui.transport.session import NodeSession, SessionState
@@ -134,7 +135,7 @@ def held_replay_source(
         label=f"replay of {Path(path).name}",
         clock=held.replay.clock,
         replay=held.replay,
-        meta={"held": held},
+        meta={"held": held, "names": recorded_names(path)},
     )
 
 
