@@ -24,15 +24,18 @@ from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.views.events import EventsView
 from meshtui.ui.widgets.filterbar import FilterBar
-from meshtui.ui.widgets.nodebar import NodeBar
-from meshtui.ui.widgets.table import KeyedTable
+from meshtui.ui.widgets.nodebar import NodeBar, status_badge
+from meshtui.ui.widgets.table import KeyedTable, cell_text
 
 SIZE = (160, 48)
 WIDE = (190, 50)
-SITE_B = "fd31:1b9e:30be::2:1"
+SITE_B = "fd31:1b9e:30be::2:1"  # srv-b1
 EDGE_B = "fd31:1b9e:30be::ee:2"
-RELAY_1 = "fe80::ff:1%w02ef0bea1"
-RELAY_2 = "fe80::ff:2%w02ef0bea2"
+RELAY_1_ADDRESS = "fd31:1b9e:30be::ff:1"
+RELAY_1_HOP = "fe80::ff:1%w02ef0bea1"  # as babeld prints relay-1 as a next hop
+RELAY_2_HOP = "fe80::ff:2%w02ef0bea2"
+RELAY_1 = "relay-1"  # names the demo recording carries in its header
+RELAY_2 = "relay-2"
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +53,14 @@ def rows(app: MeshApp, selector: str) -> list[list[str]]:
     return table(app, selector).plain_rows()
 
 
+def dest_row(app: MeshApp, address: str) -> dict[str, str]:
+    """A destination's cells by column key (columns hidden by the width are absent)."""
+    t = table(app, "#fo-table")
+    specs = t.specs(address + "/128")
+    assert specs is not None, f"no row for {address}: {t.plain_rows()}"
+    return {c.key: cell_text(s) for c, s in zip(t.table_columns, specs, strict=True)}
+
+
 def row_of(app: MeshApp, selector: str, needle: str) -> list[str]:
     for row in rows(app, selector):
         if any(needle in cell for cell in row):
@@ -65,18 +76,19 @@ async def test_failover_view_during_the_outage() -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         assert app.view_name == "failover"
-        site_b = row_of(app, "#fo-table", SITE_B)
-        assert site_b[2] == RELAY_2  # carried by relay-2 now
-        assert "SPOF" in site_b[0]  # relay-1 is gone: no standby left
-        assert site_b[5] == "~3.5 s"  # babeld would notice relay-2's loss in ~3.5 s
-        assert site_b[6] == "none"
-        relay_1 = row_of(app, "#fo-table", "fd31:1b9e:30be::ff:1")
-        assert "UNREACHABLE" in relay_1[0]
+        site_b = dest_row(app, SITE_B)
+        assert site_b["dest"] == "srv-b1"  # by name: the recording carries the names
+        assert site_b["via"] == RELAY_2  # carried by relay-2 now
+        assert "SPOF" in site_b["state"]  # relay-1 is gone: no standby left
+        assert site_b["detect"] == "~3.5 s"  # babeld would notice relay-2's loss in ~3.5 s
+        assert site_b["standby"] == "none"
+        relay_1 = dest_row(app, RELAY_1_ADDRESS)
+        assert "UNREACHABLE" in relay_1["state"] and relay_1["dest"] == "relay-1"
         timeline = [row[0] for row in rows(app, "#fo-timeline")]
         failovers = [t for t in timeline if "failover" in t]
         assert len(failovers) == 2
         assert all(f"{RELAY_1} → {RELAY_2}" in t for t in failovers)
-        assert all("Hellos failing" in t and "last heard" in t for t in failovers)
+        assert all("Hellos failing" in t and "detection" in t for t in failovers)
         text = screen_text(app)
         assert "UNREACHABLE" in text and "single point" in text
         header = app.screen.query_one(NodeBar).info
@@ -92,15 +104,15 @@ async def test_failover_view_counts_down_to_the_switch_while_hellos_fail() -> No
     app = demo_app(stop_at=13.0)
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
-        site_b = row_of(app, "#fo-table", SITE_B)
-        assert site_b[2] == RELAY_1  # still on relay-1
-        m = re.fullmatch(r"⚠ in ~([\d.]+) s", site_b[5])
-        assert m, site_b[5]
+        site_b = dest_row(app, SITE_B)
+        assert site_b["via"] == RELAY_1  # still on relay-1
+        m = re.fullmatch(r"⚠ in ~([\d.]+) s", site_b["detect"])
+        assert m, site_b["detect"]
         # 10.87 s + 3.45 s (2.7 intervals + babeld's next check) - 12.55 s
         assert float(m.group(1)) == pytest.approx(1.77, abs=0.15)
-        assert RELAY_2 in site_b[6]  # where the traffic will go
-        edge_b = row_of(app, "#fo-table", "fd31:1b9e:30be::ff:2")
-        assert edge_b[2] == RELAY_2 and not edge_b[5].startswith("⚠")
+        assert RELAY_2 in site_b["standby"]  # where the traffic will go
+        relay_2 = dest_row(app, "fd31:1b9e:30be::ff:2")
+        assert relay_2["via"] == RELAY_2 and not relay_2["detect"].startswith("⚠")
 
 
 async def test_failover_lead_time_comes_from_the_degrading_neighbour() -> None:
@@ -120,14 +132,14 @@ async def test_failover_view_shows_pending_then_recovery() -> None:
     app = demo_app(stop_at=40)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        site_b = row_of(app, "#fo-table", SITE_B)
-        assert "pending" in site_b[0]
-        assert site_b[6].startswith("▲ " + RELAY_1)  # the better route, not installed yet
+        site_b = dest_row(app, SITE_B)
+        assert "pending" in site_b["state"]
+        assert site_b["standby"].startswith("▲ " + RELAY_1)  # the better route, not installed yet
     app = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert row_of(app, "#fo-table", SITE_B)[2] == RELAY_1
-        assert row_of(app, "#fo-table", EDGE_B)[2] == RELAY_1
+        assert dest_row(app, SITE_B)["via"] == RELAY_1
+        assert dest_row(app, EDGE_B)["via"] == RELAY_1
         timeline = [row[0] for row in rows(app, "#fo-timeline")]
         back = [t for t in timeline if f"{RELAY_2} → {RELAY_1}" in t]
         assert len(back) == 2 and all("back on its usual relay after" in t for t in back)
@@ -186,19 +198,19 @@ async def test_neighbours_view_shows_lost_neighbour_dimmed() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("2")
-        lost = row_of(app, "#nb-table", "fe80::ff:1")
+        lost = row_of(app, "#nb-table", RELAY_1)
         assert lost[0].startswith("✖ lost") and lost[0].endswith("ago")
         assert len(lost[3]) == 16 and set(lost[3]) <= {"█", "░"}
         assert lost[7] == "inf"
-        up = row_of(app, "#nb-table", "fe80::ff:2")
+        up = row_of(app, "#nb-table", RELAY_2)
         assert up[0] == "● up" and up[3] == "█" * 16
-        spec = table(app, "#nb-table").specs("fe80::ff:1%w02ef0bea1")
+        spec = table(app, "#nb-table").specs(RELAY_1_HOP)
         assert spec is not None and spec[1][1] == "lost"  # drawn in the dimmed role
     app = demo_app(stop_at=40)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("2")
-        assert row_of(app, "#nb-table", "fe80::ff:1")[0] == "● up"
+        assert row_of(app, "#nb-table", RELAY_1)[0] == "● up"
 
 
 async def test_routes_filter_sort_and_detail() -> None:
@@ -213,7 +225,7 @@ async def test_routes_filter_sort_and_detail() -> None:
         bar = app.screen.query_one("#rt-filter", FilterBar)
         assert app.focused is bar
         await pilot.press(*"2:1")
-        assert routes.row_count == 2 and all(SITE_B in r[1] for r in routes.plain_rows())
+        assert routes.row_count == 2 and all(r[1] == "srv-b1" for r in routes.plain_rows())
         await pilot.press("space", "!", "i", "n", "f")
         assert routes.row_count == 1 and routes.plain_rows()[0][0] == "● sel"
         await pilot.press("enter")
@@ -625,8 +637,47 @@ async def test_stale_header_after_a_lost_connection() -> None:
         await pilot.pause()
         info = app.screen.query_one(NodeBar).info
         assert info.stale and info.link_text.startswith("STALE 3.0 s — reconnecting")
-        bar = app.screen.query_one("#nb-link")
-        assert bar.has_class("-stale") and bar.has_class("-reconnecting")
+        assert info.badge == "END"  # a replay over: one badge, END, never "LIVE" beside it
+        assert "LIVE" not in screen_text(app).splitlines()[0]
+
+
+def test_status_badge_is_one_state_at_a_time() -> None:
+    live, down = LinkState.LIVE, LinkState.RECONNECTING
+    assert status_badge(live) == ("● LIVE", "-live")
+    assert status_badge(down, stale=True) == ("STALE", "-stale")
+    assert status_badge(down, stale=True, paused=True) == ("STALE", "-stale")
+    assert status_badge(live, paused=True) == ("PAUSED", "-paused")
+    assert status_badge(live, replay=True, speed=4) == ("REPLAY 4×", "-replay")
+    assert status_badge(live, replay=True, speed=0) == ("REPLAY max", "-replay")
+    assert status_badge(live, replay=True, ended=True) == ("END", "-end")
+    assert status_badge(live, replay=True, ended=True, paused=True) == ("PAUSED", "-paused")
+    assert status_badge(LinkState.CONNECTING) == ("connecting…", "-connecting")
+    assert status_badge(down) == ("reconnecting", "-reconnecting")
+
+
+async def test_stale_rows_are_dimmed_marked_and_their_since_frozen() -> None:
+    app = demo_app(stop_at=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        start = app.now()
+        live = dest_row(app, SITE_B)["since"]
+        app.clock = lambda: start + 30  # the clock moves on: a live row's "since" follows
+        app.refresh_now(force=True)
+        await pilot.pause()
+        assert dest_row(app, SITE_B)["since"] != live
+        app.feed.journal.note_state(LinkState.RECONNECTING, "babeld closed the connection", start)
+        app.refresh_now(force=True)
+        await pilot.pause()
+        frozen = dest_row(app, SITE_B)
+        assert frozen["since"] == live  # frozen when the connection was lost
+        assert "stale" in frozen["state"]
+        spec = table(app, "#fo-table").specs(SITE_B + "/128")
+        assert spec is not None and all(cell[1] in ("lost dim", "lost") for cell in spec)
+        app.clock = lambda: start + 90
+        app.refresh_now(force=True)
+        await pilot.pause()
+        assert dest_row(app, SITE_B)["since"] == live
+        assert "STALE" in screen_text(app)
 
 
 def test_bare_meshtui_falls_back_to_the_demo(

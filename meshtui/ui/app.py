@@ -38,9 +38,10 @@ from pathlib import Path
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.events import Key
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import ContentSwitcher, Footer
+from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
 from meshtui.core.model import NodeModel
@@ -75,7 +76,8 @@ from meshtui.ui.views.interfaces import InterfacesView
 from meshtui.ui.views.neighbours import NeighboursView
 from meshtui.ui.views.routes import RoutesView
 from meshtui.ui.widgets.banner import Banner
-from meshtui.ui.widgets.nodebar import HeaderInfo, NodeBar
+from meshtui.ui.widgets.footer import KeyFooter
+from meshtui.ui.widgets.nodebar import HeaderInfo, NodeBar, status_badge
 
 REFRESH_INTERVAL = 0.2
 """Seconds between two refreshes of the visible view (5 Hz)."""
@@ -193,7 +195,7 @@ class MainScreen(Screen[None]):
         with ContentSwitcher(initial=FailoverView.view_id, id="views"):
             for cls in VIEW_CLASSES:
                 yield cls()
-        yield Footer()
+        yield KeyFooter()
 
 
 class LabMainScreen(MainScreen):
@@ -245,6 +247,7 @@ class MeshApp(App[int]):
         Binding("plus,equals_sign", "speed(1)", "Faster", id="replay.faster"),
         Binding("minus", "speed(-1)", "Slower", id="replay.slower"),
         Binding("t", "next_theme", "Theme", id="app.theme"),
+        Binding("a", "toggle_addresses", "Addresses", id="app.addresses"),
         Binding("n", "next_node", "Next node", id="app.node"),
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
@@ -277,6 +280,11 @@ class MeshApp(App[int]):
             (f.source.meta["inventory"] for f in feeds if f.source.meta.get("inventory")), None
         )
         self.names = Names.build(self.inventory, {})
+        for feed in feeds:  # names a recording carries (its header's names= field)
+            recorded = feed.source.meta.get("names")
+            if isinstance(recorded, dict):
+                self.names.add_names(recorded)
+        self.show_addresses = False
         self.collector = CalmCollector()
         if not feeds:
             raise ValueError("the dashboard needs at least one node")
@@ -325,6 +333,14 @@ class MeshApp(App[int]):
     def get_default_screen(self) -> Screen:
         """The main screen (with the lab's write actions when there is a lab)."""
         return LabMainScreen() if self.lab is not None else MainScreen()
+
+    def on_key(self, event: Key) -> None:
+        """The first key folds the banner to one line (the screen is the user's now)."""
+        try:
+            banner = self.screen_main().query_one(Banner)
+        except LookupError:
+            return
+        banner.collapse()
 
     def on_mount(self) -> None:
         """Start the sessions and the refresh timer."""
@@ -449,7 +465,8 @@ class MeshApp(App[int]):
             hello=self.hello,
             is_replay=feed.is_replay,
             open_detail=self.open_detail,
-            names=self.names if self.inventory is not None else None,
+            names=self.names,
+            addresses=self.show_addresses,
         )
 
     # ------------------------------------------------------------ refresh loop
@@ -497,10 +514,9 @@ class MeshApp(App[int]):
         ctx.full = force or wall - self._last_full >= FULL_REFRESH
         if ctx.full:
             self._last_full = wall
-            if self.inventory is not None:  # names from what the live nodes say
-                for feed in self.feeds:
-                    if feed.session.state is SessionState.LIVE:
-                        self.names.learn(feed.name, feed.session.model)
+            for each in self.feeds:  # names from what the live nodes say
+                if each.session.state is SessionState.LIVE:
+                    self.names.learn(each.name, each.session.model, self._own_label(each))
         with self.batch_update():
             view = self.view()
             stats = view.refresh_view(ctx)
@@ -530,6 +546,13 @@ class MeshApp(App[int]):
             return
         backlog = self.pump.backlog if self.pump is not None else 0
         self.collector.tick(lines, backlog)
+
+    def _own_label(self, feed: NodeFeed) -> str | None:
+        """What a node calls itself when its own name says nothing: babeld's ``host``."""
+        generic = feed.is_replay or feed.name in ("local", "babeld", "babel")
+        if self.inventory is not None or not generic:
+            return None
+        return feed.model.node.host or None
 
     def _header_info(self) -> HeaderInfo:
         feed = self.feed
@@ -563,6 +586,22 @@ class MeshApp(App[int]):
                 else f"REPLAY {_mmss(offset)}/{_mmss(duration)}{end}"
             )
         view_title = next(c.title for c in VIEW_CLASSES if c.view_id == self.view_name)
+        badge, badge_class = status_badge(
+            link.state,
+            stale=link.stale,
+            replay=position is not None,
+            speed=position[2] if position is not None else 1.0,
+            paused=self.paused,
+            ended=feed.replay_finished,
+        )
+        if position is not None:
+            detail = f"{_mmss(position[0])}/{_mmss(position[1])}"
+        elif link.stale:  # "STALE 3.0 s — reconnecting: why" beside the STALE badge
+            detail = text.replace("STALE ", "for ", 1).replace("STALE — ", "", 1)
+        elif link.state is not LinkState.LIVE:
+            detail = link.message
+        else:
+            detail = ""
         return HeaderInfo(
             node=feed.name,
             host=node.host,
@@ -577,6 +616,9 @@ class MeshApp(App[int]):
             paused=self.paused,
             view=view_title,
             nodes=f"{self.current + 1}/{len(self.feeds)}" if len(self.feeds) > 1 else "",
+            badge=badge,
+            badge_class=badge_class,
+            detail=detail,
         )
 
     def _update_header(self) -> None:
@@ -787,6 +829,7 @@ class MeshApp(App[int]):
             ),
             HelpKey("r", "raw babeld lines instead of events (again: back)", "Events"),
             HelpKey("s", "save the log (as shown, filtered) to a file", "Events"),
+            HelpKey("a", "addresses instead of node names (again: names)"),
             HelpKey("t", "next theme"),
             HelpKey("ctrl+p", "command palette (view: …, theme: …, events: …)"),
             HelpKey("?", "this help"),
@@ -812,6 +855,12 @@ class MeshApp(App[int]):
             else:
                 feed.resume()
         self.refresh_now(force=not self.paused)
+
+    def action_toggle_addresses(self) -> None:
+        """Show node names (default) or the addresses babeld prints, in every view."""
+        self.show_addresses = not self.show_addresses
+        self.notify("addresses" if self.show_addresses else "node names", timeout=2)
+        self.refresh_now(force=True)
 
     def action_speed(self, step: int) -> None:
         """Replay faster (+1) or slower (-1)."""

@@ -110,7 +110,8 @@ class ViewContext:
         open_detail: opens the destination detail screen for (prefix, src).
         full: redraw every row (periodically, and after anything but new data);
             otherwise views may only look at what changed.
-        names: inventory node names for hops and prefixes (None without an inventory).
+        names: node names for hops and prefixes (inventory, recording, learnt live).
+        addresses: show addresses instead of names (the ``a`` toggle).
     """
 
     node: str
@@ -124,14 +125,24 @@ class ViewContext:
     open_detail: Callable[[str, str], None] | None = None
     full: bool = True
     names: Names | None = None
+    addresses: bool = False
 
     def hop(self, via: str, interface: str) -> str:
-        """A next hop as the operator reads it: ``relay-1 (wg-r1)``, else ``fe80::1%wg-r1``."""
-        if self.names is not None:
-            name = self.names.neighbour(self.node, via, interface)
+        """A next hop as the operator reads it: ``relay-1``, else its /128, else ``fe80::1%wg-r1``.
+
+        With :attr:`addresses`, always ``via%interface``.
+        """
+        if self.names is None or self.addresses:
+            return fmt.hop(via, interface)
+        return self.names.label_hop(self.node, via, interface)
+
+    def dest(self, prefix: str) -> str:
+        """A destination as the operator reads it: ``srv-b1``, else the prefix (no ``/128``)."""
+        if self.names is not None and not self.addresses:
+            name = self.names.node_of_prefix(prefix) if prefix.endswith("/128") else None
             if name is not None:
-                return f"{name} ({interface})"
-        return fmt.hop(via, interface)
+                return name
+        return fmt.prefix(prefix)
 
 
 class View(Vertical):

@@ -1,6 +1,7 @@
 """The Neighbours view: every Babel neighbour's link figures, and the ones lost recently.
 
-Per neighbour: state, interface, address, the reach history drawn as 16
+Per neighbour: state, interface, the neighbour (its node name when known,
+else its /128, else its address; ``a`` shows addresses), the reach history drawn as 16
 cells (newest Hello on the left), Hellos heard and loss, rxcost / txcost /
 cost, rtt / rttcost, and flags: ``ASYM`` when the neighbour hears us much
 worse than we hear it (txcost > 2 × rxcost), ``degrading`` while it misses
@@ -55,7 +56,7 @@ class NeighboursView(View):
             [
                 Column("state", "state", 16),
                 Column("if", "interface"),
-                Column("address", "address"),
+                Column("address", "neighbour"),
                 Column("reach", "reach (newest left)", 19),
                 Column("heard", "heard", 11),
                 Column("rxcost", "rxcost", 6),
@@ -103,10 +104,13 @@ class NeighboursView(View):
                 if degrading and neigh.degrading_since is not None
                 else ""
             )
+            name = ctx.hop(neigh.address, neigh.interface)
+            if name == key:
+                name = neigh.address  # nothing better known: the interface has its column
             if flt.active:
                 state = "lost" if lost else ("degrading" if degrading else "up")
                 flags = "asym" if neigh.asymmetric else ""
-                if not flt.matches(f"{key} {state} {flags}".lower()):
+                if not flt.matches(f"{key} {name} {state} {flags}".lower()):
                     continue
             sig = (
                 neigh.reach,
@@ -119,6 +123,7 @@ class NeighboursView(View):
                 lost_text,
                 deg_text,
                 neigh.asymmetric,
+                name,
             )
 
             def build(
@@ -126,13 +131,16 @@ class NeighboursView(View):
                 lost: bool = lost,
                 lost_text: str = lost_text,
                 deg_text: str = deg_text,
+                name: str = name,
             ) -> tuple[CellSpec, ...]:
-                return self._cells(neigh, lost, lost_text, deg_text)
+                return self._cells(neigh, lost, lost_text, deg_text, name)
 
             yield key, sig, build
 
     @staticmethod
-    def _cells(neigh: Neighbour, lost: bool, lost_text: str, deg_text: str) -> tuple[CellSpec, ...]:
+    def _cells(
+        neigh: Neighbour, lost: bool, lost_text: str, deg_text: str, name: str
+    ) -> tuple[CellSpec, ...]:
         base = "lost" if lost else ""
         if lost:
             state: CellSpec = (f"✖ lost {lost_text} ago" if lost_text else "✖ lost", "node-down", 0)
@@ -160,7 +168,7 @@ class NeighboursView(View):
         return (
             state,
             (neigh.interface, base, neigh.interface),
-            (neigh.address, base, neigh.address),
+            (name, base, neigh.address),
             (cells, "", neigh.heard),
             (f"{neigh.heard}/16 {neigh.loss_pct:.0f}%", base, neigh.heard),
             (fmt.metric(neigh.rxcost), base, neigh.rxcost),

@@ -96,10 +96,12 @@ class RoutesView(View):
         flt = self.filter
         for route in routes:
             mark = route_mark(route)
+            dest = ctx.dest(route.prefix)
+            via = ctx.hop(route.via, route.interface)
             if flt.active:
                 hay = (
-                    f"{mark[0]} {route.prefix} {route.src} {route.router_id} {route.metric} "
-                    f"{route.via} {route.interface}"
+                    f"{mark[0]} {route.prefix} {dest} {route.src} {route.router_id} "
+                    f"{route.metric} {route.via} {via} {route.interface}"
                 ).lower()
                 if not flt.matches(hay):
                     if hidden is not None:
@@ -112,29 +114,35 @@ class RoutesView(View):
                 route.refmetric,
                 route.router_id,
                 changed,
+                dest,
+                via,
             )
 
             def build(
-                route: Route = route, mark: tuple[str, str, int] = mark, changed: str = changed
+                route: Route = route,
+                mark: tuple[str, str, int] = mark,
+                changed: str = changed,
+                dest: str = dest,
+                via: str = via,
             ) -> tuple[CellSpec, ...]:
-                return self._cells(route, mark, changed, now)
+                return self._cells(route, mark, changed, now, dest, via)
 
             yield route_key(route), sig, build
 
     @staticmethod
     def _cells(
-        route: Route, mark: tuple[str, str, int], changed: str, now: float
+        route: Route, mark: tuple[str, str, int], changed: str, now: float, dest: str, via: str
     ) -> tuple[CellSpec, ...]:
         lost = mark[2] == 3
         base = "route-lost" if lost else ""
         return (
             mark,
-            (fmt.prefix(route.prefix), base, (route.prefix, route.src, mark[2], route.via)),
+            (dest, base, (route.prefix, route.src, mark[2], route.via)),
             ("" if route.src in DEFAULT_SRC else route.src, base, route.src),
             (route.router_id, base, route.router_id),
             (fmt.metric(route.metric), base, route.metric),
             (fmt.metric(route.refmetric), base, route.refmetric),
-            (route.via, base, route.via),
+            (via, base, route.via),
             (route.interface, base, route.interface),
             (changed, base, -route.last_change),
         )

@@ -29,6 +29,9 @@ class HeaderInfo:
         paused: the display (and a replay) is paused.
         view: the current view's title.
         nodes: "2/3" when several nodes are open, else "".
+        badge: the one status badge (see :func:`status_badge`); "" for the link's.
+        badge_class: its CSS class (``-live``, ``-stale``, ``-paused``, ``-replay``, ``-end``…).
+        detail: beside the badge: a replay's position, a lost connection's reason.
     """
 
     node: str = ""
@@ -44,6 +47,45 @@ class HeaderInfo:
     paused: bool = False
     view: str = ""
     nodes: str = ""
+    badge: str = ""
+    badge_class: str = ""
+    detail: str = ""
+
+
+def status_badge(
+    link: LinkState,
+    *,
+    stale: bool = False,
+    replay: bool = False,
+    speed: float = 1.0,
+    paused: bool = False,
+    ended: bool = False,
+) -> tuple[str, str]:
+    """The one status badge (text, CSS class): never two states at once.
+
+    A replay: ``PAUSED`` (the user's last word), else ``END`` once over,
+    else ``REPLAY 4×`` (``REPLAY max`` as fast as possible). A live node:
+    ``STALE`` while the tables are from a lost connection (paused or not),
+    else ``PAUSED``, else ``● LIVE``, or the connection state
+    (``connecting…``, ``reconnecting``, ``FAILED``).
+    """
+    if replay:
+        if paused:
+            return ("PAUSED", "-paused")
+        if ended:
+            return ("END", "-end")
+        return (f"REPLAY {speed:g}×" if speed > 0 else "REPLAY max", "-replay")
+    if stale:
+        return ("STALE", "-stale")
+    if paused:
+        return ("PAUSED", "-paused")
+    if link is LinkState.LIVE:
+        return ("● LIVE", "-live")
+    if link in (LinkState.CONNECTING, LinkState.SYNCING):
+        return (f"{link.value}…", "-connecting")
+    if link is LinkState.RECONNECTING:
+        return ("reconnecting", "-reconnecting")
+    return (link.value.upper(), "-failed")
 
 
 _LINK_CLASSES = {
@@ -59,9 +101,11 @@ _LINK_CLASSES = {
 class NodeBar(Horizontal):
     """The header line: node identity, connection badge, replay/pause state, mode badge.
 
-    Visual state is carried by CSS classes on the badges: ``-live``,
-    ``-connecting``, ``-reconnecting``, ``-failed``, ``-stale`` on
-    ``#nb-link``; ``-read-only`` / ``-write`` on ``#nb-mode``.
+    One status badge (``#nb-link``, see :func:`status_badge`) whose CSS class
+    carries the state: ``-live``, ``-connecting``, ``-reconnecting``,
+    ``-failed``, ``-stale``, ``-paused``, ``-replay``, ``-end``; beside it
+    (``#nb-replay``) a replay's position or why the connection is down;
+    ``-read-only`` / ``-write`` on ``#nb-mode``.
     """
 
     DEFAULT_CSS = """
@@ -106,9 +150,17 @@ class NodeBar(Horizontal):
     }
     NodeBar #nb-replay {
         color: $accent;
+        max-width: 50%;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
-    NodeBar #nb-replay.-paused {
+    NodeBar #nb-link.-replay {
         background: $accent;
+        color: $background;
+        text-style: bold;
+    }
+    NodeBar #nb-link.-paused, NodeBar #nb-link.-end {
+        background: $warning;
         color: $background;
         text-style: bold;
     }
@@ -133,8 +185,8 @@ class NodeBar(Horizontal):
         yield Label("meshtui", id="nb-app")
         yield Label("", id="nb-view")
         yield Label("", id="nb-identity")
-        yield Label("", id="nb-replay")
         yield Label("", id="nb-link")
+        yield Label("", id="nb-replay")
         yield Label("", id="nb-mode")
 
     def show(self, info: HeaderInfo) -> None:
@@ -154,18 +206,19 @@ class NodeBar(Horizontal):
             parts.append(info.version)
         self.query_one("#nb-identity", Label).update("  ".join(parts))
         link = self.query_one("#nb-link", Label)
-        link.update(info.link_text)
-        classes = {name: False for name in set(_LINK_CLASSES.values()) | {"-stale"}}
-        classes[_LINK_CLASSES[info.link]] = True
-        classes["-stale"] = info.stale
-        link.set_classes([name for name, on in classes.items() if on])
+        if info.badge:
+            link.update(info.badge)
+            link.set_classes([info.badge_class] if info.badge_class else [])
+        else:
+            link.update(info.link_text)
+            classes = {name: False for name in set(_LINK_CLASSES.values()) | {"-stale"}}
+            classes[_LINK_CLASSES[info.link]] = True
+            classes["-stale"] = info.stale
+            link.set_classes([name for name, on in classes.items() if on])
         replay = self.query_one("#nb-replay", Label)
-        text = info.replay
-        if info.paused:
-            text = f"PAUSED  {text}" if text else "PAUSED"
+        text = info.detail if info.badge else info.replay
         replay.update(text)
         replay.display = bool(text)
-        replay.set_class(info.paused, "-paused")
         mode = self.query_one("#nb-mode", Label)
         mode.update("READ-ONLY" if info.read_only else info.write_label)
         mode.set_classes(["-read-only"] if info.read_only else ["-write"])
