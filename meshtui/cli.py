@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "meshtui.commands.ui",  # the dashboard and `demo`
     "meshtui.commands.export",  # export (Prometheus metrics, alert rules)
     "meshtui.commands.rehearse",  # rehearse (relay outages in a replica of the mesh)
+    "meshtui.commands.why",  # why (babeld's own smoothed metrics and feasibility)
 ]
 
 
