@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import struct
 import subprocess
 import time
 from collections.abc import Iterable
@@ -146,14 +144,11 @@ def socket_peer_netns(path: str) -> str | None:
     Uses the peer's credentials (SO_PEERCRED) on a short connection; returns
     ``/proc/PID/ns/net`` for a babeld in another namespace, None otherwise.
     """
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(2.0)
-            sock.connect(path)
-            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
-    except OSError:
+    from meshtui.transport.tables import socket_peer_pid
+
+    pid = socket_peer_pid(path)
+    if pid is None:
         return None
-    pid = struct.unpack("3i", creds)[0]
     theirs = f"/proc/{pid}/ns/net"
     mine = _netns_inode("/proc/self/ns/net")
     other = _netns_inode(theirs)
