@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 from meshtui.core.sanitize import inert
 
@@ -45,12 +46,20 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         default = action.default
         if (
             "%(default)" in text
+            or "(default" in text
             or not action.option_strings
             or default in (None, False, argparse.SUPPRESS)
             or default == []
         ):
             return action.help
         return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (argparse prints the whole usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {inert(message)} (see `{self.prog} --help`)\n")
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -82,7 +91,7 @@ def _version() -> str:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser from every available command module."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="meshtui",
         description="Terminal dashboard for babeld meshes.",
     )

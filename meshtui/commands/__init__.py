@@ -2,12 +2,53 @@
 
 from __future__ import annotations
 
+import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TextIO
 
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path, load_inventory
 from meshtui.core.sanitize import inert
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def seconds(text: str) -> float:
+    """argparse type: a duration in seconds, more than 0."""
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds more than 0")
+    return value
+
+
+def speed(text: str) -> float:
+    """argparse type: a replay speed, more than 0 (1 = real time), or 0 for as fast as possible."""
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a speed more than 0 (1 = real time), or 0 for as fast as possible"
+        )
+    return value
+
+
+def tcp_port(text: str) -> int:
+    """argparse type: a TCP port, 1–65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port") from None
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"{value}: not a TCP port (1–65535)")
+    return value
 
 
 def say(text: str, file: TextIO | None = None) -> None:

@@ -38,7 +38,15 @@ from meshtui.commands import inventory_from_arg, say, warn
 from meshtui.core.inventory import Inventory, InventoryError, require_for_config
 from meshtui.core.sanitize import inert
 
-__all__ = ["PromptOperator", "register", "run_deploy"]
+__all__ = ["EXAMPLES", "PromptOperator", "register", "run_deploy"]
+
+EXAMPLES = {
+    "deploy": """
+meshtui deploy --inventory mesh.toml --dry-run     # lint and diff only, nothing written
+meshtui deploy --inventory mesh.toml --node edge-fra
+meshtui deploy --inventory mesh.toml --yes --confirm-timeout 60
+""",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

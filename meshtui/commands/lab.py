@@ -17,6 +17,28 @@ from meshtui.lab.lab import Lab, LabError, missing_prerequisites
 from meshtui.lab.state import clean_stale, list_labs
 from meshtui.lab.topology import MAX_RELAYS, MAX_SERVERS, MAX_SITES
 
+EXAMPLES = {
+    "lab": """
+meshtui lab up --hello 1 && meshtui lab fail relay-1 && meshtui lab heal relay-1
+meshtui lab status
+meshtui lab down
+""",
+    "lab up": """
+meshtui lab up                                    # 2 sites, 2 relays, hello 1 s
+meshtui lab up --sites 3 --relays 3 --hello 4
+""",
+    "lab down": "meshtui lab down --lab ID\nmeshtui lab down --all",
+    "lab status": "meshtui lab status\nmeshtui lab status --lab ID",
+    "lab fail": "meshtui lab fail relay-1          # babeld runs on; its Babel is dropped",
+    "lab heal": "meshtui lab heal relay-1",
+    "lab kill": "meshtui lab kill edge-b\nmeshtui lab kill edge-b --signal KILL",
+    "lab start": "meshtui lab start edge-b",
+    "lab restart": "meshtui lab restart relay-2",
+    "lab roam": "meshtui lab roam srv-a1 b                # srv-a1 moves to site b with its /128",
+    "lab exec": "meshtui lab exec edge-a -- ip -6 route\nmeshtui lab exec relay-1 -- wg show",
+    "lab clean": "meshtui lab clean\nmeshtui lab clean --all",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``lab`` and its sub-commands."""

@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import os
 import signal
+import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from meshtui.cli import CliError
-from meshtui.commands import inventory_from_arg, say, warn
+from meshtui.commands import inventory_from_arg, say, seconds, speed, tcp_port, warn
 from meshtui.core import foresight
 from meshtui.core.events import Event, EventType
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
@@ -48,15 +50,41 @@ from meshtui.transport.sources import (
     tried_targets,
 )
 
+EXAMPLES = {
+    "status": """
+meshtui status --socket /run/babeld.sock
+meshtui status --port 33123 --json | jq '.destinations'
+meshtui status --inventory mesh.toml --node relay-fra
+meshtui status --replay outage.rec --speed 0
+""",
+    "watch": """
+meshtui watch --socket /run/babeld.sock
+meshtui watch --inventory mesh.toml --json
+meshtui watch --replay outage.rec --speed 10 --duration 60
+""",
+    "record": """
+meshtui record --socket /run/babeld.sock -o outage.rec --duration 600
+meshtui record --port 33123 -o outage.rec --force
+meshtui record --inventory mesh.toml --node edge-a -o edge-a.rec
+""",
+}
+
 
 def add_target_args(parser: argparse.ArgumentParser) -> None:
     """Options that choose which babeld to read."""
-    group = parser.add_argument_group("babeld to read")
-    group.add_argument("--socket", metavar="PATH", help="babeld's unix control socket (local-path)")
-    group.add_argument("--port", metavar="N", type=int, help="babeld's TCP control port on [::1]")
-    group.add_argument("--replay", metavar="FILE", help="a recording made with `meshtui record`")
+    group = parser.add_argument_group("babeld to read (one of --socket, --port, --replay)")
+    one = group.add_mutually_exclusive_group()
+    one.add_argument("--socket", metavar="PATH", help="babeld's unix control socket (local-path)")
+    one.add_argument(
+        "--port", metavar="N", type=tcp_port, help="babeld's TCP control port on [::1]"
+    )
+    one.add_argument("--replay", metavar="FILE", help="a recording made with `meshtui record`")
     group.add_argument(
-        "--speed", type=float, default=1.0, help="replay speed (1 = real time, 0 = at once)"
+        "--speed",
+        type=speed,
+        default=1.0,
+        metavar="X",
+        help="replay speed: more than 0 (1 = real time), or 0 for as fast as possible",
     )
     group.add_argument(
         "--inventory",
@@ -121,6 +149,7 @@ def resolve_sources(args: argparse.Namespace) -> list[Source]:
         except RecordingError as exc:
             raise CliError(str(exc)) from None
     if getattr(args, "socket", None):
+        _check_socket_path(args.socket)
         return [local_source(args.socket)]
     if getattr(args, "port", None) is not None:
         if not 0 < args.port < 65536:
@@ -138,6 +167,20 @@ def resolve_sources(args: argparse.Namespace) -> list[Source]:
             "`local-port 33123`"
         )
     return [local_source(target)]
+
+
+def _check_socket_path(path: str) -> None:
+    """A path that exists but is no socket is named as such (connecting would say "refused")."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # missing or unreadable: connecting says which, with the usual hints
+    if not stat.S_ISSOCK(mode):
+        what = "a directory" if stat.S_ISDIR(mode) else "a file"
+        raise CliError(
+            f"{path}: not a socket ({what}); babeld's control socket is the path `local-path` "
+            "names in babeld.conf (e.g. /run/babeld.sock)"
+        )
 
 
 # --------------------------------------------------------------------- status
@@ -636,6 +679,10 @@ def cmd_record(args: argparse.Namespace) -> int:
         raise CliError("record reads one node: name it with --socket or --port")
     source = sources[0]
     out_path = Path(args.output)
+    if out_path.exists() and not args.force:
+        raise CliError(f"{out_path} exists: pass --force to overwrite it")
+    if out_path.is_dir():
+        raise CliError(f"{out_path} is a directory: name a file with -o")
     tmp = out_path.with_name(f".{out_path.name}.part")
     try:
         fh = tmp.open("w", encoding="utf-8")
@@ -671,20 +718,40 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", help="print one snapshot of babeld's tables and exit")
     add_target_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait per node")
+    p.add_argument(
+        "--timeout", type=seconds, default=10.0, metavar="S", help="seconds to wait per node"
+    )
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("watch", help="stream routing events (failover, unreachable, ...)")
     add_target_args(p)
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.add_argument("-v", "--verbose", action="store_true", help="also every route added/removed")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "--duration",
+        type=seconds,
+        metavar="S",
+        help="stop after this many seconds (default: never)",
+    )
     p.set_defaults(func=cmd_watch)
 
     p = sub.add_parser("record", help="record babeld's raw stream for replay")
     add_target_args(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE")
-    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="the recording to write (written whole at the end; an existing file is kept "
+        "unless --force)",
+    )
+    p.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    p.add_argument(
+        "--duration",
+        type=seconds,
+        metavar="S",
+        help="stop after this many seconds (default: until Ctrl-C)",
+    )
     p.add_argument(
         "--names",
         metavar="INVENTORY",

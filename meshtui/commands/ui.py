@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from meshtui.cli import CliError
-from meshtui.commands import warn
+from meshtui.commands import speed, warn
 from meshtui.commands.live import add_target_args, resolve_sources
 from meshtui.core.inventory import default_inventory_path
 from meshtui.transport.replay import RecordingError
@@ -190,6 +190,28 @@ def _live_demo(args: argparse.Namespace) -> int:
             warn(f"lab teardown: {problem}")
 
 
+EXAMPLES = {
+    "": """
+meshtui                                           # the dashboard: the local babeld, else the demo
+meshtui status --socket /run/babeld.sock --json
+meshtui watch --inventory mesh.toml
+meshtui lint /etc/babeld.conf
+meshtui SUBCOMMAND --help                         # options and examples of each
+""",
+    "dashboard": """
+meshtui                                           # the local babeld, else the demo
+meshtui --socket /run/babeld.sock
+meshtui --inventory mesh.toml --write              # every node over SSH; D deploys
+meshtui --replay outage.rec --config edge-a.conf
+""",
+    "demo": """
+meshtui demo
+meshtui demo --speed 4 --theme meshtui-contrast
+meshtui demo --live                                # root: a real lab mesh, fail/heal relays
+""",
+}
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``dashboard`` (the default command) and ``demo``."""
     p = sub.add_parser(
@@ -220,7 +242,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Replay the shipped recording of a real relay outage at real speed "
         "(space pauses, + / - change speed); --live builds the lab instead (root).",
     )
-    p.add_argument("--speed", type=float, default=1.0, help="replay speed (1 = real time)")
+    p.add_argument(
+        "--speed",
+        type=speed,
+        default=1.0,
+        metavar="X",
+        help="replay speed: more than 0 (1 = real time), or 0 for as fast as possible",
+    )
     p.add_argument("--theme", metavar="NAME", help="theme name")
     p.add_argument(
         "--live",

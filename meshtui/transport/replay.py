@@ -124,7 +124,10 @@ def load_recording(path: Path | str) -> list[Segment]:
             f"closing 'ok'): truncated?"
         )
     segments.append(Segment(tuple(current)))
-    return [s for s in segments if s.lines]
+    segments = [s for s in segments if s.lines]
+    if not segments:
+        raise RecordingError(f"{path}:1: the recording holds no babeld lines (only a header)")
+    return segments
 
 
 def recorded_names(path: Path | str) -> dict[str, str]:
