@@ -254,3 +254,63 @@ def test_prometheus_sees_edge_a_fail_over_from_relay_1_to_relay_2(
                 lab.heal_relay("relay-1")
         finally:
             prom.child.stop()
+
+
+def _values(url: str, name: str) -> dict[str, float]:
+    """``{node: value}`` of one metric, from a scrape."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    out = {}
+    for family in text_string_to_metric_families(http_get(f"{url}/metrics")):
+        for s in family.samples:
+            if s.name == name:
+                out[s.labels["node"]] = s.value
+    return out
+
+
+def babeld_clients(lab: Any, node: str) -> int:
+    """Connections babeld on ``node`` holds on its control socket (it serves at most 4)."""
+    res = lab.exec(node, ["ss", "-xpH"])
+    sock = lab.socket_path(node)
+    return sum(
+        1
+        for line in res.stdout.splitlines()
+        if "ESTAB" in line and '"babeld"' in line and f" {sock} " in line
+    )
+
+
+def test_one_connection_per_node_whatever_the_scrapes_and_reconnect(healthy_lab: Any) -> None:
+    """Scrapes read the live models (no dump, no connection per scrape); a babeld
+    killed and started again is down, then up with a resync counted."""
+    lab = healthy_lab
+    with exporter(lab) as url:
+        wait_for(
+            lambda: (up := _values(url, "meshtui_node_up")) and set(up.values()) == {1.0} and up,
+            60,
+            "every node live",
+        )
+        assert {n: babeld_clients(lab, n) for n in lab.nodes} == dict.fromkeys(lab.nodes, 1)
+        for _ in range(20):
+            http_get(f"{url}/metrics")
+        assert {n: babeld_clients(lab, n) for n in lab.nodes} == dict.fromkeys(lab.nodes, 1)
+        assert _values(url, "meshtui_resyncs_total") == dict.fromkeys(lab.nodes, 0.0)
+
+        lab.kill_babeld("srv-a1")
+        try:
+            wait_for(
+                lambda: _values(url, "meshtui_node_up").get("srv-a1") == 0.0, 30, "srv-a1 down"
+            )
+            lab.start_babeld("srv-a1")
+            wait_for(
+                lambda: (
+                    _values(url, "meshtui_resyncs_total").get("srv-a1", 0) >= 1
+                    and _values(url, "meshtui_node_up").get("srv-a1") == 1.0
+                ),
+                60,
+                "srv-a1 up again, resynced",
+            )
+        finally:
+            if lab.babeld_pid("srv-a1") is None:
+                lab.start_babeld("srv-a1")
+        assert babeld_clients(lab, "srv-a1") == 1
+        assert set(_values(url, "meshtui_scrape_errors_total").values()) == {0.0}
