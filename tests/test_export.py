@@ -219,7 +219,9 @@ def test_label_values_go_through_the_sanitiser() -> None:
 async def test_hmac_keys_never_appear() -> None:
     """With an inventory that holds a key (value file), no metric shows its value."""
     inv = load_inventory(LAB_INVENTORY)
-    secret = inv.keys["site-link"].value_file.read_text().strip()
+    key_file = inv.keys["site-link"].value_file
+    assert key_file is not None
+    secret = key_file.read_text().strip()
     assert len(secret) >= 32
     async with replayed_exporter(route_metrics=True) as (exporter, _):
         exporter.names = Names(inv)
@@ -233,7 +235,7 @@ def test_a_broken_node_counts_a_scrape_error_and_the_others_are_served() -> None
     good = _evil_model()
     broken = NodeModel()
     broken.node.host = "b"
-    broken.neighbours = None  # type: ignore[assignment] - a bug in the model
+    broken.neighbours = None  # type: ignore[assignment]  # a bug in the model
     counters = Counters()
     families = collect(
         [

@@ -233,7 +233,7 @@ def test_prometheus_sees_edge_a_fail_over_from_relay_1_to_relay_2(
                 )
                 assert INTER_SITE <= _dests(moved)
 
-                def failover_alerts() -> set[str]:
+                def failover_alerts() -> set[str] | bool:
                     firing = prom.firing("MeshtuiFailover")
                     dests = {a["labels"]["dest"] for a in firing if a["labels"]["node"] == "edge-a"}
                     return INTER_SITE <= dests and dests

@@ -189,9 +189,9 @@ def _serve_http(registry: Any, listen: str) -> Any:
         server, _thread = start_http_server(port, addr=host, registry=registry)
     except OSError as exc:
         raise CliError(f"--listen {listen}: {exc.strerror or exc}") from None
-    bound = server.server_address
-    shown = f"[{bound[0]}]" if ":" in str(bound[0]) else str(bound[0])
-    warn(f"serving http://{shown}:{bound[1]}/metrics")
+    address, bound_port = server.socket.getsockname()[:2]
+    shown = f"[{address}]" if ":" in address else address
+    warn(f"serving http://{shown}:{bound_port}/metrics")
     return server
 
 
