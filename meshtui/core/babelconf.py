@@ -24,7 +24,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 
@@ -1215,12 +1215,3 @@ def parse_config(
         ValueError: ``version`` is not a supported babeld version.
     """
     return _Parser(text, filename, version or DEFAULT_VERSION, extra_interfaces).run()
-
-
-def with_filename(parsed: ParsedConfig, filename: str) -> ParsedConfig:
-    """The same result reported under another file name."""
-    return replace(
-        parsed,
-        filename=filename,
-        diagnostics=tuple(replace(d, file=filename) for d in parsed.diagnostics),
-    )

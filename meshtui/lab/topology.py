@@ -226,13 +226,6 @@ class Topology:
         """wireguard-go's device names (control sockets), every tunnel end."""
         return [t.wg_name for n in self.nodes for t in n.tunnels]
 
-    def relay_by_interface(self, node: str, interface: str) -> str | None:
-        """Which node is at the other end of ``interface`` on ``node`` (tunnels only)."""
-        for t in self.node(node).tunnels:
-            if t.interface == interface:
-                return t.peer
-        return None
-
 
 def namespace_name(lab_id: str, node: str) -> str:
     return f"{NS_PREFIX}{lab_id}-{node}"

@@ -127,21 +127,6 @@ async def open_local(target: Target, timeout: float = 5.0) -> StreamChannel:
     return StreamChannel(reader, writer)
 
 
-def check_greeting(model: NodeModel, where: str) -> None:
-    """Raise a :class:`ConnectError` unless the greeting was a supported babeld's."""
-    proto = model.node.protocol
-    if not proto:
-        raise ConnectError(
-            f"{where} is not a babeld control socket (no BABEL greeting)", "not-babeld"
-        )
-    if proto != SUPPORTED_PROTOCOL:
-        raise ConnectError(
-            f"{where} speaks babeld protocol {proto}; meshtui needs BABEL {SUPPORTED_PROTOCOL}"
-            " (babeld 1.8 or newer)",
-            "unsupported",
-        )
-
-
 def greeting_problem(first_line: str, where: str) -> ConnectError | None:
     """Check the first line a socket sent: None when it is babeld's greeting."""
     parsed = parse_line(first_line)

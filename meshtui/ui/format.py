@@ -1,18 +1,27 @@
-"""Plain-text formatting of babeld figures for the views (no markup, no colours)."""
+"""Plain-text formatting of babeld figures for the views (no markup, no colours).
+
+Outside text (babeld's lines, configs, SSH errors, inventory values) reaches a
+widget only through :func:`plain` (a Static or Label) or, for table cells and
+log lines, :func:`meshtui.core.sanitize.inert` directly: control characters and
+escapes shown, never obeyed, and never parsed as markup.
+"""
 
 from __future__ import annotations
 
 import time
 
+from textual.content import Content
+
 from meshtui.core.protocol import INFINITY
+from meshtui.core.sanitize import inert
+
+
+def plain(text: object, *, newlines: bool = True) -> Content:
+    """Text for a Static or Label that may hold outside text: inert, and not markup."""
+    return Content(inert(text, newlines=newlines))
 
 REACH_HEARD = "█"
 REACH_MISSED = "░"
-
-
-def reach_cells(reach: int) -> str:
-    """babeld's 16-bit reach history as 16 cells, newest Hello first (left)."""
-    return "".join(REACH_HEARD if reach & (1 << bit) else REACH_MISSED for bit in range(15, -1, -1))
 
 
 def metric(value: int) -> str:

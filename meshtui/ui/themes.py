@@ -263,10 +263,6 @@ class Palette:
     def __getitem__(self, role: str) -> Style:
         return self._styles[role]
 
-    def strong(self, role: str) -> Style:
-        """The role's colour, in bold."""
-        return self._styles[role] + self.bold
-
     def resolve(self, spec: str) -> Style:
         """The style for a spec: roles and modifiers separated by spaces (``"unreachable bold"``).
 
