@@ -20,6 +20,7 @@ def plain(text: object, *, newlines: bool = True) -> Content:
     """Text for a Static or Label that may hold outside text: inert, and not markup."""
     return Content(inert(text, newlines=newlines))
 
+
 REACH_HEARD = "█"
 REACH_MISSED = "░"
 
