@@ -394,3 +394,23 @@ def test_http_serves_metrics_of_a_replay() -> None:
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_a_node_not_live_is_down_and_keeps_its_counts() -> None:
+    counters = Counters()
+    counters.observe(
+        [
+            Event(EventType.FAILOVER, 1.0, prefix="fd00::1/128"),
+            Event(EventType.METRIC_CHANGED, 1.5, prefix="fd00::1/128"),
+            Event(EventType.FAILOVER, 2.0, prefix="fd00::1/128"),
+            Event(EventType.RESYNCED, 3.0),
+        ]
+    )
+    families = collect([NodeReading("x", None, False, counters)], Names(None))
+    got = samples(exposition(registry_for(families.copy)))
+    assert got["meshtui_node_up"] == [({"node": "x"}, 0.0)]
+    assert got["meshtui_resyncs_total"] == [({"node": "x"}, 1.0)]
+    assert got["meshtui_failovers_total"] == [
+        ({"node": "x", "prefix": "fd00::1/128", "dest": ""}, 2.0)
+    ]
+    assert "meshtui_node_info" not in got

@@ -262,7 +262,9 @@ def _node_families(out: _Out, reading: NodeReading, names: Names, matrix: Matrix
     out.add("meshtui_resyncs_total", node, counters.resyncs)
     if model is None:
         for prefix, count in sorted(counters.failovers.items()):
-            out.add("meshtui_failovers_total", node, count, prefix, names.describe_prefix(prefix))
+            out.add(
+                "meshtui_failovers_total", node, count, prefix, names.node_of_prefix(prefix) or ""
+            )
         return
     info = model.node
     out.add("meshtui_node_info", node, 1, info.version, info.my_id, info.host)
@@ -342,7 +344,9 @@ def _node_families(out: _Out, reading: NodeReading, names: Names, matrix: Matrix
             )
     for prefix, count in sorted(counters.failovers.items()):
         if prefix not in seen and prefix not in own:
-            out.add("meshtui_failovers_total", node, count, prefix, names.describe_prefix(prefix))
+            out.add(
+                "meshtui_failovers_total", node, count, prefix, names.node_of_prefix(prefix) or ""
+            )
 
 
 def _relay_families(
