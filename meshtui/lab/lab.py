@@ -56,7 +56,6 @@ from meshtui.lab.state import (
     LabState,
     destroy_lab,
     lock_state,
-    write_atomic,
 )
 from meshtui.lab.topology import (
     MGMT_IF,
@@ -67,6 +66,7 @@ from meshtui.lab.topology import (
     render_inventory,
     replica_topology,
 )
+from meshtui.paths import write_atomic
 
 __all__ = [
     "Lab",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import re
 import shutil
 import time
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from meshtui.lab.proc import LabError, ProcRef, netns_pids, run, terminate_pids
 from meshtui.lab.topology import LAB_ID_RE, NS_PREFIX, LabConfig
+from meshtui.paths import write_atomic
 
 __all__ = [
     "DEFAULT_ROOT",
@@ -33,7 +33,6 @@ __all__ = [
     "find_lab",
     "list_labs",
     "lock_state",
-    "write_atomic",
 ]
 
 DEFAULT_ROOT = Path("/run/meshtui-lab")  # shared by every lab on the machine: keep it fixed
@@ -41,20 +40,6 @@ STATE_FILE = "lab.json"
 WG_SOCKET_DIR = Path("/var/run/wireguard")
 _NS_RE = re.compile(rf"^{NS_PREFIX}([0-9a-f]{{6}})-")
 _ROOT_IF_RE = re.compile(r"^mt([0-9a-f]{6})m\d+$")
-
-
-def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` via a temp file, fsync and rename."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    raw = data.encode() if isinstance(data, str) else data
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, raw)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
 
 
 @dataclass
