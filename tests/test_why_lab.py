@@ -97,3 +97,42 @@ async def test_why_shows_babelds_smoothed_metrics_for_the_uninstalled_better_rou
         await runner
         if lab.relay_failed("relay-1"):
             lab.heal_relay("relay-1")
+
+
+async def test_the_detail_screen_asks_babeld_and_read_only_does_not_bind_it(
+    healthy_lab, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from meshtui.ui.app import make_app
+    from meshtui.ui.journal import LinkState
+    from meshtui.ui.screens.detail import DestinationScreen
+    from meshtui.ui.testing import NO_KEYMAP, until
+    from meshtui.ui.themes import BUNDLED_DIR
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    lab = healthy_lab
+    target = f"{lab.address('srv-b1')}/128"
+    for read_only in (True, False):
+        source = local_source(lab.socket_path("edge-a"), name="edge-a")
+        app = make_app(
+            [source], read_only=read_only, theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP
+        )
+        async with app.run_test(size=(160, 48)) as pilot:
+            live = lambda a=app: a.feed.journal.link.state is LinkState.LIVE  # noqa: E731
+            await until(pilot, live, 30, "live")
+            app.open_detail(target)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, DestinationScreen)
+            bound = screen.check_action("ask_babeld", ())
+            assert bound is (not read_only)
+            if read_only:
+                continue
+            await pilot.press("w")
+            panel = screen.query_one("#dd-babeld")
+
+            def answered(panel=panel) -> bool:
+                text = str(panel.render())
+                return "smoothed" in text and "seqno" in text
+
+            await until(pilot, answered, 30, "babeld's answer on the detail screen")
+            assert not panel.has_class("-error")

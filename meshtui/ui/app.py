@@ -28,6 +28,7 @@ Keys — one meaning everywhere; every binding has an id for a keymap
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import tomllib
@@ -797,9 +798,45 @@ class MeshApp(App[int]):
 
     def open_detail(self, prefix: str, src: str = "::/0") -> None:
         """Open a destination's detail screen."""
-        screen = DestinationScreen(prefix, src)
+        feed = self.feed
+        ask = None if self.read_only or feed.is_replay else self.ask_babeld
+        screen = DestinationScreen(prefix, src, ask=ask)
         screen.ctx = self.context()
         self.push_screen(screen)
+
+    def ask_babeld(self, screen: DestinationScreen) -> None:
+        """The detail screen's ``w``: babeld's own word on its destination, in a worker."""
+        self.run_worker(
+            self._ask_babeld(screen, self.feed),
+            group="ask-babeld",
+            exclusive=True,
+            exit_on_error=False,
+            description="ask babeld (SIGUSR1)",
+        )
+
+    async def _ask_babeld(self, screen: DestinationScreen, feed: NodeFeed) -> None:
+        from meshtui.ops.why import ReadOnlyError, TablesError, ask_babeld
+        from meshtui.transport.local import ConnectError
+
+        source = feed.source
+        pool = None
+        if source.meta.get("transport") == "ssh":
+            from meshtui.transport.ssh import SSHPool, pool_of
+
+            # a pool on this loop (the sessions' pool lives on the pump's loop)
+            pool = SSHPool(pool_of(source).settings)  # type: ignore[union-attr]
+            source = dataclasses.replace(source, meta={**source.meta, "pool": pool})
+        try:
+            report = await ask_babeld(
+                source, feed.model, screen.prefix, screen.src, read_only=self.read_only
+            )
+        except (ReadOnlyError, TablesError, ConnectError) as exc:
+            screen.show_babeld([str(exc)], error=True)
+            return
+        finally:
+            if pool is not None:
+                await pool.close()
+        screen.show_babeld(report.lines(self.context().hop))
 
     def action_help(self) -> None:
         """Show the keys and how to read the screen."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from rich.style import Style
 from textual.app import ComposeResult
@@ -28,10 +28,13 @@ class DestinationScreen(Screen[None]):
     | Key | Action |
     | :- | :- |
     | escape | Back to the view it was opened from. |
+    | w | Ask babeld itself (SIGUSR1: smoothed metrics, seqnos, feasibility); not bound in
+    read-only mode nor on a recording. |
     """
 
     BINDINGS = [
         Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("w", "ask_babeld", "Ask babeld", id="detail.ask_babeld"),
     ]
 
     DEFAULT_CSS = """
@@ -45,6 +48,17 @@ class DestinationScreen(Screen[None]):
     }
     DestinationScreen #dd-summary.-spof {
         color: $spof;
+    }
+    DestinationScreen #dd-babeld {
+        padding: 0 1;
+        height: auto;
+        display: none;
+    }
+    DestinationScreen #dd-babeld.-shown {
+        display: block;
+    }
+    DestinationScreen #dd-babeld.-error {
+        color: $error;
     }
     DestinationScreen #dd-routes {
         height: auto;
@@ -61,10 +75,25 @@ class DestinationScreen(Screen[None]):
     }
     """
 
-    def __init__(self, prefix: str, src: str = "::/0") -> None:
+    def __init__(
+        self,
+        prefix: str,
+        src: str = "::/0",
+        ask: Callable[[DestinationScreen], None] | None = None,
+    ) -> None:
+        """Show one destination.
+
+        Args:
+            prefix: the destination.
+            src: its source prefix.
+            ask: asks babeld for its word on this destination (the app's action,
+                which answers through :meth:`show_babeld`); None where it is
+                not allowed (read-only mode, a recording): ``w`` is not bound.
+        """
         super().__init__()
         self.prefix = prefix
         self.src = src
+        self.ask = ask
         self.palette: Palette | None = None
         self.ctx: ViewContext | None = None
         self.ready = False
@@ -77,6 +106,7 @@ class DestinationScreen(Screen[None]):
         """Summary, routes, history."""
         yield NodeBar(id="nodebar")
         yield Static("", id="dd-summary")
+        yield Static("", id="dd-babeld")
         yield Static("Routes", classes="section", id="dd-routes-title")
         yield KeyedTable(
             [
@@ -113,6 +143,26 @@ class DestinationScreen(Screen[None]):
         self.query_one("#dd-routes", KeyedTable).focus()
         if self.ctx is not None:
             self.refresh_detail(self.ctx)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """``w`` only where babeld may be asked."""
+        if action == "ask_babeld":
+            return self.ask is not None
+        return True
+
+    def action_ask_babeld(self) -> None:
+        """Ask babeld for its tables (the app runs it in a worker)."""
+        if self.ask is None:
+            return
+        self.show_babeld(["asking babeld (SIGUSR1) ..."])
+        self.ask(self)
+
+    def show_babeld(self, lines: list[str], error: bool = False) -> None:
+        """Show babeld's answer (or why there is none) under the summary."""
+        panel = self.query_one("#dd-babeld", Static)
+        panel.update(fmt.plain("\n".join(lines)))
+        panel.set_class(True, "-shown")
+        panel.set_class(error, "-error")
 
     def _route_rows(self, ctx: ViewContext) -> Iterator[RowSpec]:
         dest = ctx.model.destination(self.prefix, self.src)
