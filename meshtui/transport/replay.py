@@ -15,6 +15,7 @@ import io
 import math
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -130,6 +131,29 @@ def load_recording(path: Path | str) -> list[Segment]:
     return segments
 
 
+def recording_started(path: Path | str) -> float | None:
+    """When a recording started (its header's ``started=``, seconds since the epoch).
+
+    A replay runs on this clock, so its events carry the times of the
+    incident, not of the replay. None when the header has no readable time.
+    """
+    try:
+        with Path(path).open(encoding="utf-8", errors="replace") as fh:
+            header = fh.readline()
+    except OSError:
+        return None
+    if not header.startswith(MAGIC):
+        return None
+    for token in header.split():
+        key, sep, value = token.partition("=")
+        if sep and key == "started":
+            try:
+                return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").timestamp()
+            except ValueError:
+                return None
+    return None
+
+
 def recorded_names(path: Path | str) -> dict[str, str]:
     """The node names a recording's header carries ({address: name}; empty when none).
 
@@ -183,8 +207,18 @@ class Recorder:
         self._out.flush()
 
 
+STEP = 0.05
+"""Real seconds between clock advances while a replay waits for its next line."""
+
+
 class ReplayClock:
-    """A virtual clock that advances with the replay (speed and pause aware)."""
+    """The recording's clock: ``origin`` (when it started) plus the replayed offset.
+
+    It only ever shows recorded time: it moves to each line's recorded offset
+    when the line is delivered and, while waiting for the next line, advances
+    with the speed towards it (never past it), so whatever judges time between
+    lines (silence, grace periods) sees the same clock at any speed.
+    """
 
     def __init__(self, speed: float = 1.0, origin: float | None = None) -> None:
         self.origin = time.time() if origin is None else origin
@@ -203,13 +237,21 @@ class ReplaySource:
         segments: from :func:`load_recording`.
         speed: 1.0 is real time; 0 or less replays as fast as possible.
         loop: start again from the beginning after the last segment.
+        origin: when the recording started (:func:`recording_started`); now
+            when unknown.
     """
 
-    def __init__(self, segments: list[Segment], speed: float = 1.0, loop: bool = False) -> None:
+    def __init__(
+        self,
+        segments: list[Segment],
+        speed: float = 1.0,
+        loop: bool = False,
+        origin: float | None = None,
+    ) -> None:
         if not segments:
             raise RecordingError("the recording holds no lines")
         self.segments = segments
-        self.clock = ReplayClock(speed)
+        self.clock = ReplayClock(speed, origin)
         self.loop = loop
         self._next = 0
         self._resume = asyncio.Event()
@@ -271,11 +313,13 @@ class ReplayChannel:
             return b""  # a recorded reconnect: the session resyncs as it did live
         await source._resume.wait()
         offset = lines[self._pos][0]
-        if offset > clock.offset:
+        while clock.speed > 0 and offset - clock.offset > 1e-6:
+            step = min(STEP, (offset - clock.offset) / clock.speed)
+            await asyncio.sleep(step)
+            await source._resume.wait()
             if clock.speed > 0:
-                await asyncio.sleep((offset - clock.offset) / clock.speed)
-                await source._resume.wait()
-            clock.offset = offset
+                clock.offset = min(offset, clock.offset + step * clock.speed)
+        clock.offset = max(clock.offset, offset)
         buf = io.StringIO()
         # Everything due by now goes out in one chunk, as babeld's writes would.
         while self._pos < len(lines) and lines[self._pos][0] <= clock.offset:
