@@ -385,12 +385,19 @@ def test_http_serves_metrics_of_a_replay() -> None:
             with urllib.request.urlopen(f"{m.group(1)}/metrics", timeout=10) as resp:
                 ctype = resp.headers["Content-Type"]
                 text = resp.read().decode()
-            if 'meshtui_node_up{node="vm"} 1.0' in text or time.monotonic() > deadline:
+            if 'meshtui_node_up{node="edge-a"} 1.0' in text or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
         assert ctype.startswith("text/plain")
-        assert 'meshtui_node_up{node="vm"} 1.0' in text
+        assert 'meshtui_node_up{node="edge-a"} 1.0' in text  # as the recording names it
         assert "process_cpu_seconds_total" in text
+        # the recording's header names the nodes: destinations and next hops read as names
+        got = samples(text)
+        selected = {
+            labels["dest"]: labels["next_hop"] for labels, _ in got["meshtui_selected_route_info"]
+        }
+        assert {"edge-b", "srv-b1", "relay-1", "relay-2", "srv-a1"} <= set(selected)
+        assert selected["srv-a1"] == "srv-a1"
     finally:
         proc.terminate()
         proc.wait(15)

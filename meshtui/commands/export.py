@@ -97,10 +97,16 @@ class Exporter:
             warn(f"{node}: {state.value}: {message.removeprefix(f'{node}: ')}")
 
     def _node_name(self, name: str, session: NodeSession) -> str:
-        """The ``node`` label: the inventory's name; babeld's host for a single socket."""
-        if self.single and session.model.node.host:
-            return session.model.node.host
-        return name
+        """The ``node`` label: the inventory's name; for a single socket, the name a
+        recording gives the node's own /128, else babeld's host."""
+        if not self.single:
+            return name
+        model = session.model
+        for xroute in model.xroutes.values():
+            named = self.names.node_of_prefix(xroute.prefix)
+            if named and named != name:
+                return named
+        return model.node.host or name
 
     def families(self) -> list[Family]:
         """Every metric family, read from the live models now (on the loop's thread)."""
@@ -208,9 +214,12 @@ async def _write_textfiles(exporter: Exporter, registry: Any, path: Path, every:
 
 async def _export(sources: list[Source], args: argparse.Namespace) -> int:
     single = getattr(args, "inventory", None) is None
-    exporter = Exporter(
-        Names(_inventory_of(sources)), route_metrics=args.route_metrics, single=single
-    )
+    names = Names(_inventory_of(sources))
+    for source in sources:  # names a recording carries (its header's names= field)
+        recorded = source.meta.get("names")
+        if isinstance(recorded, dict):
+            names.add_names(recorded)
+    exporter = Exporter(names, route_metrics=args.route_metrics, single=single)
     exporter.loop = asyncio.get_running_loop()
     tracked: list[Source] = [
         _TrackedSource(
