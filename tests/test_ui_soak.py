@@ -1,0 +1,91 @@
+"""The dashboard runs for days: what a view switch creates does not outlive it (issue 17).
+
+Counted after a full garbage collection (the app freezes survivors, see
+:mod:`meshtui.ui.gcpolicy`, so they are unfrozen first): every live
+``Widget`` object — attached or not, since the leak this guards against
+kept removed footer keys alive outside the DOM — every live ``Timer``, and
+the watchers registered on the footer.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from pathlib import Path
+
+import pytest
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import Footer
+
+from meshtui.ui.app import MeshApp
+from meshtui.ui.testing import demo_app, settle
+
+SIZE = (160, 48)
+SWITCHES = 50
+
+
+@pytest.fixture(autouse=True)
+def _utc_and_clean_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+
+
+def live_objects(app: MeshApp) -> dict[str, int]:
+    """Widgets and timers alive after a full collection, and the footer's watchers."""
+    gc.unfreeze()
+    gc.collect()
+    objects = gc.get_objects()
+    footer = app.screen_main().query_one(Footer)
+    watchers = getattr(footer, "__watchers", {})
+    return {
+        "widgets": sum(1 for o in objects if isinstance(o, Widget)),
+        "timers": sum(1 for o in objects if isinstance(o, Timer)),
+        "in the DOM": len(list(app.screen_main().query("*"))),
+        "footer watchers": sum(len(v) for v in watchers.values()),
+    }
+
+
+def assert_no_growth(before: dict[str, int], after: dict[str, int], what: str) -> None:
+    grown = {k: (before[k], after[k]) for k in before if after[k] > before[k]}
+    assert not grown, f"{what}: grew (before, after): {grown}"
+
+
+async def test_view_switches_leave_no_widgets_or_timers_behind() -> None:
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for key in "12345671":  # every view drawn once: what it keeps from now on is its own
+            await pilot.press(key)
+            await pilot.pause()
+        before = live_objects(app)
+        keys = "2131415161712"  # every view, back and forth to the home view
+        for i in range(SWITCHES):
+            await pilot.press(keys[i % len(keys)])
+            await pilot.pause()
+        await pilot.press("1")
+        await pilot.pause()
+        after = live_objects(app)
+        assert_no_growth(before, after, f"{SWITCHES} view switches")
+        assert after["widgets"] >= after["in the DOM"] > 0
+
+
+async def test_detail_screen_and_theme_changes_leave_nothing_behind() -> None:
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        async def round_trip() -> None:
+            await pilot.press("3", "enter")  # a destination's detail screen
+            await pilot.pause()
+            await pilot.press("escape", "1", "t")
+            await pilot.pause()
+
+        for _ in range(3):  # every theme once, the detail screen once
+            await round_trip()
+        before = live_objects(app)
+        for _ in range(12):
+            await round_trip()
+        after = live_objects(app)
+        assert_no_growth(before, after, "12 detail screens and theme changes")
