@@ -229,3 +229,17 @@ def test_generating_names_every_node_that_lacks_something():
         require_for_config(inv)
     assert "node 'relay' lacks address; node 'edge' lacks role" in str(info.value)
     require_for_config(parse_inventory(data(), None))  # a complete inventory passes
+
+
+def test_ssh_table_names_files_relative_to_the_inventory(tmp_path):
+    d = data()
+    d["ssh"] = {"config": "none", "known_hosts": "ssh/known_hosts", "identity": "/k/id"}
+    inv = parse_inventory(d, tmp_path / "mesh.toml")
+    assert inv.ssh.config == "none"
+    assert inv.ssh.known_hosts == str(tmp_path / "ssh" / "known_hosts")
+    assert inv.ssh.identity == "/k/id"
+    assert parse_inventory(data(), None).ssh.known_hosts is None  # no [ssh]: the defaults
+    d["ssh"] = {"known_host": "x"}
+    with pytest.raises(InventoryError) as info:
+        parse_inventory(d, tmp_path / "mesh.toml")
+    assert "field 'ssh.known_host'" in str(info.value) and "known_hosts" in str(info.value)

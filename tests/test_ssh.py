@@ -351,3 +351,30 @@ async def test_session_reconnects_with_a_fresh_connection(server: Server) -> Non
         await session.stop()
         await task
         await close_sources([source])
+
+
+def test_inventory_ssh_table_then_environment_overrides_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("MESHTUI_SSH_KNOWN_HOSTS", "MESHTUI_SSH_KEY", "MESHTUI_SSH_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    raw = {
+        "ssh": {"known_hosts": "kh", "identity": "id", "config": "cfg"},
+        "nodes": {"edge-a": {"ssh": "root@edge-a"}},
+    }
+    inv = parse_inventory(raw, tmp_path / "mesh.toml")
+    s = SSHSettings.for_inventory(inv, {})
+    assert s.known_hosts == str(tmp_path / "kh") and s.client_keys == (str(tmp_path / "id"),)
+    assert s.config == (str(tmp_path / "cfg"),)
+    env = {"MESHTUI_SSH_KNOWN_HOSTS": "/env/kh", "MESHTUI_SSH_CONFIG": "none"}
+    s = SSHSettings.for_inventory(inv, env)  # the environment wins, per setting
+    assert s.known_hosts == "/env/kh" and s.config == ()
+    assert s.client_keys == (str(tmp_path / "id"),)
+    assert SSHSettings.for_inventory(None, {}) == SSHSettings.from_env({})
+    # sources built from the inventory use its table (a pool given explicit settings keeps them)
+    sources = inventory_sources(inv)
+    pool = sources[0].meta["pool"]
+    assert isinstance(pool, SSHPool) and pool.settings.client_keys == (str(tmp_path / "id"),)
+    explicit = SSHPool(SSHSettings(known_hosts="/x"))
+    explicit.adopt(inv)
+    assert explicit.settings.known_hosts == "/x"

@@ -1,15 +1,20 @@
-"""A real terminal: `meshtui --socket` in tmux against the lab, through a relay outage and back.
+"""A real terminal: the dashboard in tmux, as a user starts it.
 
-The dashboard runs as a user would start it (a pane of 160 × 48 in its own
-tmux server); the test fails relay-1 of the shared lab and reads the screen
-until it shows edge-a's route to site b via relay-2 and the failover in the
-timeline; then heals relay-1 and reads its neighbour coming back. Needs root,
-babeld and tmux (skips with the reason otherwise); every wait is bounded.
+* The shipped demo at ``--speed 4``: relays by name, the newest failover at
+  the top of the timeline after the failback, the recording's times; and at
+  80 × 24, every destination row and a footer with ``?`` and ``q``.
+* `meshtui --socket` against the lab (a pane of 160 × 48 in its own tmux
+  server), through a relay outage and back: the test fails relay-1 of the
+  shared lab and reads the screen until it shows edge-a's route to site b via
+  relay-2 and the failover in the timeline; then heals relay-1 and reads its
+  neighbour coming back. Needs root, babeld and tmux (skips with the reason
+  otherwise); every wait is bounded.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -21,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.lab
-
 WIDTH, HEIGHT = 160, 48
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "demo" / "relay-outage.rec"
 
 
 class Tmux:
@@ -42,11 +47,14 @@ class Tmux:
             timeout=20,
         )
 
-    def start(self, argv: list[str], env: dict[str, str]) -> None:
+    def start(
+        self, argv: list[str], env: dict[str, str], width: int = WIDTH, height: int = HEIGHT
+    ) -> None:
+        unset = " ".join(f"-u {k}" for k in os.environ if k.startswith("MESHTUI_"))
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = f"env {exports} {shlex.join(argv)}"
+        command = f"env {unset} {exports} {shlex.join(argv)}"
         self.run(
-            "new-session", "-d", "-s", self.session, "-x", str(WIDTH), "-y", str(HEIGHT), command
+            "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height), command
         )
         self.run("set-option", "-t", self.session, "remain-on-exit", "on")
 
@@ -113,17 +121,97 @@ def _dest_row(screen: str, address: str) -> str:
     return ""
 
 
-def test_failover_read_on_a_real_terminal(healthy_lab: object, tmux: Tmux, tmp_path: Path) -> None:
-    lab = healthy_lab
-    address = lab.address("srv-b1")  # type: ignore[attr-defined]
-    relay_1 = _hop(lab, "edge-a", "srv-b1", "relay-1")
-    relay_2 = _hop(lab, "edge-a", "srv-b1", "relay-2")
-    env = {
+def _env(tmp_path: Path) -> dict[str, str]:
+    return {
         "TERM": "xterm-256color",
         "TZ": "UTC",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+        "PYTHONPATH": str(REPO),
     }
+
+
+def _timeline_heads(screen: str) -> list[str]:
+    heads = []
+    for line in screen.splitlines():
+        m = re.search(r"(\d\d:\d\d:\d\d  (?:failover|recovered|UNREACHABLE)  \S+)", line)
+        if m:
+            heads.append(m.group(1))
+    return heads
+
+
+def test_demo_at_speed_4_names_relays_and_keeps_the_newest_failover_on_top(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    """The done-when of the failover screen, on a real terminal (200 × 50: timeline beside)."""
+    tmux.start(
+        [sys.executable, "-m", "meshtui", "--replay", str(DEMO), "--speed", "4"],
+        _env(tmp_path),
+        width=200,
+        height=50,
+    )
+    during = tmux.wait(
+        lambda s: (
+            any("srv-b1" in line and "relay-2" in line for line in s.splitlines())
+            and "relay-1 → relay-2" in s
+        ),
+        60,
+        "srv-b1 carried by relay-2 and the failover relay-1 → relay-2, by name",
+    )
+    assert "fe80::" not in during  # names, not link-locals, while names are known
+    screen = tmux.wait(
+        lambda s: "END" in s and "relay-2 → relay-1" in s, 60, "the end, after the failback"
+    )
+    heads = _timeline_heads(screen)
+    assert heads, screen
+    # The top entry is the newest: a failover back to relay-1, later than every other entry.
+    assert "failover" in heads[0], heads
+    times = [h[:8] for h in heads]
+    assert times == sorted(times, reverse=True), heads
+    top = screen[screen.index(heads[0]) :].splitlines()[1]
+    assert "relay-2 → relay-1" in top, top
+    # The recording's own clock: it was recorded 14:47:34–14:48:42 UTC.
+    assert all("14:47:00" <= t <= "14:48:59" for t in times), times
+    rows = [line for line in screen.splitlines() if "● ok" in line]
+    assert any("srv-b1" in line and "relay-1" in line for line in rows), rows
+    assert any("relay-2 " in line for line in rows), rows  # standbys by name
+    tmux.keys("q")
+
+
+def test_demo_at_80x24_shows_every_destination_and_help_and_quit(
+    tmux: Tmux, tmp_path: Path
+) -> None:
+    tmux.start(
+        [sys.executable, "-m", "meshtui", "--replay", str(DEMO), "--speed", "8"],
+        _env(tmp_path),
+        width=80,
+        height=24,
+    )
+    tmux.wait(lambda s: "srv-b1" in s, 30, "the first destinations")
+    tmux.keys("1")  # the first key folds the banner
+    screen = tmux.wait(lambda s: "END" in s, 60, "the end of the recording")
+    lines = screen.splitlines()
+    rows = [line for line in lines if line.startswith((" ● ", " ◐ ", " ✖ "))]
+    names = {"srv-a1", "srv-b1", "edge-b", "relay-1", "relay-2"}
+    shown = {line.split()[2] for line in rows if len(line.split()) > 2}
+    assert names <= shown, screen
+    for line in rows:  # state, destination, relay now and standby on every row
+        assert len(line.split()) >= 5, line
+    footer = lines[-1]
+    assert "? Help" in footer and "q Quit" in footer, footer
+    assert "…" not in "".join(rows)  # no cell cut mid-word
+    tmux.keys("q")
+
+
+@pytest.mark.lab
+def test_failover_read_on_a_real_terminal(healthy_lab: object, tmux: Tmux, tmp_path: Path) -> None:
+    lab = healthy_lab
+    address = lab.address("srv-b1")  # type: ignore[attr-defined]
+    hop_1 = _hop(lab, "edge-a", "srv-b1", "relay-1")
+    # No inventory, no names: a relay reads as its /128 (its own route proves which
+    # neighbour it is), never as the bare link-local babeld prints.
+    relay_1 = str(lab.address("relay-1"))  # type: ignore[attr-defined]
+    relay_2 = str(lab.address("relay-2"))  # type: ignore[attr-defined]
+    env = _env(tmp_path)
     socket = lab.socket_path("edge-a")  # type: ignore[attr-defined]
     tmux.start([sys.executable, "-m", "meshtui", "--socket", socket], env)
 
@@ -133,6 +221,7 @@ def test_failover_read_on_a_real_terminal(healthy_lab: object, tmux: Tmux, tmp_p
         f"the dashboard live, {address} via relay-1 ({relay_1})",
     )
     assert "READ-ONLY" in screen
+    assert hop_1 not in screen
 
     lab.fail_relay("relay-1")  # type: ignore[attr-defined]
     try:
@@ -146,7 +235,7 @@ def test_failover_read_on_a_real_terminal(healthy_lab: object, tmux: Tmux, tmp_p
         lab.heal_relay("relay-1")  # type: ignore[attr-defined]
 
     tmux.keys("2")  # Neighbours: relay-1's link comes back
-    interface = relay_1.split("%", 1)[1]
+    interface = hop_1.split("%", 1)[1]
     tmux.wait(
         lambda s: any("● up" in line and interface in line for line in s.splitlines()),
         90,
@@ -162,3 +251,32 @@ def test_failover_read_on_a_real_terminal(healthy_lab: object, tmux: Tmux, tmp_p
         time.sleep(0.2)
     else:
         pytest.fail("meshtui did not quit on q")
+
+
+@pytest.mark.lab
+def test_lab_inventory_dashboard_connects_as_printed(
+    healthy_lab: object, tmux: Tmux, tmp_path: Path
+) -> None:
+    """`meshtui --inventory MESH.TOML`, as `lab up` prints it: every node live over SSH.
+
+    No MESHTUI_SSH_* variable and an empty home (no ~/.ssh): the inventory's own
+    [ssh] table (known_hosts, identity, config) is all the SSH layer has.
+    """
+    from meshtui.commands import lab as lab_command
+
+    lab = healthy_lab
+    inventory = lab.inventory_path  # type: ignore[attr-defined]
+    printed = f"meshtui --inventory {inventory}"
+    assert printed in Path(lab_command.__file__).read_text(encoding="utf-8").replace(
+        "{lab.inventory_path}", str(inventory)
+    )
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {**_env(tmp_path), "HOME": str(home)}
+    argv = [sys.executable, "-m", "meshtui", *printed.split()[1:]]
+    tmux.start(argv, env)
+    tmux.wait(lambda s: "● LIVE" in s, 90, "the first node live over SSH")
+    tmux.keys("6")
+    screen = tmux.wait(lambda s: "6/6 nodes live" in s, 120, "6/6 nodes live in the Mesh view")
+    assert "host key" not in screen
+    tmux.keys("q")

@@ -38,6 +38,7 @@ __all__ = [
     "ROLES",
     "Inventory",
     "InventoryError",
+    "SSHOptions",
     "KeySpec",
     "Node",
     "Tunnel",
@@ -100,6 +101,24 @@ class KeySpec:
 
 
 @dataclass(frozen=True)
+class SSHOptions:
+    """The inventory's ``[ssh]`` table: how to reach every node of it, for everyone using it.
+
+    Paths are resolved against the inventory's directory (``~`` is kept for
+    the SSH layer to expand). ``MESHTUI_SSH_*`` variables override them.
+
+    Attributes:
+        config: an OpenSSH client config file, or ``none`` for none at all.
+        known_hosts: the known_hosts file host keys are checked against.
+        identity: the private key to authenticate with.
+    """
+
+    config: str | None = None
+    known_hosts: str | None = None
+    identity: str | None = None
+
+
+@dataclass(frozen=True)
 class Tunnel:
     """A WireGuard interface babeld runs on (``type tunnel``), towards ``peer``."""
 
@@ -154,6 +173,7 @@ class Inventory:
     babeld_version: str = DEFAULT_BABELD_VERSION
     nodes: dict[str, Node] = field(default_factory=dict)
     keys: dict[str, KeySpec] = field(default_factory=dict)
+    ssh: SSHOptions = field(default_factory=SSHOptions)
 
     def node(self, name: str) -> Node:
         """Return the node called ``name`` or raise InventoryError listing the known ones."""
@@ -297,7 +317,7 @@ def parse_inventory(data: Mapping[str, Any], path: str | os.PathLike[str] | None
     """Validate an already-decoded inventory (``tomllib`` output) from ``path``."""
     p = Path(path) if path is not None else None
     top = _Checker(p, None, data, "")
-    top.check_known({"mesh", "keys", "nodes"})
+    top.check_known({"mesh", "keys", "nodes", "ssh"})
     mesh_raw = data.get("mesh", {})
     if not isinstance(mesh_raw, Mapping):
         raise top.error("mesh", "must be a table")
@@ -318,6 +338,7 @@ def parse_inventory(data: Mapping[str, Any], path: str | os.PathLike[str] | None
     version = _version(mesh, DEFAULT_BABELD_VERSION)
 
     keys = _parse_keys(p, data.get("keys", {}), top)
+    ssh = _parse_ssh(p, data.get("ssh", {}), top)
 
     nodes_raw = data.get("nodes")
     if nodes_raw is None:
@@ -336,6 +357,30 @@ def parse_inventory(data: Mapping[str, Any], path: str | os.PathLike[str] | None
         babeld_version=version,
         nodes=nodes,
         keys=keys,
+        ssh=ssh,
+    )
+
+
+_SSH_FIELDS = {"config", "known_hosts", "identity"}
+
+
+def _parse_ssh(p: Path | None, raw: Any, top: _Checker) -> SSHOptions:
+    """The ``[ssh]`` table: file paths, relative ones resolved against the inventory's folder."""
+    if not isinstance(raw, Mapping):
+        raise top.error("ssh", "must be a table")
+    c = _Checker(p, None, raw, "ssh.")
+    c.check_known(_SSH_FIELDS)
+
+    def path(name: str) -> str | None:
+        value = c.string(name)
+        if value is None or (name == "config" and value == "none"):
+            return value
+        if value.startswith("~") or Path(value).is_absolute() or p is None:
+            return value
+        return str(p.parent / value)
+
+    return SSHOptions(
+        config=path("config"), known_hosts=path("known_hosts"), identity=path("identity")
     )
 
 

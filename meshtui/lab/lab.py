@@ -23,6 +23,7 @@ from __future__ import annotations
 import atexit
 import base64
 import contextlib
+import json
 import os
 import secrets
 import shlex
@@ -735,6 +736,14 @@ class Lab:
             self._state.server_sites,
             {n.name: self._restart_command(n.name) for n in self.topology.nodes},
             {name: str(self._key_file(name)) for name, _ in self.topology.keys},
+        )
+        # How to reach the nodes, in the inventory itself: `meshtui --inventory` as printed
+        # by `lab up` connects with no MESHTUI_SSH_* variables.
+        text += (
+            "\n# SSH access to every node (MESHTUI_SSH_* variables override these)\n[ssh]\n"
+            f"config = {json.dumps(str(self.ssh_config))}\n"
+            f"known_hosts = {json.dumps(str(self.known_hosts))}\n"
+            f"identity = {json.dumps(str(self.ssh_key))}\n"
         )
         write_atomic(self.inventory_path, text)
 

@@ -25,9 +25,12 @@ asyncssh has no reconnect of its own: :class:`~meshtui.transport.session.NodeSes
 retries with backoff, and the opener makes a fresh connection whenever the
 previous one is closed.
 
-Tests and scripts override the known_hosts file, the client key and the ssh
-config through :class:`SSHSettings` or the environment (``MESHTUI_SSH_KNOWN_HOSTS``,
-``MESHTUI_SSH_KEY``, ``MESHTUI_SSH_CONFIG``; the last may be ``none``).
+An inventory names its own known_hosts file, key and ssh config in its
+``[ssh]`` table (``known_hosts``, ``identity``, ``config``; the lab writes one),
+so `meshtui --inventory FILE` needs no environment. The environment
+(``MESHTUI_SSH_KNOWN_HOSTS``, ``MESHTUI_SSH_KEY``, ``MESHTUI_SSH_CONFIG``; the
+last may be ``none``) overrides the inventory, as a command line overrides a
+config file; tests and scripts can also pass :class:`SSHSettings` directly.
 """
 
 from __future__ import annotations
@@ -119,6 +122,31 @@ class SSHSettings:
         if "known_hosts" in values:
             values["known_hosts"] = str(values["known_hosts"])
         return cls(**values)
+
+    @classmethod
+    def for_inventory(
+        cls, inv: Inventory | None, env: Mapping[str, str] | None = None, **overrides: Any
+    ) -> SSHSettings:
+        """Settings for an inventory's nodes: its ``[ssh]`` table, overridden by ``MESHTUI_SSH_*``.
+
+        Keyword ``overrides`` win over both.
+        """
+        values: dict[str, Any] = {}
+        ssh = inv.ssh if inv is not None else None
+        if ssh is not None:
+            if ssh.known_hosts:
+                values["known_hosts"] = ssh.known_hosts
+            if ssh.identity:
+                values["client_keys"] = (ssh.identity,)
+            if ssh.config:
+                values["config"] = () if ssh.config == "none" else (ssh.config,)
+        from_env = cls.from_env(env)
+        for name in ("known_hosts", "client_keys", "config"):
+            value = getattr(from_env, name)
+            if value not in (None, ()) or (name == "config" and value == ()):
+                values[name] = value
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.from_env({}, **values)
 
     @property
     def known_hosts_label(self) -> str:
@@ -268,14 +296,26 @@ class SSHPool:
     loop it forgets the old loop's connections (they died with it).
     """
 
-    def __init__(self, settings: SSHSettings | None = None) -> None:
-        self.settings = settings or SSHSettings.from_env()
+    def __init__(
+        self, settings: SSHSettings | None = None, inventory: Inventory | None = None
+    ) -> None:
+        self._explicit = settings is not None
+        self.settings = settings or SSHSettings.for_inventory(inventory)
         self._options: asyncssh.SSHClientConnectionOptions | None = None
         self._conns: dict[str, asyncssh.SSHClientConnection] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._options_lock: asyncio.Lock | None = None
         self.connects = 0
+
+    def adopt(self, inv: Inventory) -> None:
+        """Use ``inv``'s ``[ssh]`` table (under the environment) unless settings were given.
+
+        Only before the first connection: the shared options are built once.
+        """
+        if self._explicit or self._options is not None or self._conns:
+            return
+        self.settings = SSHSettings.for_inventory(inv)
 
     # ------------------------------------------------------------ connections
 
@@ -574,13 +614,16 @@ def ssh_source(
                 else tuple(str(k) for k in client_keys)
             )
         pool = SSHPool(
-            SSHSettings.from_env(
+            SSHSettings.for_inventory(
+                inv,
                 known_hosts=known_hosts,
                 client_keys=keys,
                 config=tuple(config) if config is not None else None,
                 connect_timeout=connect_timeout,
             )
         )
+    else:
+        pool.adopt(inv)
     sock = target.socket
     label = f"ssh {dest.label} " + (f"[::1]:{sock}" if isinstance(sock, int) else sock)
 
@@ -613,7 +656,8 @@ def inventory_sources(
 
     Nodes named in ``local`` are read through their socket on this machine.
     """
-    pool = pool or SSHPool(settings)
+    pool = pool or SSHPool(settings, inventory=inv)
+    pool.adopt(inv)
     names = list(inv.nodes) if nodes is None else list(nodes)
     local_names = set(local)
     out = []
