@@ -489,8 +489,9 @@ async def test_configured_hello_interval_wins() -> None:
         await pilot.press("4")
         lan = row_of(app, "#if-table", "lan0")
         assert lan[4] == "4.0 s (configured)"
-        # nothing learned yet 5 s in: babeld's checks follow the 4 s interval too
-        assert lan[5] == "~13.8 s (10.8–18.3 s)"
+        # 5 s in, the relays' 1 s Hellos are learned (4 Hellos are enough), and
+        # babeld's checks follow its shortest interval: every 1.5 s, not 6 s
+        assert lan[5] == "~11.5 s (10.8–12.6 s)"
 
 
 # --------------------------------------------------------------------- help, palette, keymap
@@ -622,7 +623,8 @@ async def test_unreachable_socket_shows_why_and_how_to_enable_it(tmp_path: Path)
         app.refresh_now(force=True)
         await pilot.pause()
         text = screen_text(app)
-        assert "reconnecting" in text
+        assert "connecting" in text  # the badge: reconnecting, or connecting… on its next try
+        assert "LIVE" not in text
         assert "Cannot read babeld" in text and "local-path" in text
         assert app.is_running  # never a traceback
 
@@ -789,3 +791,195 @@ async def test_next_node_and_quit() -> None:
         await pilot.press("q")
         await pilot.pause()
     assert not app.is_running
+
+
+# --------------------------------------------------------------------- names, timeline, width
+
+
+async def test_names_everywhere_and_addresses_on_demand() -> None:
+    app = demo_app(stop_at=20)
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        site_b = dest_row(app, SITE_B)
+        assert (site_b["dest"], site_b["via"]) == ("srv-b1", RELAY_2)
+        assert dest_row(app, "fd31:1b9e:30be::1:1")["standby"].startswith("relay-2 ")
+        assert "fe80::" not in screen_text(app)
+        await pilot.press("a")  # addresses, as babeld prints them
+        site_b = dest_row(app, SITE_B)
+        assert (site_b["dest"], site_b["via"]) == (SITE_B, RELAY_2_HOP)
+        timeline = [row[0] for row in rows(app, "#fo-timeline")]
+        assert any(f"{RELAY_1_HOP} → {RELAY_2_HOP}" in t for t in timeline)
+        await pilot.press("2")
+        assert row_of(app, "#nb-table", RELAY_2_HOP.split("%")[0])
+        await pilot.press("1", "a")  # names again
+        assert dest_row(app, SITE_B)["via"] == RELAY_2
+
+
+async def test_without_names_a_neighbour_reads_as_its_128_never_a_bare_link_local(
+    tmp_path: Path,
+) -> None:
+    """A recording without a names= field: relays read as their /128s (their own routes)."""
+    from meshtui.ui.feed import held_replay_source
+    from meshtui.ui.testing import DEMO_ORIGIN, DETERMINISTIC_TICK
+
+    text = demo_recording().read_text(encoding="utf-8")
+    header, _, rest = text.partition("\n")
+    assert " names=" in header
+    bare = tmp_path / "bare.rec"
+    bare.write_text(header.split(" names=")[0] + "\n" + rest, encoding="utf-8")
+    source = held_replay_source(bare, speed=0, stop_at=20, origin=DEMO_ORIGIN, name="edge-a")
+    app = make_app(
+        [source], theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP,
+        refresh_interval=DETERMINISTIC_TICK,
+    )  # fmt: skip
+    app.feed.session.tick = DETERMINISTIC_TICK
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        site_b = dest_row(app, SITE_B)
+        assert site_b["dest"] == SITE_B
+        assert site_b["via"] == "fd31:1b9e:30be::ff:2"  # relay-2's /128, not fe80::ff:2%…
+        assert "fe80::" not in screen_text(app)
+
+
+async def test_timeline_keeps_the_newest_on_top_until_the_user_scrolls() -> None:
+    import dataclasses
+
+    app = demo_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await settle(pilot)
+        journal = app.feed.journal
+        timeline = table(app, "#fo-timeline")
+        newest = max(e.seq for e in journal.timeline)
+        assert timeline.keys()[0] == str(newest)  # newest first, in babeld's order
+        seqs = [int(k) for k in timeline.keys()]
+        assert seqs == sorted(seqs, reverse=True)
+        assert "relay-2 → relay-1" in rows(app, "#fo-timeline")[0][0]
+
+        def arrive(count: int) -> None:  # more entries, as the journal adds them
+            last = max(e.seq for e in journal.timeline)
+            for i in range(count):
+                journal.timeline.append(dataclasses.replace(journal.timeline[-1], seq=last + i + 1))
+            journal.revision += 1
+
+        arrive(1)
+        app.refresh_now(force=True)
+        await pilot.pause()
+        assert timeline.keys()[0] == str(newest + 1)
+        assert timeline.cursor_row == 0 and timeline.scroll_y == 0  # followed
+        title = app.screen.query_one("#fo-tl-title")
+        assert "▲" not in str(title.render())
+        timeline.focus()
+        await pilot.press("down", "down")  # the user scrolls down the timeline
+        arrive(2)
+        app.refresh_now(force=True)
+        await pilot.pause()
+        assert timeline.cursor_row != 0  # left where the user put it
+        assert "▲ 2 new" in str(title.render()) and title.has_class("-new")
+        await pilot.press("home")  # back to the newest
+        await pilot.pause()
+        assert timeline.cursor_row == 0 and "▲" not in str(title.render())
+        assert timeline.keys()[0] == str(newest + 3)
+
+
+async def test_columns_hide_by_priority_and_standbys_are_never_cut() -> None:
+    app = demo_app(stop_at=5)  # before the outage: every destination has standbys
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.pause()
+        app.refresh_now(force=True)
+        await pilot.pause()
+        keys = [c.key for c in table(app, "#fo-table").table_columns]
+        assert keys[:3] == ["state", "dest", "via"] and keys[-1] == "standby"
+        assert "metric" not in keys  # the lowest priority goes first
+        assert table(app, "#fo-table").row_count == 5
+        for row in rows(app, "#fo-table"):
+            assert "…" not in row[-1]
+            for part in row[-1].split("  "):  # whole entries, or a +N count
+                assert re.fullmatch(r"(▲ )?\S+ \d+, [+-]\d+|\+\d+|none", part), row
+        footer = screen_text(app).splitlines()[-1]
+        assert "? Help" in footer and "q Quit" in footer
+    app = demo_app(stop_at=5)
+    async with app.run_test(size=(200, 60)) as pilot:
+        await settle(pilot)
+        keys = [c.key for c in table(app, "#fo-table").table_columns]
+        assert keys == ["state", "dest", "via", "metric", "since", "detect", "standby"]
+
+
+def test_fit_parts_counts_what_does_not_fit() -> None:
+    from meshtui.ui.views.failover import fit_parts
+
+    items = ["relay-1 288, +192", "relay-2 384, +288"]
+    assert fit_parts(items, 80) == "relay-1 288, +192  relay-2 384, +288"
+    assert fit_parts(items, 25) == "relay-1 288, +192  +1"
+    assert fit_parts(items, 5) == "+2"
+    assert fit_parts(items[:1], 5) == items[0]  # alone: shown whole, the cell scrolls
+
+
+async def test_sort_arrow_on_the_sorted_column() -> None:
+    app = demo_app(stop_at=20)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        t = table(app, "#fo-table")
+
+        def labels() -> list[str]:
+            return [str(c.label) for c in t.columns.values()]
+
+        assert labels()[0] == "state ▲" and sum("▲" in x or "▼" in x for x in labels()) == 1
+        await pilot.press("o")
+        assert labels()[1] == "destination ▲" and labels()[0] == "state"
+        await pilot.press("O")
+        assert labels()[1] == "destination ▼"
+
+
+async def test_help_says_what_the_views_show() -> None:
+    """The help's detection figures are the Interfaces view's, for a hello of 1 s."""
+    from meshtui.ui.screens.dialogs import reading_notes
+
+    notes = dict(reading_notes())
+    assert "detection" in notes and "notice in" not in notes
+    m = re.search(r"~([\d.]+) hello intervals \(earliest ([\d.]+), latest ([\d.]+)\)",
+                  notes["detection"])  # fmt: skip
+    assert m, notes["detection"]
+    app = demo_app(stop_at=20, hello={"*": 1.0})  # as demo/edge-a.conf configures it
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        lan = row_of(app, "#if-table", "w02ef0bea2")
+        assert lan[4] == "1.0 s (configured)", lan
+        shown = re.fullmatch(r"~([\d.]+) s \(([\d.]+)–([\d.]+) s\)", lan[5])
+        assert shown, lan[5]
+        assert float(shown.group(2)) == pytest.approx(float(m.group(2)), abs=0.05)
+        assert float(shown.group(3)) == pytest.approx(float(m.group(3)), abs=0.05)
+        header = [str(c.label) for c in table(app, "#if-table").columns.values()]
+        assert any(h.startswith("detection") for h in header)
+        await pilot.press("1")
+        fo_header = [str(c.label) for c in table(app, "#fo-table").columns.values()]
+        assert any(h.startswith("detection") for h in fo_header)
+        await pilot.press("question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        text = help_screen.plain_text()
+        for phrase in ("Hellos failing", "gap", "back on its usual relay after", "▲ N new"):
+            assert phrase in text
+        timeline = " ".join(row[0] for row in rows_of_main(app, "#fo-timeline"))
+        for phrase in ("Hellos failing", "detection", "gap"):
+            assert phrase in timeline  # phrases the help explains do appear
+
+
+def rows_of_main(app: MeshApp, selector: str) -> list[list[str]]:
+    return app.screen_main().query_one(selector, KeyedTable).plain_rows()
+
+
+async def test_first_key_folds_the_banner() -> None:
+    from meshtui.commands.ui import DEMO_BANNER
+    from meshtui.ui.widgets.banner import Banner
+
+    app = demo_app(stop_at=5, banner=DEMO_BANNER)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        banner = app.screen.query_one(Banner)
+        assert banner.region.height > 1
+        await pilot.press("1")
+        await pilot.pause()
+        assert banner.collapsed and banner.region.height == 1
+        assert table(app, "#fo-table").region.height >= 9  # header and 8 rows

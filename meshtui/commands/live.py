@@ -235,7 +235,7 @@ def format_status(model: NodeModel, names: Names | None = None, node: str | None
                 seen,
             ]
         )
-    columns = ["name", "up", "ipv6", "hello", "silent neighbour seen in"]
+    columns = ["name", "up", "ipv6", "hello", "detection"]
     parts.append(_table("interfaces", columns, iface_rows))
     parts.append(
         _table(

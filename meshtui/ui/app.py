@@ -58,7 +58,13 @@ from meshtui.ui.journal import LinkState
 from meshtui.ui.labctl import LabActions
 from meshtui.ui.mesh_view import MeshInput, MeshView
 from meshtui.ui.screens.detail import DestinationScreen
-from meshtui.ui.screens.dialogs import HelpKey, HelpScreen, LabActionScreen, SaveScreen
+from meshtui.ui.screens.dialogs import (
+    HelpKey,
+    HelpScreen,
+    LabActionScreen,
+    SaveScreen,
+    reading_notes,
+)
 from meshtui.ui.system import LocalFacts, from_node_facts, probe_local
 from meshtui.ui.themes import (
     BUNDLED_DIR,
@@ -121,27 +127,6 @@ ENABLE_SOCKET_HINT = (
     "`local-port 33123`) in babeld.conf, restart babeld, then run "
     "`meshtui --socket /run/babeld.sock` (or `--port 33123`)."
 )
-
-READING_NOTES = [
-    "● ok          the destination is carried by the relay shown (via%interface)",
-    "! SPOF        no standby through another relay: one relay failing cuts it off",
-    "◐ pending     a better route is known but babeld has not installed it yet",
-    "              (its smoothed metric and feasibility hold it back for a few seconds)",
-    "✖ UNREACHABLE no route with a finite metric",
-    "standby       ranked alternatives: relay, metric and margin over the current one",
-    "timeline      newest first; 'N s before' is how long the old relay's Hellos had",
-    "              been failing when babeld switched; 'better path' is a switch back",
-    "reach         16 cells, newest Hello on the left: █ heard, ░ missed",
-    "ASYM          the neighbour hears us much worse than we hear it (txcost > 2×rxcost)",
-    "lost N ago    a neighbour babeld dropped; shown dimmed for five minutes",
-    "notice in     1.7–2.7 hello intervals: babeld counts a Hello missed 1.7 intervals",
-    "              after the previous one and gives up after 2 missed of the last 3",
-    "READ-ONLY     meshtui only reads babeld's socket; nothing here changes a node",
-    "",
-    "Themes: `t` cycles; add your own TOML files to ~/.config/meshtui/themes",
-    "(copy one of the repository's themes/*.toml). Keys carry ids; rebind them in",
-    '~/.config/meshtui/keymap.toml, e.g.  "view.routes" = "r".',
-]
 
 
 @dataclass(slots=True)
@@ -843,7 +828,7 @@ class MeshApp(App[int]):
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
             return
-        self.push_screen(HelpScreen(self.help_keys(), READING_NOTES))
+        self.push_screen(HelpScreen(self.help_keys(), reading_notes()))
 
     def help_keys(self) -> list[HelpKey]:
         """The help screen's key table, from the bindings actually in force."""

@@ -24,6 +24,11 @@ def plain(text: object, *, newlines: bool = True) -> Content:
 REACH_HEARD = "█"
 REACH_MISSED = "░"
 
+DETECTION = "detection"
+"""The one name of the time babeld takes to notice a silent neighbour: the Failover and
+Interfaces columns, the timeline, the help and the README say it (JSON: ``detection_time``,
+``detection_window``)."""
+
 
 def metric(value: int) -> str:
     """A metric or cost; babeld's infinity (65535) reads ``inf``."""

@@ -4,12 +4,79 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
+
+from meshtui.core import foresight
+from meshtui.ui import format as fmt
+
+
+def reading_notes() -> list[tuple[str, str]]:
+    """How to read the screen: (what you see, what it means), generated from the rules shown.
+
+    The detection figures come from :func:`meshtui.core.foresight.detection_time`,
+    the one home of babeld's timing rules, so the help says what the views compute.
+    """
+    per_hello = foresight.detection_time(1.0)
+    detect = (
+        f"~{per_hello.expected:.1f} hello intervals (earliest {per_hello.cost_infinite:.1f}, "
+        f"latest {per_hello.latest:.1f}): how long babeld takes to notice a silent relay. It "
+        f"counts a Hello missed {foresight.MISS_AFTER:g} intervals after the previous one, "
+        "declares the neighbour lost once 2 of the last 3 are missed, at its next neighbour "
+        "check. Failover: per destination, for its relay now; ⚠ in ~N s counts down once "
+        "the relay's Hellos fail. Interfaces: per interface, in seconds"
+    )
+    return [
+        ("● ok", "the destination is carried by the relay shown (relay now)"),
+        ("! SPOF", "no standby through another relay: one relay failing cuts it off"),
+        (
+            "◐ pending",
+            "a better route is known but babeld has not installed it yet (its smoothed "
+            "metric and feasibility hold it back for a few seconds); ▲ marks it in standby",
+        ),
+        ("✖ UNREACHABLE", "no route with a finite metric"),
+        ("◌ … stale", "the connection is down: the last state known, dimmed, 'since' frozen"),
+        (
+            "standby",
+            "ranked alternatives: relay, metric and margin over the current one; +N: "
+            "more than fit the width (enter shows them all)",
+        ),  # fmt: skip
+        (
+            "names",
+            "nodes by name (inventory, recording, learnt live), else their /128; "
+            "a shows the addresses babeld prints",
+        ),  # fmt: skip
+        (fmt.DETECTION, detect),
+        (
+            "timeline",
+            "newest first, in the order babeld reported it; 'Hellos failing N s': how long "
+            f"the old relay's Hellos had been failing when babeld switched; '{fmt.DETECTION} "
+            "N s': from its last Hello heard to the switch; 'gap N s': how long the "
+            "destination had no route; 'back on its usual relay after N away': the switch "
+            "back; '▲ N new': entries above the part you scrolled to (home goes back)",
+        ),
+        (
+            "reach",
+            f"16 cells, newest Hello on the left: {fmt.REACH_HEARD} heard, "
+            f"{fmt.REACH_MISSED} missed",
+        ),  # fmt: skip
+        ("ASYM", "the neighbour hears us much worse than we hear it (txcost > 2×rxcost)"),
+        ("lost N ago", "a neighbour babeld dropped; shown dimmed for five minutes"),
+        ("badge", "one state: ● LIVE, REPLAY n×, PAUSED, END (of a recording) or STALE"),
+        ("READ-ONLY", "meshtui only reads babeld's socket; nothing here changes a node"),
+        (
+            "themes, keys",
+            "t cycles themes; add your own TOML files to ~/.config/meshtui/themes (copy one "
+            "of the repository's themes/*.toml). Keys carry ids; rebind them in "
+            '~/.config/meshtui/keymap.toml, e.g. "view.routes" = "r"',
+        ),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,23 +119,36 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, keys: list[HelpKey], notes: list[str]) -> None:
+    def __init__(self, keys: list[HelpKey], notes: list[tuple[str, str]]) -> None:
         super().__init__()
         self.keys = keys
         self.notes = notes
 
     def compose(self) -> ComposeResult:
-        """Keys, then notes."""
+        """Keys, then notes: two columns each, the second wrapped (never cut) to the width."""
         with VerticalScroll():
             yield Static("Keys", classes="help-head")
-            width = max(len(k.key) for k in self.keys) + 2
-            lines = []
-            for k in self.keys:
-                where = f"  ({k.where})" if k.where != "everywhere" else ""
-                lines.append(f"{k.key:<{width}}{k.what}{where}")
-            yield Static("\n".join(lines), markup=False)
+            keys = [
+                (k.key, k.what + (f"  ({k.where})" if k.where != "everywhere" else ""))
+                for k in self.keys
+            ]
+            yield Static(_two_columns(keys), id="help-keys")
             yield Static("Reading the screen", classes="help-head")
-            yield Static("\n".join(self.notes), markup=False)
+            yield Static(_two_columns(self.notes), id="help-notes")
+
+    def plain_text(self) -> str:
+        """The help as plain text (terms and explanations), for tests."""
+        return "\n".join(f"{a}  {b}" for a, b in [(k.key, k.what) for k in self.keys] + self.notes)
+
+
+def _two_columns(rows: list[tuple[str, str]]) -> Table:
+    """Terms left (as wide as the widest), explanations right, wrapped at word boundaries."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(overflow="fold")
+    for term, text in rows:
+        table.add_row(Text(term, style="bold"), Text(text))
+    return table
 
 
 class SaveScreen(ModalScreen[str | None]):

@@ -50,19 +50,19 @@ WIDE = 170
 TIMELINE_WIDTH = 64
 """Width of the timeline beside the table."""
 
-DETECTION_LABEL = "detection"
-"""The one name of the time babeld takes to notice a silent relay (views, help, README)."""
-
 COLUMNS: tuple[Column, ...] = (
     Column("state", "state", 13),
     Column("dest", "destination"),
     Column("via", "relay now"),
     Column("metric", "metric", 6),
     Column("since", "since", 7),
-    Column("detect", DETECTION_LABEL, 11),
+    Column("detect", fmt.DETECTION, 11),
     Column("standby", "standby: metric, margin"),
 )
 """Every column of the destinations table, left to right."""
+
+FIXED = {c.key for c in COLUMNS if c.width is not None}
+"""Columns of a fixed width."""
 
 REQUIRED = ("state", "dest", "via", "standby")
 """Columns always shown."""
@@ -123,6 +123,8 @@ def _detect_cell(d: Destination, model: NodeModel, now: float, seen: DetectCache
         found = model.neighbour_at(sel.via, sel.interface)
         seen[hop] = (found, model.detection_for(found) if found is not None else None)
     neigh, det = seen[hop]
+    if neigh is not None and det is None and model.warning_gap(neigh) is not None:
+        return ("no warning", "degrading", float("inf"))  # hello not learned yet
     if neigh is None or det is None:
         return ("-", "lost", float("inf"))
     if neigh.degrading_since is not None and neigh.last_heard:
@@ -252,7 +254,9 @@ class FailoverView(View):
         self._timeline_mark = 0
         self._timeline_new = 0
         self._visible: list[str] = [c.key for c in COLUMNS]
-        self._widths: dict[str, int] = {c.key: len(c.label) for c in COLUMNS}
+        # what each column takes: fixed ones their width, others their widest text
+        # (a header's sort arrow included)
+        self._widths: dict[str, int] = {c.key: c.width or cell_len(c.label) + 2 for c in COLUMNS}
         self._standby_width = 40
         self._sort: tuple[str | None, bool] = ("state", False)
         self.tracker = RouteTracker()
@@ -271,6 +275,7 @@ class FailoverView(View):
     def on_mount(self) -> None:
         """Lay out for the current width."""
         self._layout()
+        self.call_later(self._swap_table)  # the columns chosen before mounting
 
     def on_resize(self, event: Resize) -> None:
         """Stack the timeline under the table in narrow terminals; fit the columns."""
@@ -447,7 +452,7 @@ class FailoverView(View):
         }
         widths = self._widths
         for key, spec in cells.items():
-            if key != "standby":
+            if key != "standby" and key not in FIXED:
                 width = cell_len(str(spec[0]))
                 if width > widths.get(key, 0):
                     widths[key] = width
@@ -515,7 +520,7 @@ class FailoverView(View):
         if entry.lead is not None:
             figures.append(f"Hellos failing {entry.lead:.1f} s")
         if entry.detection is not None:
-            figures.append(f"{DETECTION_LABEL} {entry.detection:.1f} s")
+            figures.append(f"{fmt.DETECTION} {entry.detection:.1f} s")
         if entry.gap is not None:
             figures.append(f"gap {entry.gap:.1f} s")
         if figures:

@@ -90,7 +90,7 @@ class InterfacesView(View):
                     Column("ll", "link-local"),
                     Column("neigh", "neighbours", 10),
                     Column("hello", "hello interval"),
-                    Column("detect", "notice a lost neighbour in"),
+                    Column("detect", f"{fmt.DETECTION} (typical, earliest–latest)"),
                 ],
                 self.style,
                 sort="name",

@@ -172,8 +172,6 @@ class RoutesView(View):
         title = f"Routes ({total}, {selected} selected)"
         if self.filter.active:
             title += f"  filter: {self.filter.text} → {shown} shown"
-        if table.sort_column:
-            title += f"  sorted by {table.sort_column}{' ↓' if table.sort_reverse else ''}"
         self.query_one("#rt-title", Static).update(title)
         return stats
 

@@ -175,6 +175,7 @@ class KeyedTable(DataTable):
         """Create the columns."""
         for column in self.table_columns:
             self.add_column(column.label, key=column.key, width=column.width)
+        self._label_sort()
 
     # ------------------------------------------------------------ data
 
@@ -367,7 +368,23 @@ class KeyedTable(DataTable):
         self._apply_sort()
         if cursor is not None:
             self._restore_cursor(cursor)
+        self._label_sort()
         self.post_message(self.SortChanged(self))
+
+    def _label_sort(self) -> None:
+        """Put the sort arrow on the sorted column's header: ▲ ascending, ▼ descending."""
+        for column in self.table_columns:
+            shown = self.columns.get(ColumnKey(column.key))
+            if shown is None or not column.label:
+                continue
+            label = column.label
+            if column.key == self.sort_column:
+                label += " ▼" if self.sort_reverse else " ▲"
+            shown.label = Text(label)
+            if shown.auto_width:
+                shown.content_width = max(shown.content_width, cell_len(label))
+        self._require_update_dimensions = True
+        self.refresh()
 
     def cycle_sort(self) -> None:
         """Sort by the next column (left to right, wrapping)."""
