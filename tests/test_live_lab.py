@@ -8,6 +8,9 @@
 * babeld killed and restarted under a running ``watch``: the disconnect and
   the reconnect are reported, the command keeps running, and the session's
   model equals a fresh dump afterwards.
+
+These three run once per babeld release operators run (``release_lab``: 1.12.1,
+1.13.1, 1.14, a lab each); the model test runs on Debian's only.
 """
 
 from __future__ import annotations
@@ -128,13 +131,13 @@ def _status_problems(lab, edge: str) -> list[str]:
     return problems
 
 
-def test_status_json_shows_relay_and_standby_on_every_edge(healthy_lab) -> None:
+def test_status_json_shows_relay_and_standby_on_every_edge(release_lab) -> None:
     """Every edge: relay-1 carries the other site, relay-2 stands by with a positive margin.
 
     A test before this one may have restarted a relay: its standby routes take a
     few seconds to come back, so the condition is awaited (bounded), then asserted.
     """
-    lab = healthy_lab
+    lab = release_lab
     last: list[str] = []
 
     def right() -> bool:
@@ -170,8 +173,8 @@ def _switch_times(reader: LineReader, prefix: str, dev: str) -> list[float]:
     return times
 
 
-def test_watch_reports_failover_and_back_during_silent_relay_outage(healthy_lab, tmp_path) -> None:
-    lab = healthy_lab
+def test_watch_reports_failover_and_back_during_silent_relay_outage(release_lab, tmp_path) -> None:
+    lab = release_lab
     edge = "edge-a"
     before = dump_once(lab.socket_path(edge))
     # The destinations relay-1 carries now and that have a standby elsewhere.
@@ -286,8 +289,8 @@ async def _models_agree(session, socket_path: str, timeout: float) -> None:
     raise AssertionError(f"the model never matched a fresh dump; last difference: {last}")
 
 
-async def test_babeld_restart_under_watch(healthy_lab) -> None:
-    lab = healthy_lab
+async def test_babeld_restart_under_watch(release_lab) -> None:
+    lab = release_lab
     edge = "edge-b"
     sock = lab.socket_path(edge)
     watch = spawn([*MESHTUI, "watch", "--socket", sock, "--json"])
