@@ -351,7 +351,7 @@ def test_bad_options_are_one_line_errors(tmp_path: Path) -> None:
 
 def test_textfile_mode_writes_node_exporters_format_atomically(tmp_path: Path) -> None:
     res = run_cli(
-        "--replay", str(demo_recording()), "--speed", "20",
+        "--replay", str(demo_recording()), "--speed", "5",
         "--textfile", str(tmp_path), "--interval", "0.2", "--duration", "3",
     )  # fmt: skip
     assert res.returncode == 0, res.stderr

@@ -86,13 +86,19 @@ class Exporter:
         self.sessions: dict[str, NodeSession] = {}
         self.counters: dict[str, Counters] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.stopping = False
 
     def events(self, node: str, events: list[Event]) -> None:
         """Session callback: count failovers and resyncs."""
         self.counters.setdefault(node, Counters()).observe(events)
 
     def state(self, node: str, state: SessionState, message: str) -> None:
-        """Session callback: report connection trouble on stderr, one line."""
+        """Session callback: report connection trouble on stderr, one line.
+
+        A session only stops when the exporter does: from then on nothing is written.
+        """
+        if state is SessionState.STOPPED:
+            self.stopping = True
         if state in (SessionState.RECONNECTING, SessionState.FAILED) and message:
             warn(f"{node}: {state.value}: {message.removeprefix(f'{node}: ')}")
 
@@ -204,7 +210,7 @@ def _serve_http(registry: Any, listen: str) -> Any:
 async def _write_textfiles(exporter: Exporter, registry: Any, path: Path, every: float) -> None:
     """Write the textfile every ``every`` seconds (first once every node had a chance)."""
     await asyncio.gather(*(s.wait_live(every) for s in list(exporter.sessions.values())))
-    while True:
+    while not exporter.stopping:
         try:
             write_atomic(path, exposition(registry))
         except OSError as exc:
