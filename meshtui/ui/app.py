@@ -40,6 +40,7 @@ from pathlib import Path
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.events import Key
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import ContentSwitcher
@@ -47,6 +48,7 @@ from textual.worker import Worker, WorkerState
 
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
+from meshtui.core.sanitize import inert
 from meshtui.paths import config_dir, write_atomic
 from meshtui.transport.pump import SocketPump
 from meshtui.transport.session import SessionState
@@ -327,6 +329,20 @@ class MeshApp(App[int]):
         except LookupError:
             return
         banner.collapse()
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry outside text (node errors, paths): inert, never markup."""
+        super().notify(
+            inert(message), title=inert(title), severity=severity, timeout=timeout, markup=False
+        )
 
     def on_mount(self) -> None:
         """Start the sessions and the refresh timer."""

@@ -33,6 +33,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from meshtui.core.sanitize import inert
+
 if TYPE_CHECKING:
     from meshtui.ops.deploy import Change, Verification
 
@@ -160,21 +162,23 @@ class DeployScreen(ModalScreen[bool]):
         c = self.change
         with Vertical():
             verb = "Deploy to" if self.mode == "approve" else "Keep the new config on"
-            yield Label(f"{verb} {c.title}", id="deploy-title", markup=False)
+            yield Label(inert(f"{verb} {c.title}"), id="deploy-title", markup=False)
             errors = sum(e.error for e in c.lint)
             lint = [f"lint: {errors} error(s), {len(c.lint) - errors} warning(s)"]
             yield Static(lint[0], id="deploy-lint", markup=False)
             for entry in c.lint:
                 klass = "-lint-error" if entry.error else "-lint-warning"
-                yield Static(entry.text(), classes=klass, markup=False)
+                yield Static(inert(entry.text()), classes=klass, markup=False)
             if self.verification is not None:
                 text = "\n".join(self.verification.lines())
-                yield Static(text, id="deploy-verify", markup=False)
+                yield Static(inert(text, newlines=True), id="deploy-verify", markup=False)
             with VerticalScroll(id="deploy-diff"):
                 if c.new_file:
-                    yield Static(f"(new file: {c.config_path})", classes="-file", markup=False)
+                    yield Static(
+                        inert(f"(new file: {c.config_path})"), classes="-file", markup=False
+                    )
                 for line in c.diff.splitlines() or ["(no change)"]:
-                    yield Static(line or " ", classes=diff_line_class(line), markup=False)
+                    yield Static(inert(line) or " ", classes=diff_line_class(line), markup=False)
             if self.mode == "approve":
                 what = (
                     f"Writes {c.config_path} atomically (backup kept), arms a rollback on the "

@@ -246,7 +246,7 @@ class DestinationScreen(Screen[None]):
             lines.append("! single point of failure: no standby through another relay")
         if dest.since:
             lines.append(f"selection unchanged for {fmt.age(ctx.now - dest.since)}")
-        summary.update("\n".join(lines))
+        summary.update(fmt.plain("\n".join(lines)))
         summary.set_class(state == "unreachable", "-unreachable")
         summary.set_class(dest.single_point_of_failure, "-spof")
         self.query_one("#dd-routes", KeyedTable).sync(self._route_rows(ctx))

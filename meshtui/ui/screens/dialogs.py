@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from meshtui.core import foresight
+from meshtui.core.sanitize import inert
 from meshtui.ui import format as fmt
 
 
@@ -247,7 +248,7 @@ class LabActionScreen(ModalScreen[str | None]):
         """What will happen, the relays, and the buttons."""
         with Vertical():
             yield Label(self.title_text, id="lab-title")
-            yield Static(self.what, id="lab-what", markup=False)
+            yield Static(inert(self.what, newlines=True), id="lab-what", markup=False)
             yield OptionList(
                 *(Option(label, id=name) for name, label in self.relays), id="lab-relays"
             )

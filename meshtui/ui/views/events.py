@@ -22,6 +22,7 @@ from textual.widget import Widget
 from textual.widgets import RichLog, Static
 
 from meshtui.core.events import EventType
+from meshtui.core.sanitize import inert
 from meshtui.ui import format as fmt
 from meshtui.ui.journal import LogEntry
 from meshtui.ui.themes import Palette
@@ -117,7 +118,7 @@ class EventsView(View):
     # ------------------------------------------------------------ drawing
 
     def _event_text(self, entry: LogEntry) -> tuple[str, Text] | None:
-        line = entry_line(entry)
+        line = inert(entry_line(entry))
         if self.filter.active and not self.filter.matches(line.lower()):
             return None
         text = Text(line, no_wrap=True, end="")
@@ -126,7 +127,7 @@ class EventsView(View):
         return line, text
 
     def _raw_text(self, stamp: float, line: str) -> tuple[str, Text] | None:
-        shown = raw_line(stamp, line)
+        shown = inert(raw_line(stamp, line))
         if self.filter.active and not self.filter.matches(shown.lower()):
             return None
         text = Text(shown, no_wrap=True, end="")

@@ -499,20 +499,20 @@ class FiltersView(View):
         note = self.query_one("#fl-note", Static)
         why = self.query_one("#fl-why", Static)
         if state is None:
-            title.update(f"Filters — {ctx.node}: no config to show")
+            title.update(fmt.plain(f"Filters — {ctx.node}: no config to show"))
             note.update(
                 "Not shown: meshtui reads a node's babeld.conf over SSH for inventory nodes, "
                 "and for a local babeld or a recording from `--config FILE`."
             )
         elif state.loading:
-            title.update(f"Filters — {ctx.node}: reading {state.label} …")
+            title.update(fmt.plain(f"Filters — {ctx.node}: reading {state.label} …"))
             note.update("")
         elif state.absent:
-            title.update(f"Filters — {ctx.node}: {state.label} does not exist")
+            title.update(fmt.plain(f"Filters — {ctx.node}: {state.label} does not exist"))
             note.update("babeld runs with its defaults there: in and out allow everything.")
         else:
-            title.update(f"Filters — {ctx.node}: cannot read {state.label}")
-            note.update(f"{state.error}  (c reads it again)")
+            title.update(fmt.plain(f"Filters — {ctx.node}: cannot read {state.label}"))
+            note.update(fmt.plain(f"{state.error}  (c reads it again)"))
         why.update("")
 
     def _titles(
@@ -524,7 +524,7 @@ class FiltersView(View):
             f"Filters — {ctx.node}: {state.label} (babeld {parsed.version}) · "
             f"{n_in} in + {n_out} out rules on {len(analysis.interfaces)} interfaces"
         )
-        self.query_one("#fl-title", Static).update(title)
+        self.query_one("#fl-title", Static).update(fmt.plain(title))
         notes = []
         if parsed.errors:
             first = parsed.errors[0]
@@ -534,7 +534,7 @@ class FiltersView(View):
             )
         if state.loaded_at:
             notes.append(f"read {fmt.clock_time(state.loaded_at)} (c reads it again)")
-        self.query_one("#fl-note", Static).update("  ·  ".join(notes))
+        self.query_one("#fl-note", Static).update(fmt.plain("  ·  ".join(notes)))
         learnt = sum(1 for d in analysis.decisions if d.chain is Chain.IN)
         announced = sum(
             1
@@ -546,7 +546,7 @@ class FiltersView(View):
             heading += f"  · only {self.focus_rule.replace('|', ' ')} (enter: all)"
         if self.filter.active:
             heading += f"  · filter: {self.filter.text}"
-        self.query_one("#fl-decisions-title", Static).update(heading)
+        self.query_one("#fl-decisions-title", Static).update(fmt.plain(heading))
 
     # ------------------------------------------------------------ rows
 
@@ -673,7 +673,7 @@ class FiltersView(View):
         if d is None:
             why.update("Move through the decisions to see the rule that decided each.")
             return
-        why.update(self.explain(d))
+        why.update(fmt.plain(self.explain(d)))
         key = d.rule_key
         rules = self.query_one("#fl-rules", KeyedTable)
         if key is not None and rules.cursor_key != key:

@@ -279,11 +279,15 @@ class InterfacesView(View):
             kernel.sync(self._kernel_rows(local.links))
             wg.sync(self._wg_rows(local.peers, local.taken_at))
             kernel_note.update(
-                local.links_error
-                or (local.namespace + "; its links are shown." if local.namespace else "")
+                fmt.plain(
+                    local.links_error
+                    or (local.namespace + "; its links are shown." if local.namespace else "")
+                )
             )
             wg_note.update(
-                local.peers_error
-                or ("" if local.peers else "No WireGuard peers on babeld's interfaces.")
+                fmt.plain(
+                    local.peers_error
+                    or ("" if local.peers else "No WireGuard peers on babeld's interfaces.")
+                )
             )
         return stats

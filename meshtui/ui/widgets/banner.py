@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from meshtui.core.sanitize import inert
+
 
 class Banner(Static):
     """A one- or few-line notice; hidden while empty.
@@ -54,7 +56,8 @@ class Banner(Static):
         self.text = text
         self.kind = kind
         folded = self.collapsed and kind == "info"
-        self.update(self.first_sentence(text) if folded else text)
+        # A notice quotes outside text (a socket path, an SSH error): shown inert.
+        self.update(inert(self.first_sentence(text) if folded else text, newlines=True))
         self.set_classes(["-shown", f"-{kind}"] + (["-collapsed"] if folded else []))
 
     @staticmethod

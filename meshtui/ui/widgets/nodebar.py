@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from meshtui.ui.format import plain
 from meshtui.ui.journal import LinkState
 
 
@@ -204,20 +205,20 @@ class NodeBar(Horizontal):
             parts.append(f"id {info.router_id}")
         if info.version:
             parts.append(info.version)
-        self.query_one("#nb-identity", Label).update("  ".join(parts))
+        self.query_one("#nb-identity", Label).update(plain("  ".join(parts), newlines=False))
         link = self.query_one("#nb-link", Label)
         if info.badge:
             link.update(info.badge)
             link.set_classes([info.badge_class] if info.badge_class else [])
         else:
-            link.update(info.link_text)
+            link.update(plain(info.link_text, newlines=False))
             classes = {name: False for name in set(_LINK_CLASSES.values()) | {"-stale"}}
             classes[_LINK_CLASSES[info.link]] = True
             classes["-stale"] = info.stale
             link.set_classes([name for name, on in classes.items() if on])
         replay = self.query_one("#nb-replay", Label)
         text = info.detail if info.badge else info.replay
-        replay.update(text)
+        replay.update(plain(text, newlines=False))
         replay.display = bool(text)
         mode = self.query_one("#nb-mode", Label)
         mode.update("READ-ONLY" if info.read_only else info.write_label)

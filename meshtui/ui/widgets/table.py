@@ -10,7 +10,7 @@ semantic colour role (see :mod:`meshtui.ui.themes`), never a colour.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from rich.cells import cell_len
@@ -19,6 +19,8 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
+
+from meshtui.core.sanitize import inert
 
 CellSpec = tuple[Any, str, Any]
 """One cell: (text, style spec, sort value).
@@ -159,7 +161,8 @@ class KeyedTable(DataTable):
             zebra_stripes=False,
             cursor_foreground_priority="css",
         )
-        self.table_columns = columns
+        # A label may be a node's name from babeld: inert (and drawn as Text, never markup).
+        self.table_columns = [replace(c, label=inert(c.label)) for c in columns]
         self._resolve = resolve
         self._sigs: dict[str, Hashable] = {}
         self._specs: dict[str, tuple[CellSpec, ...]] = {}
@@ -174,7 +177,7 @@ class KeyedTable(DataTable):
     def on_mount(self) -> None:
         """Create the columns."""
         for column in self.table_columns:
-            self.add_column(column.label, key=column.key, width=column.width)
+            self.add_column(Text(column.label), key=column.key, width=column.width)
         self._label_sort()
 
     # ------------------------------------------------------------ data
@@ -182,9 +185,11 @@ class KeyedTable(DataTable):
     def _cell(self, spec: CellSpec, key: str) -> Cell:
         text = spec[0]
         resolve = self._resolve
-        if isinstance(text, str):
-            return Cell(text, resolve(spec[1]), spec[2], key)
-        parts = tuple((part, resolve(style) if style else None) for part, style in text)
+        if isinstance(text, str):  # cells hold babeld's words: shown inert (core.sanitize)
+            return Cell(inert(text, newlines=True), resolve(spec[1]), spec[2], key)
+        parts = tuple(
+            (inert(part, newlines=True), resolve(style) if style else None) for part, style in text
+        )
         return Cell(parts, resolve(spec[1]), spec[2], key)
 
     @property
