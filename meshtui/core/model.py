@@ -147,10 +147,10 @@ class Neighbour:
 
         babeld sends Hellos every 0.75 to 1.25 intervals (uniform jitter), so
         the median of recent gaps is the interval; the odd Hello not counted
-        (one that coincided with a neighbour check) cannot move it. Three gaps
-        (four Hellos) are enough for a first estimate; the silence allowed
-        before a warning is wider until :data:`foresight.SETTLED_GAPS` gaps
-        are known (:func:`foresight.silence_allowed`).
+        (one that coincided with a neighbour check) cannot move it. Two gaps
+        (three Hellos) give a first estimate, the longer of the two; the silence
+        allowed before a warning is wider until :data:`foresight.SETTLED_GAPS`
+        gaps are known (:func:`foresight.silence_allowed`).
         """
         return self.hello_estimate
 

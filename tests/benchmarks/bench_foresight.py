@@ -15,8 +15,9 @@ the two history cells:
 Per cell it prints: how often meshtui's ``degrading`` warning came before
 babeld's switch (the ``failover`` event) and its lead (median, min); the
 baseline in the same run, babeld's own first sign (its first line for the
-relay with a missed Hello, ``reach`` losing its top bit), how often it came
-before the switch and its lead; false warnings (``degrading`` for a neighbour
+relay with a missed Hello, ``reach`` losing its top bit, while its cost is still
+finite: a line that also declares the cost infinite is the switch itself), how
+often it came before the switch and its lead; false warnings (``degrading`` for a neighbour
 not silenced, or before its outage); detection (last Hello heard to the
 switch) against the expected time. Failovers that came without a warning list
 the reason meshtui gave (``no_warning``).
@@ -103,6 +104,7 @@ class Row:
     detected: float | None
     false_warnings: int
     no_warning: str = ""
+    false_texts: list[str] = field(default_factory=list)
 
 
 async def wait_for(predicate, timeout: float, what: str):
@@ -142,7 +144,11 @@ def judge(w: Watcher, mark: int, raw_mark: int, target: str, t_fail: float) -> R
     )
     warned = warn is not None and warn.time < fo.time and w.events.index(warn) < w.events.index(fo)
     sign = next(
-        (t for t, line in w.raw[raw_mark:] if f"address {via} " in line and not _top_bit(line)),
+        (
+            t
+            for t, line in w.raw[raw_mark:]
+            if f"address {via} " in line and not _top_bit(line) and not line.endswith(" 65535")
+        ),
         None,
     )
     false = [
@@ -158,6 +164,7 @@ def judge(w: Watcher, mark: int, raw_mark: int, target: str, t_fail: float) -> R
         detected=fo.extra.get("detection_time"),
         false_warnings=len(false),
         no_warning=fo.extra.get("no_warning", ""),
+        false_texts=[f"{e.neighbour} {e.time - t_fail:+.2f} s: {e.message}" for e in false],
     )
 
 
@@ -195,6 +202,7 @@ async def run_lab(
                 assert row is not None
                 if name == "warm" and i == 0:
                     row.false_warnings += len(quiet)
+                    row.false_texts += [f"{e.neighbour} before: {e.message}" for e in quiet]
                 rows[name].append(row)
                 if verbose:
                     print(
@@ -203,6 +211,8 @@ async def run_lab(
                         f"{row.sign_lead} false {row.false_warnings} {row.no_warning}",
                         flush=True,
                     )
+                    for text in row.false_texts:
+                        print(f"      false warning: {text}", flush=True)
             await cold.stop()
             await wait_for(
                 lambda healed=relay: any(
