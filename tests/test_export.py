@@ -421,3 +421,21 @@ def test_a_node_not_live_is_down_and_keeps_its_counts() -> None:
         ({"node": "x", "prefix": "fd00::1/128", "dest": ""}, 2.0)
     ]
     assert "meshtui_node_info" not in got
+
+
+def test_a_scrape_the_loop_cannot_answer_serves_nothing_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import meshtui.commands.export as export
+
+    monkeypatch.setattr(export, "SCRAPE_TIMEOUT", 0.2)
+    loop = asyncio.new_event_loop()  # never run: as stuck as a loop gets
+    try:
+        exporter = Exporter(Names(None))
+        exporter.loop = loop
+        assert exporter.families_threadsafe() == []
+    finally:
+        loop.close()
+    assert exporter.families_threadsafe() == []  # closed: nothing, quietly
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no answer from the sessions' loop" in err

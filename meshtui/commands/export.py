@@ -130,11 +130,21 @@ class Exporter:
         return collect(readings, self.names, route_metrics=self.route_metrics, mesh=not self.single)
 
     def families_threadsafe(self) -> list[Family]:
-        """:meth:`families` from another thread (the HTTP server's): runs on the loop."""
+        """:meth:`families` from another thread (the HTTP server's): runs on the loop.
+
+        A scrape that cannot be answered (the loop is shutting down or stuck) serves
+        nothing, with one line on stderr, rather than a traceback from the HTTP server.
+        """
         loop = self.loop
         if loop is None or loop.is_closed():
             return []
-        return _on_loop(loop, self.families, SCRAPE_TIMEOUT)
+        try:
+            return _on_loop(loop, self.families, SCRAPE_TIMEOUT)
+        except concurrent.futures.TimeoutError:
+            warn(f"scrape: no answer from the sessions' loop within {SCRAPE_TIMEOUT:g} s")
+        except RuntimeError as exc:  # the loop closed meanwhile
+            warn(f"scrape: {exc}")
+        return []
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, fn: Callable[[], T], timeout: float) -> T:
