@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-import meshtui.ui
 from meshtui.core import foresight
 from meshtui.core.events import EventType
 from meshtui.core.model import NodeModel
 from meshtui.transport.replay import load_recording
+from meshtui.ui.feed import demo_recording
 from tests.test_model import DST, R1, R2, neigh, route
 
 
@@ -207,7 +207,7 @@ def test_real_stream_neighbour_checks_are_no_heartbeat_and_the_warning_comes_fir
     """babeld 1.12 in the lab (hello 1 s): its neighbour check reprints every
     neighbour; one such print came 0.9 s after relay-1's last Hello. Counting
     it as a Hello delayed the warning by that much."""
-    rec = Path(meshtui.ui.__file__).parent / "demo_data" / "relay-outage.rec"
+    rec = demo_recording()
     m, events = _replay(rec)
     r1 = "fe80::ff:1"
     degrading = [e for e in events if e.type is EventType.DEGRADING]
@@ -223,3 +223,19 @@ def test_real_stream_neighbour_checks_are_no_heartbeat_and_the_warning_comes_fir
     assert min(e.extra["lead_time"] for e in moves) > 2.0
     # no other neighbour (LAN, relay-2) was ever called degrading on this quiet mesh
     assert {e.neighbour for e in degrading} == {r1}
+
+
+def test_a_failover_without_a_warning_says_why() -> None:
+    """Connected just before the outage: no Hello spacing learned, babeld's sign came with
+    its switch. The failover says that no warning was possible, and why."""
+    m = _edge()
+    m.feed(neigh("change", "e1", R1, "wg-r1", "3fff", 65535), 101.0)
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, False), 101.0)
+    m.feed(route("change", "a2", R2, "wg-r2", 288, True), 101.0)
+    fo = next(e for e in m.commit(101.0) if e.type is EventType.FAILOVER)
+    assert "lead_time" not in fo.extra
+    assert fo.extra["no_warning"].startswith("no warning possible yet")
+    assert "needed to learn the hello interval" in fo.extra["no_warning"]
+    assert "[no warning possible yet" in fo.describe()
+    m.hello_intervals["wg-r1"] = 1.0  # with the interval known, nothing to excuse
+    assert m.warning_gap(m.neighbours["e1"]) is None

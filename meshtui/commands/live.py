@@ -488,7 +488,7 @@ def describe_named(event: Event, names: Names) -> str:
         if t is EventType.FAILOVER and event.from_ and event.to:
             return (
                 f"failover {dest}: {old} -> {new} (metric {event.from_.metric} -> "
-                f"{event.to.metric})"
+                f"{event.to.metric})" + event.figures()
             )
         if t is EventType.UNREACHABLE:
             return f"unreachable {dest}" + (f" (was via {old})" if old else "")

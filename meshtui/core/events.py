@@ -103,6 +103,25 @@ class Event:
         out.update(self.extra)
         return out
 
+    def figures(self) -> str:
+        """A failover's figures as `` [warned 2.1 s, detected after 3.4 s, ...]`` ('' if none).
+
+        A failover that came without a warning says why (``no_warning``).
+        """
+        figures = [
+            f"{label} {self.extra[key]:.1f} s"
+            for key, label in (
+                ("lead_time", "warned"),
+                ("detection_time", "detected after"),
+                ("gap", "no route for"),
+                ("outage", "away for"),
+            )
+            if key in self.extra
+        ]
+        if "no_warning" in self.extra:
+            figures.insert(0, str(self.extra["no_warning"]))
+        return f" [{', '.join(figures)}]" if figures else ""
+
     def describe(self) -> str:
         """One readable line, without the time or node (the caller adds those)."""
         t = self.type
@@ -112,17 +131,7 @@ class Event:
                 f"-> {self.to.via}%{self.to.interface} (metric {self.from_.metric} -> "
                 f"{self.to.metric})"
             )
-            figures = [
-                f"{label} {self.extra[key]:.1f} s"
-                for key, label in (
-                    ("lead_time", "warned"),
-                    ("detection_time", "detected after"),
-                    ("gap", "no route for"),
-                    ("outage", "away for"),
-                )
-                if key in self.extra
-            ]
-            return text + (f" [{', '.join(figures)}]" if figures else "")
+            return text + self.figures()
         if t is EventType.UNREACHABLE:
             was = f" (was via {self.from_.via}%{self.from_.interface})" if self.from_ else ""
             return f"unreachable {self.prefix}{was}"
