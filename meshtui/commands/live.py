@@ -409,7 +409,7 @@ async def _run_sessions(sources: list[Source], duration: float | None, **session
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    waiter = asyncio.create_task(stop.wait())
+    waiter: asyncio.Task[Any] = asyncio.create_task(stop.wait())
     replays = [s.replay for s in sources if s.replay is not None]
     if replays:  # a replay ends with its recording
         waiter.cancel()
@@ -594,11 +594,11 @@ class _MeshPrinter(_Printer):
                 out.write(json.dumps(line) + "\n")
             else:
                 stamp = time.strftime("%H:%M:%S", time.localtime(now))
-                line = (
+                text = (
                     f"{stamp}.{int((now % 1) * 1000):03d} [{after.source}] relay for {after.dest}:"
                     f" {before_relay} -> {after.relay}"
                 )
-                out.write(inert(line) + "\n")
+                out.write(inert(text) + "\n")
         self._matrix = matrix
         out.flush()
 

@@ -121,7 +121,7 @@ class Names:
         self._node_lls: dict[str, dict[str, str]] = {}
         self._tunnel_peer: dict[tuple[str, str], str] = {}
         self._origin_hops: dict[tuple[str, str, str], tuple[str, str]] = {}
-        self._roles: dict[str, str] = {}
+        self._roles: dict[str, str | None] = {}
         self._sites: dict[str, str | None] = {}
         self._order: list[str] = []
         if inventory is not None:
@@ -262,12 +262,6 @@ class Names:
         """The node owning a /128 (``fd42:1::21/128``, or the bare address)."""
         prefix = _canon_prefix(prefix if "/" in prefix else f"{prefix}/128")
         return self._prefix_node.get(prefix)
-
-    def _inventory_address(self, node: str) -> object | None:
-        """The node's address in the inventory (None: no inventory, no such node, not given)."""
-        if self.inventory is None or node not in self.inventory.nodes:
-            return None
-        return self.inventory.nodes[node].address
 
     def _inventory_address(self, node: str) -> object | None:
         """The node's address in the inventory (None: no inventory, no such node, not given)."""
