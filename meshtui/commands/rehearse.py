@@ -56,13 +56,21 @@ def add_rehearse_arguments(p: argparse.ArgumentParser) -> None:
         help="seconds without route changes that count as settled (default: 4 hello intervals)",
     )
     p.add_argument(
+        "--back-timeout",
+        type=float,
+        metavar="S",
+        help="how long to wait for each pair's way back after a heal (default: 60 s + the "
+        "slowest detection; babeld's smoothing needs ~30 s before a returning route wins)",
+    )
+    p.add_argument(
         "--babeld", default="babeld", metavar="PATH", help="the babeld binary the replica runs"
     )
 
 
 def run_rehearsal(
     inventory: str, candidate: str | None, outages: list[str] | None, *,
-    settle: float | None = None, babeld: str = "babeld", quiet: bool = False,
+    settle: float | None = None, back_timeout: float | None = None, babeld: str = "babeld",
+    quiet: bool = False,
 ) -> tuple[list[RunResult], Comparison | None]:  # fmt: skip
     """Rehearse ``inventory`` (and ``candidate``), one replica at a time; CliError on failure."""
     from meshtui.lab.lab import LabError, missing_prerequisites
@@ -79,7 +87,16 @@ def run_rehearsal(
     runs = []
     for path in [inventory] + ([candidate] if candidate else []):
         try:
-            runs.append(rehearse(path, outages, settle=settle, babeld=babeld, progress=say))
+            runs.append(
+                rehearse(
+                    path,
+                    outages,
+                    settle=settle,
+                    back_timeout=back_timeout,
+                    babeld=babeld,
+                    progress=say,
+                )  # fmt: skip
+            )
         except LabError as exc:
             raise CliError(f"rehearse {path}: {exc}") from None
     return runs, (compare(runs[0], runs[1]) if candidate else None)
@@ -102,8 +119,8 @@ def print_report(runs: list[RunResult], comparison: Comparison | None) -> None:
 
 def cmd_rehearse(args: argparse.Namespace) -> int:
     runs, comparison = run_rehearsal(
-        args.inventory, args.candidate, args.outage, settle=args.settle, babeld=args.babeld,
-        quiet=args.json,
+        args.inventory, args.candidate, args.outage, settle=args.settle,
+        back_timeout=args.back_timeout, babeld=args.babeld, quiet=args.json,
     )  # fmt: skip
     report = report_json(args.inventory, runs, comparison)
     if args.output:

@@ -56,6 +56,7 @@ class PathState:
 
     reachable: bool
     relay: str | None = None  # the first relay on the path (None: crosses none)
+    pending: bool = False  # a better route waits (smoothing or feasibility): not settled yet
 
 
 Table = dict[tuple[str, str], PathState]
@@ -76,15 +77,18 @@ def path_table(matrix: Matrix) -> Table:
         if cell.state in (CellState.SELF, CellState.UNKNOWN):
             continue
         reachable = cell.hop is not None and cell.complete
-        out[(cell.source, cell.dest)] = PathState(reachable, cell.relay if reachable else None)
+        relay = cell.relay if reachable else None
+        out[(cell.source, cell.dest)] = PathState(reachable, relay, cell.state is CellState.PENDING)
     return out
 
 
 def settled(samples: Sequence[Sample], quiet: float) -> bool:
-    """The last samples span ``quiet`` seconds without any change of any pair."""
+    """The last samples span ``quiet`` seconds without any change of any pair, none pending."""
     if not samples:
         return False
     last = samples[-1]
+    if any(st.pending for st in last.table.values()):
+        return False
     for s in reversed(samples):
         if s.table != last.table:
             return False
@@ -232,7 +236,7 @@ def measure_outage(
                 unreachable += nxt[0] - max(t, 0.0)
         back: float | None = None
         if before is not None:
-            left = any(st != base for _, st in states)
+            left = any((st.reachable, st.relay) != (base.reachable, base.relay) for _, st in states)
             if not left:
                 back = 0.0
             else:

@@ -25,6 +25,7 @@ from meshtui.core.meshcheck import build_matrix
 from meshtui.core.names import Names
 from meshtui.core.rehearsal import (
     OutageResult,
+    PathState,
     RunResult,
     Sample,
     Table,
@@ -77,8 +78,9 @@ def rehearse(
         babeld: the babeld binary the replica runs.
         settle: seconds without any route change that count as settled
             (default: 4 of the longest hello interval, at least 3 s).
-        back_timeout: how long to wait for the way back after a heal
-            (default: 60 s plus the longest detection time).
+        back_timeout: how long to wait for the way back after a heal (default:
+            60 s plus the longest detection time; a route back from a
+            retraction needs ~30 s of babeld's metric smoothing to win).
         timeout: bound for the replica's first convergence and for each outage.
         progress: called with a line of text at each step.
 
@@ -94,6 +96,8 @@ def rehearse(
     hello = _longest_hello(source)
     quiet = settle if settle is not None else max(3.0, 4 * hello)
     back_bound = back_timeout if back_timeout is not None else 60.0 + detection_time(hello).latest
+    # silent long enough for the slowest detection, a settled mesh, and slack
+    outage_bound = detection_time(hello).latest + quiet + 30.0
     topo = lab.topology
     names = list(outages) if outages else [n.name for n in topo.role("relay")]
     for name in names:
@@ -113,11 +117,17 @@ def rehearse(
         say(f"replica {lab.id} up in {time.monotonic() - t0:.1f} s; settling ({quiet:g} s quiet)")
         baseline = _settle(lab, inv, quiet, timeout)
         for name in names:
-            results.append(_outage(lab, inv, name, baseline, quiet, timeout, back_bound, say))
+            results.append(
+                _outage(lab, inv, name, baseline, quiet, timeout, back_bound, outage_bound, say)
+            )
             baseline = _settle(lab, inv, quiet, timeout)
     finally:
         lab.down()
     return RunResult(run_inv_path, tuple(results), topo.unplaced)
+
+
+def _same(a: PathState | None, b: PathState) -> bool:
+    return a is not None and (a.reachable, a.relay) == (b.reachable, b.relay)
 
 
 def _settle(lab: Lab, inv: Inventory, quiet: float, timeout: float) -> Table:
@@ -129,7 +139,9 @@ def _settle(lab: Lab, inv: Inventory, quiet: float, timeout: float) -> Table:
         if settled(samples, quiet):
             return table
         time.sleep(0.05)
-    raise RehearsalError(f"the replica's routes did not settle within {timeout:g} s")
+    pending = sorted(f"{s} → {d}" for (s, d), st in samples[-1].table.items() if st.pending)
+    detail = f" (better routes still waiting: {', '.join(pending[:5])})" if pending else ""
+    raise RehearsalError(f"the replica's routes did not settle within {timeout:g} s{detail}")
 
 
 def _outage(
@@ -140,6 +152,7 @@ def _outage(
     quiet: float,
     timeout: float,
     back_bound: float,
+    outage_bound: float,
     say: Progress,
 ) -> OutageResult:
     crossing = [k for k, st in baseline.items() if st.relay == node]
@@ -149,7 +162,7 @@ def _outage(
     samples: list[Sample] = []
     healed = False
     try:
-        deadline = t_silence + timeout
+        deadline = t_silence + min(timeout, outage_bound)
         while time.monotonic() < deadline:
             t, table = sample_table(lab, inv)
             samples.append(Sample(t - t_silence, table))
@@ -165,7 +178,7 @@ def _outage(
         while time.monotonic() < deadline:
             t, table = sample_table(lab, inv)
             samples.append(Sample(t - t_silence, table))
-            if all(table.get(k) == st for k, st in baseline.items()):
+            if all(_same(table.get(k), st) for k, st in baseline.items()):
                 break
             time.sleep(0.02)
     finally:
