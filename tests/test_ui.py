@@ -28,6 +28,7 @@ from meshtui.ui.widgets.nodebar import NodeBar, status_badge
 from meshtui.ui.widgets.table import KeyedTable, cell_text
 
 SIZE = (160, 48)
+PENDING_AT = 40.0  # relay-1 healed, its better routes not installed yet
 WIDE = (190, 50)
 SITE_B = "fd31:1b9e:30be::2:1"  # srv-b1
 EDGE_B = "fd31:1b9e:30be::ee:2"
@@ -983,3 +984,24 @@ async def test_first_key_folds_the_banner() -> None:
         await pilot.pause()
         assert banner.collapsed and banner.region.height == 1
         assert table(app, "#fo-table").region.height >= 9  # header and 8 rows
+
+
+async def test_detail_names_the_destination_and_wraps_its_history() -> None:
+    app = demo_app(stop_at=PENDING_AT)
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        app.open_detail(SITE_B + "/128")
+        await settle(pilot)
+        text = screen_text(app)
+        assert f"Destination srv-b1 ({SITE_B})" in text  # the name, and the address
+        assert f"via relay-2 ({RELAY_2_HOP})" in text
+        neighbours = [r[1] for r in rows(app, "#dd-routes")]
+        assert sorted(neighbours) == [RELAY_1, RELAY_2]
+        history = table(app, "#dd-history")
+        failover = next(r for r in history.plain_rows() if r[1] == "failover")
+        entry = next(
+            e for e in app.feed.journal.history_of(SITE_B + "/128") if e.type is EventType.FAILOVER
+        )
+        assert "\n" in failover[2]  # wrapped onto more lines
+        assert failover[2].split() == entry.text.split()  # every word of it, none cut
+        assert max(len(line) for line in failover[2].splitlines()) <= 100 - 34

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable, Iterator
 
 from rich.style import Style
@@ -111,6 +112,7 @@ class DestinationScreen(Screen[None]):
         yield KeyedTable(
             [
                 Column("mark", "", 9),
+                Column("node", "neighbour"),
                 Column("via", "via"),
                 Column("if", "interface"),
                 Column("router", "router-id", 23),
@@ -133,6 +135,7 @@ class DestinationScreen(Screen[None]):
             ],
             self.style,
             sort="time",
+            row_height=None,  # a long line wraps onto more rows, never cut
             id="dd-history",
         )
         yield Footer()
@@ -172,13 +175,15 @@ class DestinationScreen(Screen[None]):
             mark = route_mark(route)
             changed = fmt.age(now - route.last_change) if route.last_change else "-"
             first = fmt.clock_time(route.first_seen) if route.first_seen else "-"
-            sig = (mark, route.metric, route.refmetric, route.router_id, best, changed)
+            node = ctx.hop(route.via, route.interface)
+            sig = (mark, route.metric, route.refmetric, route.router_id, best, changed, node)
 
             def build(
                 route: Route = route,
                 mark: tuple[str, str, int] = mark,
                 changed: str = changed,
                 first: str = first,
+                node: str = node,
             ) -> tuple[CellSpec, ...]:
                 if best is None or route.installed or route.metric >= INFINITY:
                     margin: CellSpec = ("", "", 0)
@@ -186,6 +191,7 @@ class DestinationScreen(Screen[None]):
                     margin = (f"{route.metric - best:+d}", mark[1], route.metric - best)
                 return (
                     mark,
+                    (node, "", node),
                     (route.via, "", route.via),
                     (route.interface, "", route.interface),
                     (route.router_id, "", route.router_id),
@@ -199,16 +205,19 @@ class DestinationScreen(Screen[None]):
             yield route_key(route), sig, build
 
     def _history_rows(self, history: list[LogEntry]) -> Iterator[RowSpec]:
+        # time (12) and what (14) columns, cell padding and the scrollbar take the rest
+        width = max(20, self.size.width - (12 + 2) - (14 + 2) - 2 - 2)
         for entry in history:
 
             def build(entry: LogEntry = entry) -> tuple[CellSpec, ...]:
+                text = "\n".join(textwrap.wrap(entry.text, width, break_on_hyphens=False))
                 return (
                     (fmt.clock_time(entry.time, millis=True), "", entry.seq),
                     (entry.type.value, EVENT_ROLES.get(entry.type, ""), entry.type.value),
-                    (entry.text, "", entry.text),
+                    (text or entry.text, "", entry.text),
                 )
 
-            yield str(entry.seq), entry.seq, build
+            yield str(entry.seq), (entry.seq, width), build
 
     def refresh_detail(self, ctx: ViewContext) -> None:
         """Bring the screen up to date (just remember ``ctx`` until mounted)."""
@@ -224,15 +233,20 @@ class DestinationScreen(Screen[None]):
         dest = ctx.model.destination(self.prefix, self.src)
         summary = self.query_one("#dd-summary", Static)
         name = fmt.prefix(self.prefix)
+        named = ctx.dest(self.prefix)
+        if named != name:
+            name = f"{named} ({name})"  # the detail shows both: name and address
         if self.src not in ("::/0", "0.0.0.0/0"):
             name += f" from {self.src}"
         state = dest.state
         sel = dest.selected
         lines = [f"Destination {name}"]
         if sel is not None:
+            hop = fmt.hop(sel.via, sel.interface)
+            relay = ctx.hop(sel.via, sel.interface)
             lines.append(
-                f"via {fmt.hop(sel.via, sel.interface)}  metric {fmt.metric(sel.metric)}  "
-                f"router-id {sel.router_id}"
+                f"via {relay + ' (' + hop + ')' if relay != hop else hop}  "
+                f"metric {fmt.metric(sel.metric)}  router-id {sel.router_id}"
             )
         if state == "unreachable":
             lines.append("✖ UNREACHABLE: no route with a finite metric")
@@ -241,7 +255,7 @@ class DestinationScreen(Screen[None]):
         for route in dest.pending:
             why = ctx.model.explain(route, sel, ctx.now)
             if why is not None:
-                lines.append(f"  ▲ {fmt.hop(route.via, route.interface)}: {why.text}")
+                lines.append(f"  ▲ {ctx.hop(route.via, route.interface)}: {why.text}")
         if dest.single_point_of_failure:
             lines.append("! single point of failure: no standby through another relay")
         if dest.since:

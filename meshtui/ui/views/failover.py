@@ -97,10 +97,10 @@ _STATE_CELLS: dict[str, CellSpec] = {
 }
 
 _STALE_CELLS: dict[str, CellSpec] = {
-    "ok": ("◌ ok · stale", "lost", 3),
-    "spof": ("◌ SPOF · stale", "lost", 2),
-    "pending": ("◌ pend · stale", "lost", 1),
-    "unreachable": ("◌ UNRE · stale", "lost", 0),
+    "ok": ("◌ ok stale", "lost", 3),
+    "spof": ("◌ SPOF stale", "lost", 2),
+    "pending": ("◌ pend stale", "lost", 1),
+    "unreachable": ("◌ UNRE stale", "lost", 0),
 }
 
 STALE_STYLE = "lost dim"

@@ -150,7 +150,7 @@ class KeyedTable(DataTable):
         *,
         sort: str | None = None,
         reverse: bool = False,
-        row_height: int = 1,
+        row_height: int | None = 1,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -388,7 +388,10 @@ class KeyedTable(DataTable):
             shown.label = Text(label)
             if shown.auto_width:
                 shown.content_width = max(shown.content_width, cell_len(label))
+            else:  # a fixed width grows to show the arrow
+                shown.width = max(shown.width, cell_len(label))
         self._require_update_dimensions = True
+        self._clear_caches()  # the header row is cached like any other
         self.refresh()
 
     def cycle_sort(self) -> None:
