@@ -1,4 +1,4 @@
-"""Where meshtui keeps its files (the XDG directories), and the one atomic file write.
+"""Where meshtui keeps its files (the XDG directories, the data it ships), and the one atomic write.
 
 Imports nothing of meshtui's, so every layer may use it (tests/test_layers.py
 says so); the core may compute paths here but does no I/O with them.
@@ -11,9 +11,10 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["config_dir", "state_dir", "write_atomic"]
+__all__ = ["config_dir", "shipped", "state_dir", "write_atomic"]
 
 APP = "meshtui"
+PACKAGE = Path(__file__).resolve().parent
 
 
 def _xdg(name: str, fallback: str, env: Mapping[str, str] | None) -> Path:
@@ -33,6 +34,19 @@ def config_dir(env: Mapping[str, str] | None = None) -> Path:
 def state_dir(env: Mapping[str, str] | None = None) -> Path:
     """``$XDG_STATE_HOME/meshtui`` (default ``~/.local/state/meshtui``): the audit log."""
     return _xdg("XDG_STATE_HOME", ".local/state", env) / APP
+
+
+def shipped(folder: str, packaged: str) -> Path:
+    """A folder of data meshtui ships, e.g. ``shipped("demo", "ui/demo_data")``.
+
+    The repository's top-level ``folder`` is the only copy: a source tree or an
+    editable install reads it there; a wheel carries it as ``meshtui/<packaged>``
+    (setup.py maps one onto the other).
+    """
+    source = PACKAGE.parent / folder
+    if (PACKAGE.parent / "pyproject.toml").is_file() and source.is_dir():
+        return source
+    return PACKAGE / packaged
 
 
 def write_atomic(path: Path, data: str | bytes, mode: int = 0o644) -> None:

@@ -55,3 +55,22 @@ def test_write_atomic_keeps_the_old_file_when_writing_fails(tmp_path) -> None:
         write_atomic(target, 42)  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_shipped_data_is_the_top_level_folder_in_a_source_tree_else_the_packaged_one(
+    monkeypatch, tmp_path
+) -> None:
+    import meshtui.paths as paths
+    from meshtui.ui.feed import DEMO_DIR, demo_recording
+    from meshtui.ui.themes import BUNDLED_DIR
+
+    repo = Path(__file__).resolve().parents[1]
+    assert DEMO_DIR == repo / "demo" and demo_recording().is_file()
+    assert BUNDLED_DIR == repo / "themes" and len(list(BUNDLED_DIR.glob("*.toml"))) == 3
+    assert not (repo / "meshtui" / "ui" / "demo_data").exists()  # one copy only
+    assert not (repo / "meshtui" / "ui" / "themes").exists()
+    site = tmp_path / "site-packages"  # an installed wheel: no pyproject.toml beside it
+    (site / "meshtui" / "ui" / "demo_data").mkdir(parents=True)
+    (site / "demo").mkdir()
+    monkeypatch.setattr(paths, "PACKAGE", site / "meshtui")
+    assert paths.shipped("demo", "ui/demo_data") == site / "meshtui" / "ui" / "demo_data"

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-import meshtui.ui
 from meshtui.core.events import EventType
 from meshtui.transport.replay import ReplaySource, Segment, recording_started
 from meshtui.transport.sources import replay_source
+from meshtui.ui.feed import demo_recording
 
-DEMO = Path(meshtui.ui.__file__).parent / "demo_data" / "relay-outage.rec"
+DEMO = demo_recording()
 SILENT_RELAY = (
     Path(__file__).parent / "data" / "recordings" / "silent-relay-hello0.5-no-timestamps.rec"
 )

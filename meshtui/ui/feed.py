@@ -15,6 +15,7 @@ from pathlib import Path
 
 from meshtui.core.events import Event
 from meshtui.core.model import NodeModel
+from meshtui.paths import shipped
 from meshtui.transport.pump import SocketPump
 from meshtui.transport.replay import (
     ReplayChannel,
@@ -29,7 +30,7 @@ from meshtui.transport.sources import Source
 from meshtui.ui.journal import LinkState, NodeJournal
 
 DEMO_FILE = "relay-outage.rec"
-DEMO_DIR = Path(__file__).with_name("demo_data")
+DEMO_DIR = shipped("demo", "ui/demo_data")
 
 
 def demo_recording() -> Path:

@@ -12,8 +12,8 @@ maps Textual's base colours and these roles onto a palette::
     [variables]                  # semantic roles (any you leave out are derived)
     route-selected = "#5fd787"
 
-Bundled themes live in ``meshtui/ui/themes`` (copies of the repository's
-``themes/``); users add their own in ``$XDG_CONFIG_HOME/meshtui/themes``
+Bundled themes are the repository's ``themes/`` (shipped in the wheel as
+``meshtui/ui/themes``); users add their own in ``$XDG_CONFIG_HOME/meshtui/themes``
 (``~/.config/meshtui/themes``). A file that does not validate is skipped and
 reported by file and field; the dashboard falls back to the default theme.
 """
@@ -29,10 +29,10 @@ from rich.style import Style
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from meshtui.paths import config_dir
+from meshtui.paths import config_dir, shipped
 
 DEFAULT_THEME = "meshtui-dark"
-BUNDLED_DIR = Path(__file__).with_name("themes")
+BUNDLED_DIR = shipped("themes", "ui/themes")
 
 SEMANTIC_VARIABLES: dict[str, str] = {
     "route-selected": "the route babeld uses now (installed)",
