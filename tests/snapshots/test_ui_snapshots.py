@@ -59,6 +59,25 @@ def test_failover_recovered_wide(snap_compare) -> None:
     assert snap_compare(demo_app(), terminal_size=WIDE, run_before=then())
 
 
+def test_failover_80x24_folded_banner(snap_compare) -> None:
+    """80 × 24 with the demo's banner folded by a first key: every destination, state,
+    destination, relay now and standby by name; ? and q in the footer."""
+    from meshtui.commands.ui import DEMO_BANNER
+
+    app = demo_app(stop_at=OUTAGE, banner=DEMO_BANNER)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=then("1"))
+
+
+def test_failover_120x40_pending(snap_compare) -> None:
+    """120 × 40: detection and since shown; site b's better route pending (▲ relay-1)."""
+    assert snap_compare(demo_app(stop_at=PENDING), terminal_size=(120, 40), run_before=then())
+
+
+def test_failover_200x60_recovered(snap_compare) -> None:
+    """200 × 60: every column, the timeline beside, the newest failover (back to relay-1) on top."""
+    assert snap_compare(demo_app(), terminal_size=(200, 60), run_before=then())
+
+
 def test_neighbours_during_outage(snap_compare) -> None:
     """relay-1 lost (dimmed, reach drained), relay-2 and the LAN server up."""
     assert snap_compare(demo_app(stop_at=OUTAGE), terminal_size=NARROW, run_before=then("2"))
