@@ -147,7 +147,9 @@ def _lab_of_release(request: pytest.FixtureRequest, lab_available: None) -> Iter
     """
     release = _release(request.param)
     if release.version == DEBIAN_BABELD:
-        yield request.getfixturevalue("lab")
+        shared = request.getfixturevalue("lab")
+        _check_runs(shared, release)
+        yield shared
         return
     from meshtui.lab import Lab, clean_stale
 
@@ -156,9 +158,17 @@ def _lab_of_release(request: pytest.FixtureRequest, lab_available: None) -> Iter
     instance = Lab(sites=2, relays=2, servers_per_site=1, hello=LAB_HELLO, babeld=release.path)
     try:
         instance.up(wait=True, timeout=120)
+        _check_runs(instance, release)
         yield instance
     finally:
         instance.down()
+
+
+def _check_runs(lab: object, release: BabeldRelease) -> None:
+    """Every node's babeld greets as ``release``: the tests below do test that release."""
+    greeted = {n: lab.dump(n).node.version for n in lab.nodes}  # type: ignore[attr-defined]
+    wrong = {n: v for n, v in greeted.items() if v != f"babeld-{release.version}"}
+    assert not wrong, f"lab {lab!r} should run babeld {release.version}: {wrong}"
 
 
 @pytest.fixture
