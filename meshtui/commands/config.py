@@ -191,7 +191,7 @@ def _gen_diff(inv: Inventory, names: list[str], timeout: float) -> int:
         raise CliError(str(exc)) from None
 
     async def fetch():
-        pool = SSHPool()
+        pool = SSHPool(inventory=inv)
         try:
             return await read_deployed_configs(pool, [inv.nodes[n] for n in names], timeout)
         finally:
@@ -375,7 +375,7 @@ def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> 
         return name, deployed, facts, None
 
     async def fetch():
-        pool = SSHPool()
+        pool = SSHPool(inventory=inv)
         try:
             return await asyncio.gather(*(one(pool, n) for n in names))
         finally:

@@ -294,7 +294,7 @@ async def _deploy(args: argparse.Namespace, inv: Inventory, names: list[str]):  
         keep_backups=args.keep_backups,
         dry_run=args.dry_run,
     )
-    pool = SSHPool()
+    pool = SSHPool(inventory=inv)
     try:
         deployer = Deployer(inv, pool, operator, options)
         if not args.json:
