@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,11 +182,17 @@ async def run_lab(
         warm_mark = len(warm.events)  # warnings before the first outage are false ones
         quiet = [e for e in warm.events[:warm_mark] if e.type is EventType.DEGRADING]
         for i in range(outages):
+            # a settled path (no better route waiting to be installed), then the outage
+            await wait_for(
+                lambda: (d := warm.session.model.destination(target)).selected and not d.pending,
+                60 + 20 * hello,
+                "a settled path to srv-b1",
+            )
+            cold = await Watcher.start(lab)
+            await asyncio.sleep(4 * hello)  # 4 Hellos of history
             sel = warm.session.model.destination(target).selected
             relay = lab.neighbour_name(sel.via) if sel else None
             assert relay in ("relay-1", "relay-2"), relay
-            cold = await Watcher.start(lab)
-            await asyncio.sleep(4 * hello)  # 4 Hellos of history
             marks = {id(w): (len(w.events), len(w.raw)) for w in (warm, cold)}
             t_fail = time.time()
             await asyncio.to_thread(lab.fail_relay, relay)
@@ -195,11 +202,14 @@ async def run_lab(
                     30 + 6 * hello,
                     "the failover seen by both sessions",
                 )
+            except TimeoutError:
+                print(f"  outage #{i + 1}: no failover seen within {30 + 6 * hello:g} s: skipped")
             finally:
                 await asyncio.to_thread(lab.heal_relay, relay)
             for name, w in (("warm", warm), ("cold", cold)):
                 row = judge(w, *marks[id(w)], target, t_fail)
-                assert row is not None
+                if row is None:
+                    continue
                 if name == "warm" and i == 0:
                     row.false_warnings += len(quiet)
                     row.false_texts += [f"{e.neighbour} before: {e.message}" for e in quiet]
@@ -261,6 +271,7 @@ def report(cells: dict[tuple[float, bool, str], list[Row]]) -> None:
         sign_unwarned = sum(r.sign_first and not r.warned for r in rows)
         if sign_unwarned:
             print(f"      {sign_unwarned} outage(s) where babeld's own sign came first, unwarned")
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -279,13 +290,15 @@ def main() -> None:
         for ts in stamps:
             n = args.outages if hello < 4 else max(3, args.outages // 2)
             rows = asyncio.run(run_lab(hello, ts, n, args.warm, args.verbose))
-            for history in ("cold", "warm"):
-                cells[(hello, ts, history)] = rows[history]
+            these = {(hello, ts, history): rows[history] for history in ("cold", "warm")}
+            cells.update(these)
             print(
                 f"hello {hello:g} timestamps {'on' if ts else 'off'}: {n} outages done "
                 f"({time.monotonic() - started:.0f} s so far)",
                 flush=True,
             )
+            report(these)
+    print("\nall cells:")
     report(cells)
 
 
