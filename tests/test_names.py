@@ -306,3 +306,45 @@ def test_annotated_event() -> None:
     out = names.annotate_event("edge-a", event)
     assert out["dest_node"] == "srv-b1"
     assert (out["from"]["neighbour"], out["to"]["neighbour"]) == ("relay-1", "relay-2")
+
+
+def test_names_field_of_a_recording_is_checked_outside_text() -> None:
+    from meshtui.core.names import format_names_field, parse_names_field
+
+    field = format_names_field({"relay-1": "fd42:1::f1", "srv-b1": "fd42:1::b1/128"})
+    assert field == "relay-1@fd42:1::f1,srv-b1@fd42:1::b1"
+    assert parse_names_field(field) == {"fd42:1::f1": "relay-1", "fd42:1::b1": "srv-b1"}
+    hostile = "evil\x1b[2J@fd42:1::1,ok@not-an-address,good@fd42:1::2,@fd42:1::3,x"
+    assert parse_names_field(hostile) == {"fd42:1::2": "good"}
+    assert format_names_field({"bad name": "fd42:1::1", "n": "None"}) == ""
+
+
+def test_a_recordings_names_and_the_128_fallback_without_any_name() -> None:
+    mesh = healthy()
+    models = {"edge-a": mesh.model("edge-a")}  # one node, as a recording of edge-a
+    bare = Names.build(None, models)
+    # relay-1 is unnamed, but edge-a's refmetric-0 route proves fe80::f1 on wg-r1 is the
+    # node owning fd42:1::f1: its /128, never the bare link-local.
+    assert bare.label_hop("edge-a", "fe80::f1", "wg-r1") == "fd42:1::f1"
+    assert bare.label_hop("edge-a", "fe80::dead", "wg-r1") == "fe80::dead%wg-r1"
+    named = Names(None)
+    named.add_names({"fd42:1::f1": "relay-1", "fd42:1::b1": "srv-b1"})
+    for node, model in models.items():
+        named.learn(node, model)
+    assert named.label_hop("edge-a", "fe80::f1", "wg-r1") == "relay-1"
+    assert named.describe_prefix("fd42:1::b1/128") == "srv-b1"
+    # The inventory's names win over a recording's.
+    inv = Names(inventory())
+    inv.add_name("impostor", "fd42:1::f1")
+    assert inv.node_of_prefix("fd42:1::f1") == "relay-1"
+
+
+def test_own_128_named_after_babelds_host_when_the_node_name_says_nothing() -> None:
+    model = healthy().model("edge-a")  # babeld's greeting says `host vm`
+    names = Names(None)
+    names.learn("babeld", model, label=model.node.host)
+    assert names.node_of_prefix("fd42:1::e1") == "vm"
+    names = Names(None)
+    names.add_name("edge-a", "fd42:1::e1")  # a name already known wins
+    names.learn("babeld", model, label=model.node.host)
+    assert names.node_of_prefix("fd42:1::e1") == "edge-a"
