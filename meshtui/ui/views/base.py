@@ -126,15 +126,21 @@ class ViewContext:
     full: bool = True
     names: Names | None = None
     addresses: bool = False
+    _hops: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def hop(self, via: str, interface: str) -> str:
         """A next hop as the operator reads it: ``relay-1``, else its /128, else ``fe80::1%wg-r1``.
 
-        With :attr:`addresses`, always ``via%interface``.
+        With :attr:`addresses`, always ``via%interface``. Answers are kept for the
+        refresh (thousands of routes share a few next hops).
         """
         if self.names is None or self.addresses:
             return fmt.hop(via, interface)
-        return self.names.label_hop(self.node, via, interface)
+        key = (via, interface)
+        label = self._hops.get(key)
+        if label is None:
+            label = self._hops[key] = self.names.label_hop(self.node, via, interface)
+        return label
 
     def dest(self, prefix: str) -> str:
         """A destination as the operator reads it: ``srv-b1``, else the prefix (no ``/128``)."""
