@@ -136,3 +136,22 @@ async def test_the_detail_screen_asks_babeld_and_read_only_does_not_bind_it(
 
             await until(pilot, answered, 30, "babeld's answer on the detail screen")
             assert not panel.has_class("-error")
+
+
+def test_why_over_ssh_reads_the_nodes_own_babeld(healthy_lab) -> None:
+    """The lab's inventory: SSH into edge-a's namespace, the babeld serving its socket."""
+    lab = healthy_lab
+    target = f"{lab.address('srv-b1')}/128"
+    argv = [sys.executable, "-m", "meshtui", "why", "--inventory", str(lab.inventory_path)]
+    done = subprocess.run(
+        [*argv, "--node", "edge-a", target, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["node"] == "edge-a" and out["read_from"].startswith("edge-a: babeld")
+    relays = {lab.neighbour_name(r["via"]) for r in out["babeld"]}
+    assert relays == {"relay-1", "relay-2"}
+    assert sum(r["installed"] for r in out["babeld"]) == 1
