@@ -677,6 +677,8 @@ async def test_stale_rows_are_dimmed_marked_and_their_since_frozen() -> None:
         spec = table(app, "#fo-table").specs(SITE_B + "/128")
         assert spec is not None and all(cell[1] in ("lost dim", "lost") for cell in spec)
         app.clock = lambda: start + 90
+        # a retry that fails again moves the link's state time on, not the frozen rows
+        app.feed.journal.note_state(LinkState.RECONNECTING, "connection refused", start + 60)
         app.refresh_now(force=True)
         await pilot.pause()
         assert dest_row(app, SITE_B)["since"] == live

@@ -259,6 +259,7 @@ class FailoverView(View):
         self._widths: dict[str, int] = {c.key: c.width or cell_len(c.label) + 2 for c in COLUMNS}
         self._standby_width = 40
         self._sort: tuple[str | None, bool] = ("state", False)
+        self._stale_since: float | None = None
         self.tracker = RouteTracker()
 
     def _dest_table(self, keys: list[str]) -> KeyedTable:
@@ -336,16 +337,22 @@ class FailoverView(View):
         self.redraw()
 
     def main_widget(self) -> Widget | None:
-        """The destinations table."""
-        return self.query_one("#fo-table", KeyedTable)
+        """The destinations table (None for the moment it is being replaced)."""
+        found = self.query("#fo-table")
+        return found.first(KeyedTable) if found else None
 
     # ------------------------------------------------------------ rows
 
     def _dest_rows(self, ctx: ViewContext, dests: Iterable[Destination]) -> Iterator[RowSpec]:
         model = ctx.model
         own = {x.prefix for x in model.xroutes.values()}
-        stale = ctx.journal.link.stale
-        now = ctx.journal.link.since if stale else ctx.now
+        link = ctx.journal.link
+        stale = link.stale
+        if not stale:
+            self._stale_since = None
+        elif self._stale_since is None or link.since < self._stale_since:
+            self._stale_since = link.since  # the first loss (retries move link.since on)
+        now = self._stale_since if self._stale_since is not None else ctx.now
         flt = self.filter
         synced = ctx.journal.synced_at + 0.001
         seen: DetectCache = {}
@@ -561,7 +568,8 @@ class FailoverView(View):
         title = f"Destinations ({count})"
         link = ctx.journal.link
         if link.stale:
-            title += f"  ◌ STALE: as last seen at {fmt.clock_time(link.since)}"
+            seen = self._stale_since if self._stale_since is not None else link.since
+            title += f"  ◌ STALE: as last seen at {fmt.clock_time(seen)}"
         if unreachable:
             title += f"  ✖ {unreachable} unreachable"
         if spof:
