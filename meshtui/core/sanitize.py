@@ -60,9 +60,23 @@ def _cap(line: str, limit: int | None) -> str:
     return f"{line[:limit]}…[+{len(line) - limit} chars]"
 
 
+class _Escapes(dict[int, str]):
+    """``str.translate`` table: each code point to itself or its escape, filled as met."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        shown = char if char.isprintable() else _escape(char)
+        if len(self) < 65536:  # a bounded cache, even for text made of every code point
+            self[code] = shown
+        return shown
+
+
+_ESCAPES = _Escapes()
+
+
 def _inert_line(line: str, limit: int | None) -> str:
     if not line.isprintable():
-        line = "".join(c if c.isprintable() else _escape(c) for c in line)
+        line = line.translate(_ESCAPES)
     return _cap(line, limit)
 
 
@@ -90,9 +104,9 @@ def inert(
         text = decode(text)
     elif not isinstance(text, str):
         text = str(text)
+    if text.isprintable() and (limit is None or len(text) <= limit):
+        return text  # the common case: nothing to show differently
     if not newlines:
-        if text.isprintable() and (limit is None or len(text) <= limit):
-            return text
         return _inert_line(text, limit)
     return "\n".join(_inert_block_line(line, limit) for line in text.split("\n"))
 
