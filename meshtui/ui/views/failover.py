@@ -391,8 +391,8 @@ class FailoverView(View):
                     continue
             detect = _detect_cell(d, model, now, seen) if not stale else ("-", "lost", 0.0)
             metric = sel.metric if sel is not None else None
-            sig = (state, name, via_text, metric, standby, since_text, recent, detect[0], stale)
-            sig = (sig, visible, standby_width)
+            shown = (state, name, via_text, metric, standby, since_text, recent, detect[0], stale)
+            sig = (shown, visible, standby_width)
 
             def build(
                 d: Destination = d,
