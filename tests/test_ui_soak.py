@@ -18,7 +18,10 @@ from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import Footer
 
+from meshtui.core.events import Event, EventType, PathRef
+from meshtui.core.model import NodeModel
 from meshtui.ui.app import MeshApp
+from meshtui.ui.journal import NodeJournal
 from meshtui.ui.testing import demo_app, settle
 
 SIZE = (160, 48)
@@ -89,3 +92,22 @@ async def test_detail_screen_and_theme_changes_leave_nothing_behind() -> None:
             await round_trip()
         after = live_objects(app)
         assert_no_growth(before, after, "12 detail screens and theme changes")
+
+
+def test_journal_is_bounded_and_counts_what_it_dropped() -> None:
+    journal = NodeJournal("edge-a", log_size=50, raw_size=20, timeline_size=10,
+                          history_destinations=8)  # fmt: skip
+    model = NodeModel()
+    a = PathRef("fe80::1", "wg-a", 96)
+    b = PathRef("fe80::2", "wg-b", 192)
+    for i in range(300):  # 300 failovers of 30 destinations, a raw line each
+        prefix = f"fd42:1::{i % 30 + 1:x}/128"
+        journal.ingest([Event(EventType.FAILOVER, float(i), prefix=prefix, from_=a, to=b)], model)
+        journal.note_raw(float(i), f"change route {i}")
+    assert (len(journal.log), journal.dropped) == (50, 250)
+    assert (len(journal.raw), journal.raw_dropped) == (20, 280)
+    assert (len(journal.timeline), journal.timeline_dropped) == (10, 290)
+    assert len(journal.history) == 8 and journal.histories_dropped == 300 - 8  # round robin
+    newest = {f"fd42:1::{i % 30 + 1:x}/128" for i in range(292, 300)}
+    assert {prefix for prefix, _ in journal.history} == newest
+    assert journal.entries_since(0)[0].seq == 251  # the oldest kept

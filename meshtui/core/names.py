@@ -31,6 +31,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from meshtui.core.events import PathRef
@@ -81,6 +82,7 @@ def format_names_field(names: Mapping[str, str]) -> str:
     return ",".join(parts)
 
 
+@lru_cache(maxsize=1 << 14)  # per table cell on every refresh: parse each text once
 def _canon_address(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text.split("%", 1)[0]))
@@ -88,6 +90,7 @@ def _canon_address(text: str) -> str:
         return text
 
 
+@lru_cache(maxsize=1 << 14)
 def _canon_prefix(text: str) -> str:
     try:
         return str(ipaddress.ip_network(text, strict=False))

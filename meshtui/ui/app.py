@@ -483,11 +483,13 @@ class MeshApp(App[int]):
         finally:
             self._arm()
 
-    def refresh_now(self, force: bool = False) -> None:
+    def refresh_now(self, force: bool = False, full: bool | None = None) -> None:
         """Bring the header, the banner and the visible view up to date.
 
         Args:
             force: refresh the view even when paused or when nothing changed.
+            full: redraw every row (default: when forced, or once per
+                :data:`FULL_REFRESH`); False: only what changed since the view last looked.
         """
         feed = self.feed
         for each in self.feeds:
@@ -513,7 +515,7 @@ class MeshApp(App[int]):
         self._last_refresh = wall
         started = time.perf_counter()
         ctx = self.context()
-        ctx.full = force or wall - self._last_full >= FULL_REFRESH
+        ctx.full = full if full is not None else force or wall - self._last_full >= FULL_REFRESH
         if ctx.full:
             self._last_full = wall
             for each in self.feeds:  # names from what the live nodes say
@@ -763,9 +765,11 @@ class MeshApp(App[int]):
     def _switch(self, name: str) -> None:
         """Show a view at once (as it was last drawn), then bring it up to date.
 
-        A view seen before is painted first and refreshed right after, so the
-        key's effect is on screen without waiting for a full refresh of
-        thousands of rows; a view never drawn is refreshed before it shows.
+        A view seen before is painted first and brought up to date right after
+        from what changed while it was hidden (not a rebuild: the periodic full
+        refresh catches its clocks up within :data:`FULL_REFRESH`), so the key's
+        effect is on screen without waiting for thousands of rows; a view never
+        drawn is refreshed before it shows.
         """
         self.view_name = name
         switcher = self.screen_main().query_one("#views", ContentSwitcher)
@@ -776,7 +780,7 @@ class MeshApp(App[int]):
             self.refresh_now(force=True)
         else:
             self._update_header()
-            self.call_after_refresh(self.refresh_now, True)
+            self.call_after_refresh(self.refresh_now, True, False)
 
     def action_filter(self) -> None:
         """Open the current view's filter (`/`)."""

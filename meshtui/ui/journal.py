@@ -4,6 +4,14 @@ Pure data, no Textual and no transport: the session callbacks write here (and
 return at once); the views read from here on the UI's own schedule. Every
 mutation bumps :attr:`NodeJournal.revision`, so a view can tell cheaply
 whether anything changed since it last looked.
+
+Bounded, so that a week-long session holds a fixed budget: the event log
+keeps the newest :data:`LOG_SIZE` entries, the raw lines :data:`RAW_SIZE`, the
+failover timeline :data:`TIMELINE_SIZE`, each destination's history
+:data:`HISTORY_SIZE` for at most :data:`HISTORY_DESTINATIONS` destinations
+(those changed longest ago are forgotten first). Older entries are dropped
+and counted (:attr:`NodeJournal.dropped`, shown in the Events view's title;
+``s`` there saves what is kept). About 10 MB per node at the caps.
 """
 
 from __future__ import annotations
@@ -32,6 +40,21 @@ TIMELINE_EVENTS = frozenset({EventType.FAILOVER, EventType.UNREACHABLE, EventTyp
 
 DEGRADE_MEMORY = 600.0
 """Seconds a DEGRADING event may explain a later failover from that neighbour."""
+
+LOG_SIZE = 20_000
+"""Events kept in the log (~300 bytes each)."""
+
+RAW_SIZE = 5_000
+"""Raw babeld lines kept for the raw view."""
+
+TIMELINE_SIZE = 500
+"""Failovers, losses and recoveries kept on the timeline."""
+
+HISTORY_SIZE = 100
+"""Failovers, losses and recoveries kept per destination."""
+
+HISTORY_DESTINATIONS = 5_000
+"""Destinations with a history kept (a mesh whose prefixes come and go forgets the oldest)."""
 
 
 class LinkState(Enum):
@@ -150,16 +173,18 @@ class NodeJournal:
         history_size: failovers, losses and recoveries kept per destination (its other
             events are looked up in the log).
         timeline_size: timeline entries kept.
+        history_destinations: destinations whose history is kept.
     """
 
     def __init__(
         self,
         node: str,
         *,
-        log_size: int = 20_000,
-        raw_size: int = 5_000,
-        history_size: int = 100,
-        timeline_size: int = 500,
+        log_size: int = LOG_SIZE,
+        raw_size: int = RAW_SIZE,
+        history_size: int = HISTORY_SIZE,
+        timeline_size: int = TIMELINE_SIZE,
+        history_destinations: int = HISTORY_DESTINATIONS,
     ) -> None:
         self.node = node
         self.log: deque[LogEntry] = deque(maxlen=log_size)
@@ -175,7 +200,10 @@ class NodeJournal:
         self.batches_in = 0
         self.synced_at = 0.0
         self._history_size = history_size
+        self._history_destinations = history_destinations
         self._degrading: dict[tuple[str, str], float] = {}
+        self.timeline_in = 0
+        self.histories_dropped = 0
 
     # ------------------------------------------------------------ session side
 
@@ -199,16 +227,21 @@ class NodeJournal:
             if etype in (EventType.CONNECTED, EventType.RESYNCED):
                 self.synced_at = event.time
             if etype is EventType.DEGRADING and event.neighbour and event.interface:
-                self._degrading[(event.neighbour, event.interface)] = event.time
+                self._remember_degrading((event.neighbour, event.interface), event.time)
             if etype in TIMELINE_EVENTS and event.prefix is not None:
                 dest = (event.prefix, event.src or "::/0")
-                bucket = self.history.get(dest)
+                bucket = self.history.pop(dest, None)  # re-inserted: newest last
                 if bucket is None:
-                    bucket = self.history[dest] = deque(maxlen=self._history_size)
+                    bucket = deque(maxlen=self._history_size)
+                    if len(self.history) >= self._history_destinations:
+                        del self.history[next(iter(self.history))]
+                        self.histories_dropped += 1
+                self.history[dest] = bucket
                 bucket.append(entry)
             if etype in TIMELINE_EVENTS and event.prefix is not None:
                 extra = event.extra
                 lead = extra.get("lead_time")
+                self.timeline_in += 1
                 self.timeline.append(
                     TimelineEntry(
                         self.seq,
@@ -225,6 +258,29 @@ class NodeJournal:
                     )
                 )
         self.revision += 1
+
+    @property
+    def dropped(self) -> int:
+        """Log entries dropped to keep the log within its cap (the oldest first)."""
+        return self.seq - len(self.log)
+
+    @property
+    def raw_dropped(self) -> int:
+        """Raw lines dropped to keep within their cap."""
+        return self.raw_seq - len(self.raw)
+
+    @property
+    def timeline_dropped(self) -> int:
+        """Timeline entries dropped to keep within its cap."""
+        return self.timeline_in - len(self.timeline)
+
+    def _remember_degrading(self, key: tuple[str, str], time: float) -> None:
+        """Note when a neighbour started missing Hellos; forget what is too old to matter."""
+        self._degrading[key] = time
+        if len(self._degrading) > 64:
+            stale = [k for k, t in self._degrading.items() if time - t > DEGRADE_MEMORY]
+            for k in stale:
+                del self._degrading[k]
 
     def _lead(self, event: Event, model: NodeModel) -> float | None:
         """How long the ``from`` neighbour had been missing Hellos when babeld switched."""
