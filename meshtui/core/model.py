@@ -114,6 +114,7 @@ class Neighbour:
     gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_WINDOW))
     beats: int = 0
     hello_estimate: float | None = None
+    long_gap: float | None = None
 
     def touch(self, now: float) -> None:
         """babeld repeated this neighbour's line unchanged.
@@ -137,6 +138,7 @@ class Neighbour:
                 if len(self.gaps) >= MIN_GAPS:
                     ordered = sorted(self.gaps)
                     self.hello_estimate = ordered[len(ordered) // 2]
+                    self.long_gap = ordered[2 * len(ordered) // 3]
             self.beats += 1
         self.last_beat = now
         self.last_heard = now
@@ -883,11 +885,13 @@ class NodeModel:
         for neigh in self.neighbours.values():
             if not neigh.up or neigh.degrading_since is not None:
                 continue
-            hello = self.hello_for(neigh)
+            configured = self.hello_intervals.get(neigh.interface)
+            # a learned interval: the spacing two Hellos in three stay within (prints
+            # that are no Hellos, an IHU alone, only ever shorten the spacings seen)
+            hello = configured if configured is not None else neigh.long_gap
             if hello is None:
                 continue
-            configured = neigh.interface in self.hello_intervals
-            gaps = foresight.SETTLED_GAPS if configured else len(neigh.gaps)
+            gaps = foresight.SETTLED_GAPS if configured is not None else len(neigh.gaps)
             due = neigh.last_beat + foresight.silence_allowed(hello, gaps)
             if due < best[0]:
                 best = (due, _DUE_SILENCE, neigh)
