@@ -8,8 +8,15 @@ decided at commit time, so that babeld's route switch reads as one failover
 even when it arrives as several lines over up to a second (old route
 retracted, metric 65535; new route installed once feasible); the event's
 ``gap`` is how long the destination had no route. A destination that loses
-its route is declared unreachable, stamped with the time of the loss, only
-after ``grace`` seconds without a replacement.
+its route is unreachable at once when babeld's tables hold no other finite
+route to it; with one waiting to be installed, only after ``grace`` seconds
+without a replacement (stamped then, in order with the other events).
+
+Time is the stream's: the receive time live, the recorded time in a replay.
+What the clock alone decides (a neighbour's silence, the end of a grace) is
+decided at the moment it comes due and stamped with it, by whichever comes
+first, the next line or a tick (:meth:`NodeModel.tick`), so a replay gives the
+same events at any speed.
 
 A resync (after a reconnect) builds a fresh model from babeld's dump and
 :meth:`NodeModel.adopt` s it, emitting the differences as events.
