@@ -257,3 +257,53 @@ def test_rehearse_bad_inventory_is_one_line(tmp_path: Path, capsys) -> None:
     status = main(["rehearse", "--inventory", str(tmp_path / "missing.toml")])
     err = capsys.readouterr().err
     assert status == 1 and err.startswith("meshtui: ") and err.count("\n") == 1, err
+
+
+# --------------------------------------------------------------------- deploy --rehearse
+
+
+def _deployable(tmp_path: Path) -> Path:
+    text = (
+        (DATA / "single.toml").read_text().replace('role = "', 'ssh = "root@[fd00::1]"\nrole = "')
+    )
+    path = tmp_path / "mesh.toml"
+    path.write_text(text)
+    return path
+
+
+def test_deploy_rehearse_needs_the_deployed_state(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    inv = _deployable(tmp_path)
+    status = main(["deploy", "--inventory", str(inv), "--rehearse", "--dry-run"])
+    err = capsys.readouterr().err
+    assert status == 1 and "no deployed state" in err and "--rehearse-against" in err, err
+
+
+def test_deploy_rehearse_refuses_a_regression_before_touching_a_node(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The gate only: the rehearsals themselves run in test_rehearse_lab.py."""
+    import meshtui.commands.rehearse as rehearse_cmd
+
+    current = _run("deployed.toml", PairResult("srv-b1", "srv-a1", "relay-1", "relay-2", 1.8,
+                                               0.6, 33.0))  # fmt: skip
+    candidate = _run("mesh.toml", PairResult("srv-b1", "srv-a1", "relay-1", None, None, 4.5, 1.2))
+    calls = []
+
+    def rehearsed(inventory, cand, outages, **kw):  # noqa: ANN001, ANN003
+        calls.append((Path(inventory).name, Path(cand).name))
+        return [current, candidate], compare(current, candidate)
+
+    monkeypatch.setattr(rehearse_cmd, "run_rehearsal", rehearsed)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    inv = _deployable(tmp_path)
+    deployed = tmp_path / "deployed.toml"
+    deployed.write_text(inv.read_text())
+    argv = ["deploy", "--inventory", str(inv), "--rehearse", "--rehearse-against", str(deployed),
+            "--dry-run"]  # fmt: skip
+    status = main(argv)
+    out, err = capsys.readouterr()
+    assert calls == [("deployed.toml", "mesh.toml")]
+    assert status == 1 and "1 regression(s)" in err and "--force" in err, err
+    assert "srv-b1 loses srv-a1 entirely when relay-1 fails" in out
+    assert "nothing deployed" in err and err.count("\n") == 1

@@ -128,6 +128,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--read-only", action="store_true", help="refuse every write action")
     p.add_argument("--json", action="store_true", help="one JSON report on stdout")
+    p.add_argument(
+        "--rehearse",
+        action="store_true",
+        help="first rehearse every relay's outage in replicas (root) of the inventory the "
+        "nodes run and of this one; refuse when this one loses a pair the other keeps",
+    )
+    p.add_argument(
+        "--rehearse-against",
+        metavar="FILE",
+        help="the inventory the nodes run (default: the copy kept by the last complete "
+        "deployment of this inventory)",
+    )
+    p.add_argument("--force", action="store_true", help="deploy despite rehearsal regressions")
     p.set_defaults(func=run_deploy)
 
 
@@ -257,6 +270,8 @@ def run_deploy(args: argparse.Namespace) -> int:
                 "once verified, or --dry-run to see the diff"
             )
         _check_audit_log(audit_log_path())
+    if getattr(args, "rehearse", False):
+        _rehearse_first(args, inv)
     try:
         report = asyncio.run(_deploy(args, inv, names))
     except KeyboardInterrupt:
@@ -266,7 +281,41 @@ def run_deploy(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    return _finish(args, report)
+    status = _finish(args, report)
+    if status == 0 and not args.dry_run and not args.node and inv.path is not None:
+        from meshtui.ops.deployed import save_deployed
+
+        try:
+            save_deployed(inv.path)
+        except OSError as exc:
+            warn(f"could not keep the deployed inventory for --rehearse: {exc.strerror or exc}")
+    return status
+
+
+def _rehearse_first(args: argparse.Namespace, inv: Inventory) -> None:
+    """Rehearse the deployed inventory against ``inv``; CliError on a regression (no --force)."""
+    from meshtui.commands.rehearse import print_report, run_rehearsal
+    from meshtui.ops.deployed import deployed_copy
+
+    if inv.path is None:
+        raise CliError("--rehearse needs an inventory file")
+    against = Path(args.rehearse_against) if args.rehearse_against else deployed_copy(inv.path)
+    if not against.is_file():
+        raise CliError(
+            f"--rehearse: no deployed state of {inv.path} kept yet (it is kept after a "
+            "complete deployment): name the inventory the nodes run with --rehearse-against FILE"
+        )
+    runs, comparison = run_rehearsal(str(against), str(inv.path), None, quiet=args.json)
+    assert comparison is not None
+    out = sys.stderr if args.json else sys.stdout
+    with contextlib.redirect_stdout(out):
+        print_report(runs, comparison)
+    if comparison.regressions and not args.force:
+        raise CliError(
+            f"the rehearsal found {len(comparison.regressions)} regression(s) "
+            f"(first: {comparison.regressions[0].message}); nothing deployed "
+            "(--force deploys anyway)"
+        )
 
 
 async def _deploy(args: argparse.Namespace, inv: Inventory, names: list[str]):  # -> DeployReport
