@@ -12,7 +12,8 @@ Every babeld release operators run: ``babeld_release`` is parametrized over
 :data:`BABELD_RELEASES` (Debian's 1.12.1 in /usr/sbin; 1.13.1 and 1.14 built by
 ``.ci/run`` — or here, on first use — from ``../shared/vendor/babeld`` into
 ``.cache/babeld/``) and skips, with the reason, a release that is not available;
-``release_lab`` is a lab per release (the shared ``lab`` for 1.12.1).
+``release_lab`` is a lab per release (the shared ``lab`` for the one it runs). To run
+every lab test on another release: ``MESHTUI_LAB_BABELD=1.14 pytest ...``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ BABELD_VENDOR = REPO.parent / "shared" / "vendor" / "babeld"  # CI: shared/ besi
 BABELD_CACHE = REPO / ".cache" / "babeld"
 DEBIAN_BABELD = "1.12.1"
 BABELD_RELEASES = (DEBIAN_BABELD, "1.13.1", "1.14")
+LAB_BABELD_ENV = "MESHTUI_LAB_BABELD"  # run the whole lab suite on another release
 
 
 @dataclass(frozen=True)
@@ -124,12 +126,20 @@ def lab(lab_available: None) -> Iterator[object]:
 
     clean_stale()  # labs left behind by killed test runs
     _sigterm_as_interrupt()
-    instance = Lab(sites=2, relays=2, servers_per_site=1, hello=LAB_HELLO)
+    wanted = os.environ.get(LAB_BABELD_ENV)
+    babeld = _release(_known(wanted)).path if wanted else "babeld"
+    instance = Lab(sites=2, relays=2, servers_per_site=1, hello=LAB_HELLO, babeld=babeld)
     try:
         instance.up(wait=True, timeout=120)
         yield instance
     finally:
         instance.down()
+
+
+def _known(version: str) -> str:
+    if version not in BABELD_RELEASES:
+        pytest.exit(f"{LAB_BABELD_ENV}={version}: not one of {', '.join(BABELD_RELEASES)}", 2)
+    return version
 
 
 @pytest.fixture
@@ -141,13 +151,13 @@ def healthy_lab(lab: object) -> object:
 
 @pytest.fixture(scope="module", params=BABELD_RELEASES)
 def _lab_of_release(request: pytest.FixtureRequest, lab_available: None) -> Iterator[object]:
-    """A lab whose nodes run one babeld release (the shared lab for Debian's).
+    """A lab whose nodes run one babeld release (the shared lab when it runs that one).
 
     Module scope: another release's lab lives only while one test module uses it.
     """
     release = _release(request.param)
-    if release.version == DEBIAN_BABELD:
-        shared = request.getfixturevalue("lab")
+    shared = request.getfixturevalue("lab")
+    if shared.babeld_version == f"babeld-{release.version}":  # type: ignore[attr-defined]
         _check_runs(shared, release)
         yield shared
         return
