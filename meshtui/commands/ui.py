@@ -104,6 +104,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     """Open the dashboard on the named babeld, the local one, or the demo."""
     from meshtui.ui.app import make_app
 
+    rehearsal = _rehearsal_screen(args.rehearsal) if getattr(args, "rehearsal", None) else None
     plan = plan_dashboard(args)
     read_only = True
     if args.write:
@@ -127,7 +128,24 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         stats_path=stats,
         filters_config=Path(args.config) if args.config else None,
     )
+    app.start_screen = rehearsal
     return _run(app)
+
+
+def _rehearsal_screen(path: str):  # noqa: ANN202 - a RehearsalScreen, imported lazily
+    """The screen for a ``rehearse`` JSON result; CliError when it cannot be read."""
+    import json
+
+    from meshtui.core.rehearsal import runs_from_json
+    from meshtui.ui.screens.rehearsal import RehearsalScreen
+
+    try:
+        runs = runs_from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: {exc}") from None
+    return RehearsalScreen(runs, path)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -233,6 +251,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="enable write actions (D: deploy the generated config, with --inventory); "
         "without it the dashboard is read-only",
+    )
+    p.add_argument(
+        "--rehearsal",
+        metavar="FILE",
+        help="open on a rehearsal's result (`meshtui rehearse -o FILE`): per outage, the "
+        "matrix of pairs coloured by failover time (esc: the dashboard)",
     )
     p.set_defaults(func=cmd_dashboard)
 

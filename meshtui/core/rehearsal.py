@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from meshtui.core.foresight import format_seconds
+from meshtui.core.foresight import SLOW_DETECTION, format_seconds
 from meshtui.core.meshcheck import CellState, Matrix
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Sample",
     "compare",
     "describe_run",
+    "failover_grade",
     "measure_outage",
     "pairs_of",
     "path_table",
@@ -48,6 +49,7 @@ __all__ = [
 # longer one, to be called out: sampling resolution and babeld's jitter.
 NOTABLE_ABS = 1.0
 NOTABLE_REL = 0.25
+QUICK_FAILOVER = 10.0  # s: up to here a failover is quick (babeld's default hello is 4 s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +286,21 @@ class Comparison:
     def exit_status(self) -> int:
         """1 when the candidate regresses, else 0."""
         return 1 if self.regressions else 0
+
+
+def failover_grade(p: PairResult | None) -> str:
+    """How an outage treated a pair, for colours: ``unaffected``, ``quick``, ``slow``
+    (up to :data:`~meshtui.core.foresight.SLOW_DETECTION`), ``black-hole`` (longer),
+    ``unreachable`` (no way while the node is silent) or ``moved``."""
+    if p is None or (p.before is not None and p.after == p.before and p.unreachable_s == 0):
+        return "unaffected"
+    if p.after is None:
+        return "unreachable"
+    if p.failover_s is None:
+        return "moved"
+    if p.failover_s <= QUICK_FAILOVER:
+        return "quick"
+    return "slow" if p.failover_s <= SLOW_DETECTION else "black-hole"
 
 
 def _failover_text(p: PairResult | None) -> str:

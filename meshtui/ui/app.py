@@ -219,6 +219,7 @@ class MeshApp(App[int]):
 
     CSS_PATH = "meshtui.tcss"
     TITLE = "meshtui"
+    start_screen: Screen[None] | None = None  # pushed once mounted (`--rehearsal FILE`)
 
     BINDINGS = [
         Binding("1", "show_view('failover')", "Failover", id="view.failover"),
@@ -375,6 +376,8 @@ class MeshApp(App[int]):
         self.call_after_refresh(self._focus_view)
         self.call_after_refresh(self.refresh_now)
         self._arm()
+        if self.start_screen is not None:
+            self.push_screen(self.start_screen)
 
     async def on_unmount(self) -> None:
         """Stop the sessions and close their SSH connections (on the loop that opened them)."""
