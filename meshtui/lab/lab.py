@@ -36,7 +36,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv6Network
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from meshtui.core.protocol import INFINITY
 from meshtui.lab.proc import (
@@ -68,6 +68,9 @@ from meshtui.lab.topology import (
     replica_topology,
 )
 from meshtui.paths import write_atomic
+
+if TYPE_CHECKING:
+    from meshtui.core.model import Route
 
 __all__ = [
     "Lab",
@@ -846,8 +849,9 @@ class Lab:
     def _check_exited(self, node: str, what: str, *logs: Path) -> None:
         ns = self.node(node).namespace
         for pid, proc in list(self._procs.items()):
-            programs = {os.path.basename(str(a)) for a in proc.args}
-            if proc.poll() is not None and what in programs and ns in proc.args:
+            args = [str(a) for a in proc.args] if isinstance(proc.args, list) else []
+            programs = {os.path.basename(a) for a in args}
+            if proc.poll() is not None and what in programs and ns in args:
                 del self._procs[pid]
                 tail = []
                 for log in logs:
@@ -1078,7 +1082,7 @@ class Lab:
                 out[n] = None
         return out
 
-    def installed(self, node: str, model: Any = None) -> dict[str, object]:
+    def installed(self, node: str, model: Any = None) -> dict[str, Route]:
         """The node's selected routes (finite metric) by destination node name.
 
         From ``model`` when given (one of :meth:`dump_all`'s), else from a fresh dump.
