@@ -11,7 +11,11 @@ regression test reads that run back from its JSON.
 from __future__ import annotations
 
 import json
+import os
+import re
 import statistics
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,3 +103,49 @@ def test_a_longer_tunnel_hello_fails_over_later_as_foresight_expects(
     expected = detection_time(2.0, shortest=0.5).expected
     median = statistics.median(p.failover_s for p in slow_pairs if p.failover_s is not None)
     assert abs(median - expected) <= 2.0, (median, expected)
+
+
+def _meshtui(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "meshtui", *args], capture_output=True,
+                          text=True, env=env, timeout=300, check=False)  # fmt: skip
+
+
+def test_lab_up_inventory_builds_a_replica_every_command_reads_over_ssh(
+    lab_available: None,
+) -> None:
+    from meshtui.core.confgen import render_babeld_conf
+    from meshtui.core.inventory import load_inventory
+    from meshtui.lab import Lab
+
+    up = _meshtui("lab", "up", "--inventory", str(DATA / "single.toml"))
+    lab_id = re.search(r"lab ([0-9a-f]{6})", up.stdout + up.stderr)
+    assert lab_id, up.stderr
+    lab = Lab.attach(lab_id.group(1))
+    try:
+        assert up.returncode == 0, up.stderr
+        assert lab.nodes == ["relay-1", "relay-2", "edge-a", "srv-a1", "edge-b", "srv-b1"]
+        # the inventory's interface names, inside the namespaces
+        links = lab.exec("edge-b", ["ip", "-o", "link", "show"]).stdout
+        assert " eth0:" in links and " wg-r1:" in links and "wg-r2" not in links
+        # babeld runs what `gen` renders for the original (paths aside), key included
+        original = load_inventory(DATA / "single.toml")
+        conf = lab.config_path("edge-a").read_text()
+        key = re.search(r"key id site-link type hmac-sha256 value ([0-9a-f]{64})", conf)
+        assert key, "edge-a's tunnel to relay-1 is authenticated"
+        ours = [ln for ln in conf.splitlines() if not ln.startswith(("#", "local-path"))]
+        theirs = render_babeld_conf(original, "edge-a", {"site-link": key.group(1)})
+        assert ours == [ln for ln in theirs.splitlines()
+                        if not ln.startswith(("#", "local-path"))]  # fmt: skip
+        # the replica's own inventory: status over SSH into every namespace
+        env = {**os.environ, "MESHTUI_SSH_KNOWN_HOSTS": str(lab.known_hosts),
+               "MESHTUI_SSH_KEY": str(lab.ssh_key), "MESHTUI_SSH_CONFIG": "none"}  # fmt: skip
+        res = _meshtui("status", "--inventory", str(lab.inventory_path), "--json", env=env)
+        assert res.returncode == 0, res.stderr
+        out = json.loads(res.stdout)
+        assert set(out) == set(lab.nodes)
+        dest = next(d for d in out["srv-b1"]["destinations"] if d["node"] == "srv-a1")
+        assert dest["state"] == "ok" and dest["selected"]["neighbour"] == "edge-b"
+        hellos = {i["name"]: i["hello"] for i in out["edge-b"]["interfaces"]}
+        assert hellos == {"eth0": 0.5, "wg-r1": 0.5}
+    finally:
+        lab.down()
