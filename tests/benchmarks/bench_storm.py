@@ -32,6 +32,7 @@ import fcntl
 import json
 import os
 import pty
+import queue
 import select
 import signal
 import socket
@@ -102,6 +103,7 @@ class StormyBabeld(threading.Thread):
         self.storming = threading.Event()
         self.stopping = threading.Event()
         self.ready = threading.Event()
+        self._injected: queue.Queue[tuple[bytes, list[float], threading.Event]] = queue.Queue()
         self.routes: list[tuple[_Route, _Route]] = []
         for i in range(routes // 2):
             prefix = f"fd42:1::{i + 1:x}/128"
@@ -123,8 +125,35 @@ class StormyBabeld(threading.Thread):
         for a, b in self.routes:
             lines.append(a.line("add"))
             lines.append(b.line("add"))
+        lines.extend(self.extra_dump())
         lines.append("ok")
         return ("\n".join(lines) + "\n").encode()
+
+    def extra_dump(self) -> list[str]:
+        """More dump lines (subclasses: routes of their own)."""
+        return []
+
+    def inject(self, data: bytes, timeout: float = 5.0) -> float | None:
+        """Send ``data`` to the client between storm writes; when its first byte left
+        (``time.perf_counter()``), or None when no client took it in time."""
+        holder: list[float] = []
+        done = threading.Event()
+        self._injected.put((data, holder, done))
+        done.wait(timeout)
+        return holder[0] if holder else None
+
+    def _send_injected(self, conn: socket.socket) -> bool:
+        while True:
+            try:
+                data, holder, done = self._injected.get_nowait()
+            except queue.Empty:
+                return True
+            holder.append(time.perf_counter())
+            ok = self._send(conn, data, "injected")
+            done.set()
+            if not ok:
+                return False
+            self.stats.lines_sent += data.count(b"\n")
 
     def _send(self, conn: socket.socket, data: bytes, phase: str = "storm") -> bool:
         """Write like babeld: give up (cut the client off) when blocked for more than 100 ms."""
@@ -202,6 +231,8 @@ class StormyBabeld(threading.Thread):
                     pass
                 except OSError:
                     return
+            if not self._send_injected(conn):
+                return
             if not self.storming.is_set():
                 started = None
                 continue
@@ -281,6 +312,18 @@ class Terminal:
                     return None
                 self.changed.wait(left)
 
+    def arrival(self, marker: bytes, since: int, timeout: float) -> float | None:
+        """When (``time.perf_counter()``) ``marker`` appeared after position ``since``, or None."""
+        deadline = time.perf_counter() + timeout
+        with self.changed:
+            while True:
+                if self.output.find(marker, max(0, since - len(marker))) >= 0:
+                    return time.perf_counter()
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    return None
+                self.changed.wait(left)
+
     def press(self, key: str, marker: bytes, timeout: float = 10.0) -> float | None:
         """Press ``key``; seconds until ``marker`` is on its way to the screen."""
         since = self.mark()
@@ -306,14 +349,26 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     timeouts: int = 0
 
+    @property
+    def median(self) -> float:
+        """Median latency in ms (nan without a measurement)."""
+        return statistics.median(self.latencies) * 1000 if self.latencies else float("nan")
+
+    @property
+    def p95(self) -> float:
+        """95th percentile latency in ms (nan without a measurement)."""
+        if not self.latencies:
+            return float("nan")
+        ms = sorted(x * 1000 for x in self.latencies)
+        return ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+
     def line(self) -> str:
         if not self.latencies:
             return f"{self.name:<9} no measurement ({self.timeouts} timeouts)"
-        ms = sorted(x * 1000 for x in self.latencies)
-        p95 = ms[min(len(ms) - 1, int(0.95 * len(ms)))]
+        top = max(self.latencies) * 1000
         return (
-            f"{self.name:<9} n={len(ms):<3} median {statistics.median(ms):7.1f} ms   "
-            f"p95 {p95:7.1f} ms   max {ms[-1]:7.1f} ms   timeouts {self.timeouts}"
+            f"{self.name:<9} n={len(self.latencies):<3} median {self.median:7.1f} ms   "
+            f"p95 {self.p95:7.1f} ms   max {top:7.1f} ms   timeouts {self.timeouts}"
         )
 
 
@@ -379,6 +434,11 @@ def main(argv: list[str] | None = None) -> int:
     print("key-to-screen latency (view key → the view's title in the terminal output):")
     print("  " + baseline.line())
     print("  " + storm.line())
+    print(
+        f"  storm/quiet: median {storm.median / baseline.median:.2f}x, "
+        f"p95 {storm.p95 / baseline.p95:.2f}x   (targets: quiet <= 50 / 100 ms, "
+        "storm <= 80 / 150 ms, storm/quiet <= 1.3x)"
+    )
     print(f"storm     {s.storm_lines} lines in {s.storm_seconds:.1f} s = {rate:.0f} lines/s sent; "
           f"babeld-style cut-offs {s.cut_offs}; longest blocked write "
           f"{s.max_block * 1000:.1f} ms (babeld cuts at 100 ms); connections {s.connections}"
