@@ -95,11 +95,15 @@ role = "edge"
 site = "a"
 address = "fd42:16::2"
 lan = "eth0"
+
+[nodes.watch-only]
+ssh = "root@[fd00::9]"
 """
     )
     topo = _replica(inv)
     assert [n.name for n in topo.nodes] == ["edge-a"]
     assert topo.unplaced == (
+        "watch-only: left out: no role or address (a monitoring entry)",
         "relay-1: LAN eth9 left out: the node has no site",
         "relay-1: tunnel wg-a left out: edge-a lists no tunnel back",
         "relay-1: left out: no site LAN and no tunnel both ends list",

@@ -179,7 +179,10 @@ def _topology(state: LabState) -> Topology:
         inv = parse_inventory(tomllib.loads(state.inventory), state.inventory_path)
     except (InventoryError, tomllib.TOMLDecodeError) as exc:
         raise LabError(f"replica of {source}: {exc}") from None
-    topo = replica_topology(state.lab_id, IPv6Network(state.ula), inv, source)
+    try:
+        topo = replica_topology(state.lab_id, IPv6Network(state.ula), inv, source)
+    except ValueError as exc:
+        raise LabError(f"replica of {source}: {exc}") from None
     if not topo.nodes:
         raise LabError(f"replica of {source}: no node can be placed ({'; '.join(topo.unplaced)})")
     return topo

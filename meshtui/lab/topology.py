@@ -385,9 +385,17 @@ def replica_topology(lab_id: str, ula: IPv6Network, inv: Inventory, source: str)
     """
     if not LAB_ID_RE.match(lab_id):
         raise ValueError(f"lab id must be 6 lowercase hex digits, not {lab_id!r}")
+    if inv.prefix is None:
+        raise ValueError("the inventory lacks [mesh] prefix: a replica needs the mesh's /128s")
     unplaced: list[str] = []
-    lan_of: dict[str, str] = {}
+    usable = {}
     for node in inv.nodes.values():
+        if node.role is None or node.address is None:
+            unplaced.append(f"{node.name}: left out: no role or address (a monitoring entry)")
+        else:
+            usable[node.name] = node
+    lan_of: dict[str, str] = {}
+    for node in usable.values():
         if node.lan is None:
             continue
         if node.site is None:
@@ -397,28 +405,28 @@ def replica_topology(lab_id: str, ula: IPv6Network, inv: Inventory, source: str)
     # Pair tunnel ends: A's i-th tunnel to B with B's next unpaired tunnel to A.
     taken: set[tuple[str, int]] = set()
     pairs: list[tuple[tuple[str, int], tuple[str, int]]] = []
-    for node in inv.nodes.values():
+    for node in usable.values():
         for i, t in enumerate(node.tunnels):
             if (node.name, i) in taken:
                 continue
+            peer = usable.get(t.peer)
             back = next(
                 (
                     j
-                    for j, pt in enumerate(inv.nodes[t.peer].tunnels)
+                    for j, pt in enumerate(peer.tunnels if peer else ())
                     if pt.peer == node.name and (t.peer, j) not in taken
                 ),
                 None,
             )
             if back is None:
-                unplaced.append(
-                    f"{node.name}: tunnel {t.interface} left out: {t.peer} lists no tunnel back"
-                )
+                why = "lists no tunnel back" if peer else "is not in the replica"
+                unplaced.append(f"{node.name}: tunnel {t.interface} left out: {t.peer} {why}")
                 continue
             taken.update({(node.name, i), (t.peer, back)})
             pairs.append(((node.name, i), (t.peer, back)))
-    placed = [n for n in inv.nodes.values() if n.name in lan_of or any(
+    placed = [n for n in usable.values() if n.name in lan_of or any(
         (n.name, i) in taken for i in range(len(n.tunnels)))]  # fmt: skip
-    for n in inv.nodes.values():
+    for n in usable.values():
         if n not in placed:
             unplaced.append(f"{n.name}: left out: no site LAN and no tunnel both ends list")
     index = {n.name: i for i, n in enumerate(placed)}
@@ -442,8 +450,11 @@ def replica_topology(lab_id: str, ula: IPv6Network, inv: Inventory, source: str)
     def link_local(name: str, kind: int) -> IPv6Address:
         return IPv6Address(f"fe80::{kind:x}:{index[name] + 1:x}")
 
-    nodes = []
+    nodes: list[LabNode] = []
     for n in placed:
+        role, address = n.role, n.address
+        if role is None or address is None:  # not usable: never placed
+            continue
         tunnels = []
         mine = sorted(end for end in ends if end[0] == n.name)
         for local, end in enumerate(mine, start=1):
@@ -469,11 +480,11 @@ def replica_topology(lab_id: str, ula: IPv6Network, inv: Inventory, source: str)
         nodes.append(
             LabNode(
                 name=n.name,
-                role=n.role,
+                role=role,
                 site=n.site,
                 index=index[n.name],
                 namespace=namespace_name(lab_id, n.name),
-                address=n.address,
+                address=address,
                 mgmt_root_if=f"mt{lab_id}m{index[n.name]}",
                 mgmt_network=_subnet(ula, 0x2000 + index[n.name]),
                 lan_link_local=link_local(n.name, 0xA) if lan else None,
