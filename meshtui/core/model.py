@@ -1146,14 +1146,14 @@ class NodeModel:
             self._emit(Event(EventType.ROUTE_ADDED, now, prefix=r.prefix, src=r.src, to=r.path))
         old_up = {n.key for n in self.neighbours.values() if n.up}
         new_neigh = {n.key: n for n in fresh.neighbours.values()}
-        for key in old_up - {k for k, n in new_neigh.items() if n.up}:
-            n = next(x for x in self.neighbours.values() if x.key == key)
-            self.lost_neighbours[key] = n
+        for hop in old_up - {k for k, n in new_neigh.items() if n.up}:
+            n = next(x for x in self.neighbours.values() if x.key == hop)
+            self.lost_neighbours[hop] = n
             if n.lost_at is None:
                 n.lost_at = now
             self._emit(self._neighbour_event(EventType.NEIGHBOUR_DOWN, n, now))
-        for key, n in new_neigh.items():
-            if n.up and key not in old_up:
+        for hop, n in new_neigh.items():
+            if n.up and hop not in old_up:
                 self._emit(self._neighbour_event(EventType.NEIGHBOUR_UP, n, now))
 
     # ----------------------------------------------------------------- queries

@@ -9,6 +9,7 @@ seqno and feasibility beside what meshtui's model says about the destination
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ class WhyReport:
         """How many of meshtui's statements babeld's tables contradict."""
         return sum(v.disagrees for v in self.verdicts)
 
-    def lines(self, hop=None) -> list[str]:  # noqa: ANN001 - (via, interface) -> str
+    def lines(self, hop: Callable[[str, str], str] | None = None) -> list[str]:
         """The readable report; ``hop`` names a next hop (default ``via%interface``)."""
 
         def name(via: str, interface: str) -> str:
@@ -131,7 +132,13 @@ async def ask_babeld(
     if source.replay is not None:
         raise TablesError(f"{source.label}: a recording cannot be asked (no babeld behind it)")
     if source.meta.get("transport") == "ssh":
-        dumped = await ssh_dump(source.meta["pool"], source.meta["node"])
+        from meshtui.core.inventory import Node
+        from meshtui.transport.ssh import SSHPool
+
+        pool, node = source.meta["pool"], source.meta["node"]
+        if not isinstance(pool, SSHPool) or not isinstance(node, Node):
+            raise TablesError(f"{source.label}: no SSH connection to ask through")
+        dumped = await ssh_dump(pool, node)
     else:
         target = source.meta.get("target")
         if target is None:

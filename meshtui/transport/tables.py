@@ -16,6 +16,11 @@ import asyncio
 import socket
 import struct
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from meshtui.core.inventory import Node
+    from meshtui.transport.ssh import SSHPool
 
 DUMP_SCRIPT = r"""
 pid=$1
@@ -134,7 +139,7 @@ async def local_dump(target: str | int) -> DumpText:
     )
 
 
-async def ssh_dump(pool, node) -> DumpText:  # noqa: ANN001 - SSHPool and Node, imported lazily
+async def ssh_dump(pool: SSHPool, node: Node) -> DumpText:
     """Signal babeld on an inventory node over SSH and read its new dump.
 
     Raises:
