@@ -97,6 +97,11 @@ IDLE_REFRESH = 1.0
 FULL_REFRESH = 1.0
 """Seconds between two full refreshes (every row); in between, views redraw what changed."""
 
+URGENT_GAP = 0.1
+"""A failover, loss or recovery is drawn at once, unless the view was refreshed less than this
+many seconds ago (then the next tick shows it): under a storm of failovers repaints stay
+coalesced."""
+
 PROBE_INTERVAL = 10.0
 PROBE_TIMEOUT = 15.0
 REMOTE_FACTS = ("links", "addresses", "wireguard")
@@ -297,6 +302,10 @@ class MeshApp(App[int]):
         self.local: dict[str, LocalFacts] = {}
         self._probing: set[str] = set()
         self._timer: Timer | None = None
+        self._urgent = False
+        if refresh_interval <= IDLE_REFRESH:  # a parked timer (tests) draws only when asked
+            for feed in feeds:
+                feed.on_timeline = self._timeline_arrived
         self._last_seen: tuple[int, int, int] = (-1, -1, -1)
         self._last_refresh = 0.0
         self._last_full = 0.0
@@ -478,6 +487,17 @@ class MeshApp(App[int]):
 
     def _arm(self) -> None:
         self._timer = self.set_timer(self.refresh_interval, self._tick, name="meshtui-refresh")
+
+    def _timeline_arrived(self, feed: NodeFeed) -> None:
+        """A failover, loss or recovery on a node: show it without waiting for the tick."""
+        if feed is self.feed and not self.paused and not self._urgent:
+            self._urgent = True
+            self.call_later(self._urgent_refresh)
+
+    def _urgent_refresh(self) -> None:
+        self._urgent = False
+        if time.monotonic() - self._last_refresh >= URGENT_GAP:
+            self.refresh_now()
 
     def _tick(self) -> None:
         try:

@@ -171,11 +171,17 @@ class NodeFeed:
         self.hello: dict[str, float] = {}
         self.started = False
         self._flushed = False
+        self.on_timeline: Callable[[NodeFeed], None] | None = None
+        """Called when a failover, loss or recovery arrived (the app shows it at once)."""
 
     # -------------------------------------------------------- callbacks (return at once)
 
     def _on_events(self, _node: str, events: list[Event]) -> None:
-        self.journal.ingest(events, self.session.model)
+        journal = self.journal
+        before = journal.timeline_in
+        journal.ingest(events, self.session.model)
+        if journal.timeline_in != before and self.on_timeline is not None:
+            self.on_timeline(self)
 
     def _on_state(self, _node: str, state: SessionState, message: str) -> None:
         self.journal.note_state(LinkState(state.value), message, self.clock())
