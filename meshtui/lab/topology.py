@@ -440,8 +440,10 @@ def replica_topology(lab_id: str, ula: IPv6Network, inv: Inventory, source: str)
         net = _subnet(ula, REPLICA_UNDERLAY + p)
         u = Underlay(edge=a[0], relay=b[0], edge_if=f"u{p}", relay_if=f"u{p}", network=net)
         underlays.append(u)
+        # b's node comes later in the order the lab configures WireGuard: its end
+        # starts the handshake once a's end is ready (a's would wait 5 s to retry).
         for me, other, endpoint in ((a, b, u.relay_address), (b, a, u.edge_address)):
-            ends[me] = dict(peer=other, endpoint=endpoint, keepalive=me is a)
+            ends[me] = dict(peer=other, endpoint=endpoint, keepalive=me is b)
     number = {end: k for k, end in enumerate(sorted(ends), start=1)}
 
     def device(end: tuple[str, int]) -> str:
