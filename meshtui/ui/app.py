@@ -665,7 +665,10 @@ class MeshApp(App[int]):
         kind = self.banner_kind
         if self.banner_text:
             parts.append(self.banner_text)
-        if not link.ever_live and link.state in (LinkState.RECONNECTING, LinkState.FAILED):
+        failing = link.state in (LinkState.RECONNECTING, LinkState.FAILED) or (
+            link.state is LinkState.CONNECTING and bool(link.message)  # a retry after an error
+        )
+        if not link.ever_live and failing:
             retry = "Not retrying." if link.state is LinkState.FAILED else "Retrying."
             parts.append(f"Cannot read babeld at {feed.label}: {link.message}. {retry}")
             parts.append(ENABLE_SOCKET_HINT)
