@@ -348,3 +348,25 @@ def test_own_128_named_after_babelds_host_when_the_node_name_says_nothing() -> N
     names.add_name("edge-a", "fd42:1::e1")  # a name already known wins
     names.learn("babeld", model, label=model.node.host)
     assert names.node_of_prefix("fd42:1::e1") == "edge-a"
+
+
+def test_a_recorder_writes_the_names_a_replay_reads(tmp_path) -> None:
+    from meshtui.transport.replay import Recorder, load_recording, recorded_names
+
+    path = tmp_path / "r.rec"
+    with path.open("w", encoding="utf-8") as fh:
+        rec = Recorder(fh, "/run/babeld.sock", {"relay-1": "fd42:1::f1", "srv-b1": "fd42:1::b1"})
+        greeting = [
+            "BABEL 1.0",
+            "version babeld-1.12.1",
+            "host vm",
+            "my-id 02:00:00:00:00:00:00:01",
+        ]
+        for i, line in enumerate([*greeting, "ok", "ok"]):
+            rec.raw("n", 100.0 + i / 10, line)
+    assert recorded_names(path) == {"fd42:1::f1": "relay-1", "fd42:1::b1": "srv-b1"}
+    assert [line for _, line in load_recording(path)[0].lines][:4] == greeting
+    plain = tmp_path / "plain.rec"
+    with plain.open("w", encoding="utf-8") as fh:
+        Recorder(fh, "x").raw("n", 1.0, "BABEL 1.0")
+    assert recorded_names(plain) == {} and " names=" not in plain.read_text(encoding="utf-8")
