@@ -683,6 +683,9 @@ class Lab:
             15.0,
             "wireguard-go to create its interfaces",
         )
+        for n in topo.nodes:  # a replica: the inventory's names, before any packet flows
+            self._batch(n.namespace, [f"link set {t.wg_name} name {t.interface}"
+                                      for t in n.tunnels if t.wg_name != t.interface])  # fmt: skip
         for n in topo.nodes:
             lines = []
             for t in n.tunnels:
@@ -700,8 +703,6 @@ class Lab:
                         "endpoint", f"[{t.endpoint}]:{peer_end.listen_port}",
                     ] + (["persistent-keepalive", str(WG_KEEPALIVE)] if t.keepalive else [])
                 )  # fmt: skip
-                if t.wg_name != t.interface:  # a replica: the inventory's name in the namespace
-                    lines.append(f"link set {t.wg_name} name {t.interface}")
                 lines += [
                     f"link set {t.interface} addrgenmode none",
                     f"addr add {t.link_local}/64 dev {t.interface} nodad",
