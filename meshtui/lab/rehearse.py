@@ -184,4 +184,7 @@ def _outage(
     finally:
         if not healed:
             lab.heal_relay(node)
+    if len(samples) > 1:
+        step = (samples[-1].t - samples[0].t) / (len(samples) - 1)
+        say(f"{node}: {len(samples)} samples, one every {step * 1000:.0f} ms")
     return measure_outage(node, baseline, samples, t_heal)
