@@ -20,6 +20,13 @@ Address plan inside the lab's ``fdXX:XXXX:XXXX::/48``:
 * WireGuard interfaces use link-local addresses only: ``fe80::ee:S`` on the edge
   side, ``fe80::ff:K`` on the relay side; LANs use ``fe80::ee:S`` (edge bridge)
   and ``fe80::S:J`` (server).
+
+A *replica* (:func:`replica_topology`) is the same kind of topology built from
+an inventory instead: its node names, roles, sites and /128s (the inventory's
+prefix), its LAN and tunnel interface names inside the namespaces; wireguard-go
+devices are created as ``w<id>t<N>`` (unique on the machine) and renamed;
+underlays use subnet ``0x8000 + N`` per tunnel, link-locals ``fe80::a:I`` (LAN)
+and ``fe80::b:I`` (tunnels) for node number I.
 """
 
 from __future__ import annotations
