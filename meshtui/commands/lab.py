@@ -26,6 +26,8 @@ meshtui lab down
     "lab up": """
 meshtui lab up                                    # 2 sites, 2 relays, hello 1 s
 meshtui lab up --sites 3 --relays 3 --hello 4
+meshtui lab up --sites 10 --servers 4 --relays 4 --hello 4   # 54 nodes
+meshtui lab up --inventory mesh.toml              # a replica of your own mesh
 """,
     "lab down": "meshtui lab down --lab ID\nmeshtui lab down --all",
     "lab status": "meshtui lab status\nmeshtui lab status --lab ID",

@@ -19,6 +19,15 @@ from meshtui.cli import CliError
 from meshtui.core.rehearsal import Comparison, RunResult, compare, describe_run, report_json
 from meshtui.core.sanitize import inert
 
+EXAMPLES = {
+    "rehearse": """
+meshtui rehearse --inventory mesh.toml                             # every relay in turn
+meshtui rehearse --inventory mesh.toml --candidate new.toml -o r.json
+meshtui rehearse --inventory mesh.toml --outage relay-2 --json
+meshtui --rehearsal r.json                                         # open it in the dashboard
+""",
+}
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``rehearse``."""
