@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -110,8 +111,21 @@ def test_unreachable_at_once_when_babelds_tables_hold_no_other_route_then_recove
     m.feed(route("flush", "a1", R1, "wg-r1", 65535, False), 201)
     assert [e.type for e in m.commit(201)] == [EventType.ROUTE_REMOVED]
     assert [d.state for d in m.destinations()] == ["unreachable"]  # remembered, loud
-    m.feed(route("add", "b1", R2, "wg-r2", 288, True), 205)
-    assert [e.type for e in m.commit(205)] == [EventType.ROUTE_ADDED, EventType.RECOVERED]
+    m.feed(route("add", "b1", R2, "wg-r2", 288, True), 215)  # long after: an outage, over
+    assert [e.type for e in m.commit(215)] == [EventType.ROUTE_ADDED, EventType.RECOVERED]
+
+
+def test_unreachable_then_another_relay_soon_after_is_the_failover_with_its_gap() -> None:
+    """babeld retracted the only finite route, then installed one through relay-2 once
+    its seqno request came back: unreachable (babeld's tables said so), then the failover."""
+    m = loaded(route("add", "a1", R1, "wg-r1", 192, True))
+    m.feed(route("change", "a1", R1, "wg-r1", 65535, True), 200.0)
+    (gone,) = m.commit(200.0)
+    m.feed(route("add", "b1", R2, "wg-r2", 288, True), 201.2)
+    added, fo = m.commit(201.2)
+    assert gone.type is EventType.UNREACHABLE and added.type is EventType.ROUTE_ADDED
+    assert fo.type is EventType.FAILOVER and fo.extra["gap"] == pytest.approx(1.2)
+    assert (fo.from_.via, fo.to.via) == (R1, R2)
 
 
 def test_a_standby_never_installed_is_unreachable_when_the_grace_runs_out_in_order() -> None:

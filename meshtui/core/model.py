@@ -52,6 +52,10 @@ DEFAULT_SRC = ("::/0", "0.0.0.0/0")
 DEFAULT_GRACE = 3.0
 GAP_WINDOW = 32
 MIN_GAPS = foresight.FIRST_GAPS
+FAILOVER_WINDOW = 10.0
+"""Seconds after a loss in which a route through another neighbour is that loss's failover
+(babeld retracts the route, then installs the next once feasible), even when the destination
+was declared unreachable in between (no finite route left in babeld's tables meanwhile)."""
 BURST_WINDOW = 0.003
 """Neighbour lines closer together than this (seconds) are one printing run."""
 
@@ -411,6 +415,7 @@ class NodeModel:
         self._committed: dict[DestKey, PathRef | None] = {}
         self._since: dict[DestKey, float] = {}
         self._loss_pending: dict[DestKey, float] = {}
+        self._lost_path: dict[DestKey, tuple[PathRef, float]] = {}  # when unreachable: was, since
         self._events: list[tuple[int, Event]] = []  # (line number, event)
         self._horizon = 0.0  # nothing comes due before this time
         self._prints: list[tuple[Neighbour, float, bool]] = []
@@ -1011,6 +1016,9 @@ class NodeModel:
                 if lost_at is not None:
                     self._since[dest] = now
                 continue
+            lost = self._lost_path.pop(dest, None) if old is None else None
+            if lost is not None and lost[0].hop != new.hop and now - lost[1] <= FAILOVER_WINDOW:
+                old, lost_at = lost  # babeld moved it to another neighbour: a failover
             if old is None:
                 extra = self._incident(dest, None, new, now, {})
                 event = Event(EventType.RECOVERED, now, prefix=prefix, src=src, to=new, extra=extra)
@@ -1051,6 +1059,8 @@ class NodeModel:
     def _unreachable(self, dest: DestKey, old: PathRef | None, since: float, at: float) -> Event:
         """Declare ``dest`` unreachable at ``at``; it has had no route since ``since``."""
         self._committed[dest] = None
+        if old is not None:
+            self._lost_path[dest] = (old, since)
         if old is not None and dest not in self.incidents:
             self.incidents[dest] = Incident(dest[0], old.hop, since, since)
         self._since[dest] = since

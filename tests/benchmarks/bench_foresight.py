@@ -204,6 +204,9 @@ async def run_lab(
                 )
             except TimeoutError:
                 print(f"  outage #{i + 1}: no failover seen within {30 + 6 * hello:g} s: skipped")
+                for e in warm.events[marks[id(warm)][0] :]:
+                    if e.prefix == target or e.neighbour is not None:
+                        print(f"      {e.time - t_fail:+7.2f} s {e.describe()}")
             finally:
                 await asyncio.to_thread(lab.heal_relay, relay)
             for name, w in (("warm", warm), ("cold", cold)):
