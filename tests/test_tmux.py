@@ -65,15 +65,23 @@ class Tmux:
         self.run("send-keys", "-t", self.session, *keys)
 
     def pane_dead(self) -> tuple[bool, str]:
-        out = self.run(
-            "display-message",
-            "-p",
-            "-t",
-            self.session,
-            "#{pane_dead} #{pane_dead_status}",
-            check=False,
-        ).stdout.split()
-        return (bool(out) and out[0] == "1", out[1] if len(out) > 1 else "")
+        """(dead, exit status) of the pane's command; the status says so if a signal ended it."""
+        for _ in range(10):  # tmux may mark the pane dead before its status is in
+            out = self.run(
+                "display-message",
+                "-p",
+                "-t",
+                self.session,
+                "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}",
+                check=False,
+            ).stdout.strip()
+            dead, status, signal = ([*out.split("|"), "", ""])[:3]
+            if dead != "1":
+                return (False, "")
+            if status or signal:
+                return (True, status if status else f"signal {signal}")
+            time.sleep(0.1)
+        return (True, "")
 
     def wait(self, predicate: Callable[[str], bool], timeout: float, what: str) -> str:
         """Capture the pane until ``predicate(screen)`` holds (bounded)."""
