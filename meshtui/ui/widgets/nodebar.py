@@ -126,6 +126,8 @@ class NodeBar(Horizontal):
     }
     NodeBar #nb-identity {
         width: 1fr;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     NodeBar #nb-view {
         text-style: bold;
