@@ -45,8 +45,7 @@ def _baseline(args: argparse.Namespace, keep: Path) -> dict[str, float]:
     out: dict[str, float] = {"nodes": len(lab.nodes)}
     try:
         lab.up(wait=True, timeout=args.timeout)
-        out["up"] = lab.timings["up"]
-        out["converged"] = lab.timings["converged"]
+        out.update(lab.timings)
         shutil.copy(lab.inventory_path, keep)
         paths = _edge_paths(lab)
 
@@ -69,7 +68,7 @@ def _replica(inventory: Path, timeout: float) -> dict[str, float]:
     lab = Lab(inventory=inventory)
     try:
         lab.up(wait=True, timeout=timeout)
-        return {"up": lab.timings["up"], "converged": lab.timings["converged"]}
+        return dict(lab.timings)
     finally:
         lab.down()
 
@@ -114,14 +113,16 @@ def main() -> None:
             f"{args.relays} relays), hello {args.hello:g} s; machine shared: noisy"
         )
         print(
-            f"  baseline, built-in lab: up {base['up']:.1f} s, "
+            f"  baseline, built-in lab: up {base['up']:.1f} s (links {base['links']:.1f}, "
+            f"wireguard {base['wireguard']:.1f}), "
             f"converged {base['converged']:.1f} s "
             f"later, relay-1 failover (all edge paths) {base['failover']:.2f} s, "
             f"down {base['down']:.1f} s"
         )
         rep = _replica(inventory, args.timeout)
         print(
-            f"  replica of its inventory: up {rep['up']:.1f} s ({rep['up'] / base['up']:.2f}x), "
+            f"  replica of its inventory: up {rep['up']:.1f} s ({rep['up'] / base['up']:.2f}x; "
+            f"links {rep['links']:.1f}, wireguard {rep['wireguard']:.1f}), "
             f"converged {rep['converged']:.1f} s later "
             f"({rep['converged'] / max(base['converged'], 1e-3):.2f}x)"
         )
