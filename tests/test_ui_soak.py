@@ -23,6 +23,7 @@ from meshtui.core.model import NodeModel
 from meshtui.ui.app import MeshApp
 from meshtui.ui.journal import NodeJournal
 from meshtui.ui.testing import demo_app, settle
+from meshtui.ui.views.base import RouteTracker
 
 SIZE = (160, 48)
 SWITCHES = 50
@@ -111,3 +112,25 @@ def test_journal_is_bounded_and_counts_what_it_dropped() -> None:
     newest = {f"fd42:1::{i % 30 + 1:x}/128" for i in range(292, 300)}
     assert {prefix for prefix, _ in journal.history} == newest
     assert journal.entries_since(0)[0].seq == 251  # the oldest kept
+
+
+def route_line(n: int, metric: int, kind: str = "add") -> str:
+    return (
+        f"{kind} route 5600{n:08x} prefix fd42:1::{n + 1:x}/128 from ::/0 installed yes "
+        f"id 02:00:00:00:00:00:00:{n % 256:02x} metric {metric} refmetric 0 via fe80::1 if wg-a"
+    )
+
+
+def test_route_tracker_reports_a_dump_once_not_at_every_look() -> None:
+    model = NodeModel()
+    for n in range(100):  # a dump: one time stamp for every route
+        model.feed(route_line(n, 96), 1000.0)
+    tracker = RouteTracker()
+    tracker.reset(model, None)
+    assert tracker.changed_routes(model) == ([], [], [])
+    model.feed(route_line(100, 96), 1000.0)  # one more in the same second
+    assert [r.prefix for r in tracker.changed_routes(model)[0]] == ["fd42:1::65/128"]
+    assert tracker.changed_routes(model)[0] == []
+    model.feed(route_line(7, 200, "change"), 1001.0)
+    assert [r.prefix for r in tracker.changed_routes(model)[0]] == ["fd42:1::8/128"]
+    assert tracker.changed_routes(model)[0] == []

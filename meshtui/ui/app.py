@@ -95,7 +95,11 @@ IDLE_REFRESH = 1.0
 """With nothing new from babeld, refresh (time columns) at most this often."""
 
 FULL_REFRESH = 1.0
-"""Seconds between two full refreshes (every row); in between, views redraw what changed."""
+"""Seconds between two full refreshes (every row on screen, clocks included); in between,
+views redraw what changed."""
+
+COMPLETE_REFRESH = 10.0
+"""Seconds between two complete refreshes (every row, on screen or not: thousands of them)."""
 
 URGENT_GAP = 0.1
 """A failover, loss or recovery is drawn at once, unless the view was refreshed less than this
@@ -309,6 +313,7 @@ class MeshApp(App[int]):
         self._last_seen: tuple[int, int, int] = (-1, -1, -1)
         self._last_refresh = 0.0
         self._last_full = 0.0
+        self._last_complete = 0.0
         self._palette: Palette | None = None
         loaded = themes if themes is not None else ThemeLoad((), ())
         self.theme_names: list[str] = []
@@ -539,6 +544,9 @@ class MeshApp(App[int]):
         started = time.perf_counter()
         ctx = self.context()
         ctx.full = full if full is not None else force or wall - self._last_full >= FULL_REFRESH
+        ctx.complete = ctx.full and (force or wall - self._last_complete >= COMPLETE_REFRESH)
+        if ctx.complete:
+            self._last_complete = wall
         if ctx.full:
             self._last_full = wall
             for each in self.feeds:  # names from what the live nodes say

@@ -39,6 +39,7 @@ class RouteTracker:
         self._model_id = 0
         self._filter: object = None
         self._mark = 0.0
+        self._at_mark: set[str] = set()
         self._dests: dict[str, DestKey] = {}
         self._keys: dict[str, str] = {}
 
@@ -55,20 +56,31 @@ class RouteTracker:
         self._dests = {rid: r.dest for rid, r in model.routes.items()}
         self._keys = {rid: key(r) for rid, r in model.routes.items()} if key else {}
         self._mark = max((r.last_change for r in model.routes.values()), default=0.0)
+        self._at_mark = {rid for rid, r in model.routes.items() if r.last_change == self._mark}
 
     def changed_routes(self, model: NodeModel) -> tuple[list[Route], list[DestKey], list[str]]:
-        """(changed or new routes, destinations of removed routes, row keys of removed routes)."""
+        """(changed or new routes, destinations of removed routes, row keys of removed routes).
+
+        A route counts as changed when its ``last_change`` is newer than the newest one
+        seen so far, or equal to it and not seen yet (a dump stamps thousands of routes
+        with one time: they are not "changed" again at every look).
+        """
         mark = self._mark
+        at_mark = self._at_mark
         dests = self._dests
         newest = mark
         changed: list[Route] = []
         for rid, route in model.routes.items():
             stamp = route.last_change
-            if stamp >= mark or rid not in dests:
+            if stamp > mark or (stamp == mark and rid not in at_mark) or rid not in dests:
                 changed.append(route)
                 dests[rid] = route.dest
                 if stamp > newest:
                     newest = stamp
+        if newest > mark:
+            self._at_mark = {r.id for r in changed if r.last_change == newest}
+        else:
+            at_mark.update(r.id for r in changed if r.last_change == mark)
         gone_dests: list[DestKey] = []
         gone_keys: list[str] = []
         if len(dests) != len(model.routes):
@@ -108,8 +120,11 @@ class ViewContext:
         hello: configured hello intervals by interface name (from an inventory).
         is_replay: the node is a recording.
         open_detail: opens the destination detail screen for (prefix, src).
-        full: redraw every row (periodically, and after anything but new data);
-            otherwise views may only look at what changed.
+        full: bring every row on screen up to date, clocks included (periodically, and
+            after anything but new data); otherwise views may only look at what changed.
+        complete: redraw every row, on screen or not (less often: :data:`COMPLETE_REFRESH`
+            in the app, and after anything but new data); a large table's rows out of
+            sight keep their clock columns (``5 s ago``) from the last complete refresh.
         names: node names for hops and prefixes (inventory, recording, learnt live).
         addresses: show addresses instead of names (the ``a`` toggle).
     """
@@ -124,6 +139,7 @@ class ViewContext:
     is_replay: bool = False
     open_detail: Callable[[str, str], None] | None = None
     full: bool = True
+    complete: bool = True
     names: Names | None = None
     addresses: bool = False
     _hops: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)

@@ -82,6 +82,12 @@ def dest_key(prefix: str, src: str) -> str:
     return prefix if src in ("::/0", "0.0.0.0/0") else f"{prefix} from {src}"
 
 
+def key_dest(key: str) -> tuple[str, str]:
+    """The destination (prefix, src) of a row key (:func:`dest_key`'s inverse)."""
+    prefix, _, src = key.partition(" from ")
+    return prefix, src or "::/0"
+
+
 def _state(d: Destination) -> str:
     state = d.state
     if state == "ok" and d.single_point_of_failure:
@@ -552,11 +558,13 @@ class FailoverView(View):
             return SyncStats()  # being replaced (columns changed with the width)
         table = found.first(KeyedTable)
         widths_before = dict(self._widths)
-        if ctx.full or not self.tracker.follows(model, (self.filter, ctx.addresses)):
+        if ctx.complete or not self.tracker.follows(model, (self.filter, ctx.addresses)):
             stats = table.sync(self._dest_rows(ctx, model.destinations()))
             self.tracker.reset(model, (self.filter, ctx.addresses))
         else:
             dests = self.tracker.changed_destinations(model)
+            if ctx.full:  # clocks: the rows on screen
+                dests.update(key_dest(key) for key in table.visible_keys())
             rows = self._dest_rows(ctx, (model.destination(p, s) for p, s in sorted(dests)))
             stats = table.sync_some(rows)
         if self._widths != widths_before:
@@ -636,8 +644,7 @@ class FailoverView(View):
         key = event.row_key.value
         if key is None or self.ctx is None or self.ctx.open_detail is None:
             return
-        prefix, _, src = key.partition(" from ")
-        self.ctx.open_detail(prefix, src or "::/0")
+        self.ctx.open_detail(*key_dest(key))
 
     @on(DataTable.RowSelected, "#fo-timeline")
     def _open_timeline_destination(self, event: DataTable.RowSelected) -> None:

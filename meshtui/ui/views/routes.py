@@ -153,7 +153,7 @@ class RoutesView(View):
         model = ctx.model
         table = self.query_one("#rt-table", KeyedTable)
         tracker = self.tracker
-        if ctx.full or not tracker.follows(model, self.filter):
+        if ctx.complete or not tracker.follows(model, self.filter):  # no clocks: changes suffice
             stats = table.sync(self._rows(ctx, model.routes.values()))
             tracker.reset(model, self.filter, route_key)
         else:

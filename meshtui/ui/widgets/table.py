@@ -206,6 +206,15 @@ class KeyedTable(DataTable):
         """Row keys in display order."""
         return [row.key.value for row in self.ordered_rows if row.key.value is not None]
 
+    def visible_keys(self, margin: int | None = None) -> list[str]:
+        """Keys of the rows on screen, and of ``margin`` lines either side (a screenful
+        by default), in display order: what a refresh of clocks needs to touch."""
+        height = max(1, self.size.height)
+        margin = height if margin is None else margin
+        top = int(self.scroll_y)
+        lines = self._y_offsets[max(0, top - margin) : top + height + margin]
+        return list(dict.fromkeys(key.value for key, _ in lines if key.value is not None))
+
     def specs(self, key: str) -> tuple[CellSpec, ...] | None:
         """The cell specs last shown for ``key``."""
         return self._specs.get(key)
