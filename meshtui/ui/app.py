@@ -101,10 +101,10 @@ views redraw what changed."""
 COMPLETE_REFRESH = 10.0
 """Seconds between two complete refreshes (every row, on screen or not: thousands of them)."""
 
-URGENT_GAP = 0.1
+URGENT_GAP = 0.15
 """A failover, loss or recovery is drawn at once, unless the view was refreshed less than this
-many seconds ago (then the next tick shows it): under a storm of failovers repaints stay
-coalesced."""
+many seconds ago (then the next tick shows it); the tick then counts from that refresh. So
+under a storm of failovers repaints stay coalesced: at most one per this many seconds."""
 
 PROBE_INTERVAL = 10.0
 PROBE_TIMEOUT = 15.0
@@ -502,7 +502,12 @@ class MeshApp(App[int]):
     def _urgent_refresh(self) -> None:
         self._urgent = False
         if time.monotonic() - self._last_refresh >= URGENT_GAP:
-            self.refresh_now()
+            if self._timer is not None:
+                self._timer.stop()
+            try:
+                self.refresh_now()
+            finally:
+                self._arm()
 
     def _tick(self) -> None:
         try:

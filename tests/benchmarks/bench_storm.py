@@ -348,6 +348,13 @@ class Phase:
     name: str
     latencies: list[float] = field(default_factory=list)
     timeouts: int = 0
+    by_key: dict[str, list[float]] = field(default_factory=dict)
+
+    def per_view(self) -> str:
+        """Median per view key (which view costs what)."""
+        return "  ".join(
+            f"{key}:{statistics.median(v) * 1000:.0f}" for key, v in sorted(self.by_key.items())
+        )
 
     @property
     def median(self) -> float:
@@ -380,6 +387,7 @@ def measure(term: Terminal, phase: Phase, presses: int) -> None:
             phase.timeouts += 1
         else:
             phase.latencies.append(took)
+            phase.by_key.setdefault(key, []).append(took)
         time.sleep(0.05)  # a human does not press 20 keys a second; let a repaint land
 
 
@@ -434,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     print("key-to-screen latency (view key → the view's title in the terminal output):")
     print("  " + baseline.line())
     print("  " + storm.line())
+    print(f"  median ms per view key: quiet {baseline.per_view()};  storm {storm.per_view()}")
     print(
         f"  storm/quiet: median {storm.median / baseline.median:.2f}x, "
         f"p95 {storm.p95 / baseline.p95:.2f}x   (targets: quiet <= 50 / 100 ms, "
