@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         status = term.quit()
         server.stopping.set()
         server.join(5)
+        shutil.rmtree(work, ignore_errors=True)
     s = server.stats
     rate = s.storm_lines / s.storm_seconds if s.storm_seconds else 0.0
     print(
