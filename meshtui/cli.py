@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``meshtui`` console script."""
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    known = set(parser._subparsers._group_actions[0].choices) if parser._subparsers else set()
+    choices = parser._subparsers._group_actions[0].choices if parser._subparsers else None
+    known = set(choices or ())
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         if "dashboard" in known:
             argv = ["dashboard", *argv]

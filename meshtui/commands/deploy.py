@@ -330,7 +330,7 @@ async def _deploy(args: argparse.Namespace, inv: Inventory, names: list[str]):  
                 say(f"{node}: {line}", file=log)
                 log.flush()
 
-        operator = _ShowingAuto(AutoOperator(progress), log)
+        operator: _ShowingAuto | PromptOperator = _ShowingAuto(AutoOperator(progress), log)
     else:
         operator = PromptOperator(log)
     options = DeployOptions(

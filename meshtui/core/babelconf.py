@@ -584,6 +584,7 @@ class _Parser:
             return f"babeld {_vstr(lo)} or later"
         if hi is not None and lo is None:
             return f"babeld before {_vstr(hi)}"
+        assert lo is not None and hi is not None
         return f"babeld {_vstr(lo)} to before {_vstr(hi)}"  # pragma: no cover
 
     # driver ----------------------------------------------------------------

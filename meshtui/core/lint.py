@@ -191,7 +191,8 @@ def lint_config(
     running = sorted(config.interfaces)
     if own_address is not None:
         own = IPv6Network(f"{own_address}/128")
-        leaks = [i for i in running or [None] if fs.evaluate(Chain.IN, own, interface=i).allowed]
+        places: list[str | None] = [*running] or [None]
+        leaks = [i for i in places if fs.evaluate(Chain.IN, own, interface=i).allowed]
         if leaks:
             where = ", ".join(i for i in leaks if i) or "any interface"
             v = fs.evaluate(Chain.IN, own, interface=leaks[0])

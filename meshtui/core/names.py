@@ -245,7 +245,8 @@ class Names:
         if self.inventory is None or self.inventory.prefix is None:
             return True
         try:
-            return ipaddress.ip_network(prefix, strict=False).subnet_of(self.inventory.prefix)
+            net = ipaddress.ip_network(prefix, strict=False)
+            return isinstance(net, ipaddress.IPv6Network) and net.subnet_of(self.inventory.prefix)
         except (ValueError, TypeError):
             return False
 

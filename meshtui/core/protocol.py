@@ -349,7 +349,7 @@ def parse_line(line: str) -> ParsedLine | ParseError:
         if handler is None:
             return ParseError(line, f"unknown object {tokens[1]!r}")
         try:
-            return handler(kind, tokens)
+            return handler(kind, tokens)  # type: ignore[return-value]
         except _Bad as exc:
             return ParseError(line, str(exc))
     if first == "ok" and len(tokens) == 1:

@@ -466,7 +466,7 @@ def deploy_order(inv: Inventory, names: Iterable[str]) -> list[str]:
 
     def key(name: str) -> tuple[int, str, int]:
         node = inv.nodes[name]
-        return (_ROLE_ORDER.get(node.role, 1), node.site or "", index[name])
+        return (_ROLE_ORDER.get(node.role or "", 1), node.site or "", index[name])
 
     return sorted(unique, key=key)
 
@@ -806,7 +806,7 @@ class _Remote:
             except asyncssh.SFTPNoSuchFile:
                 return None, None
             async with sftp.open(path, "rb") as f:
-                data = await asyncio.wait_for(f.read(), OP_TIMEOUT)
+                data: bytes = await asyncio.wait_for(f.read(), OP_TIMEOUT)  # type: ignore[assignment]
         return bytes(data), attrs
 
     async def exists(self, path: str) -> bool:
@@ -1139,7 +1139,7 @@ class Deployer:
         change = Change(
             deploy_id=report.deploy_id,
             node=node.name,
-            role=node.role,
+            role=node.role or "",
             site=node.site,
             config_path=ctx.paths.config,
             diff=report.diff,

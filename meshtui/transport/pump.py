@@ -90,7 +90,7 @@ class SocketPump:
         """An opener whose channels are read by the pump."""
 
         async def open_pumped() -> Channel:
-            inner = await self.call(opener(), OPEN_TIMEOUT)
+            inner: Channel = await self.call(opener(), OPEN_TIMEOUT)  # type: ignore[arg-type]
             return PumpedChannel(inner, self, asyncio.get_running_loop())
 
         return open_pumped

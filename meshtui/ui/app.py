@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -87,6 +88,9 @@ from meshtui.ui.views.routes import RoutesView
 from meshtui.ui.widgets.banner import Banner
 from meshtui.ui.widgets.footer import KeyFooter
 from meshtui.ui.widgets.nodebar import HeaderInfo, NodeBar, status_badge
+
+if TYPE_CHECKING:
+    from meshtui.core.inventory import Inventory
 
 REFRESH_INTERVAL = 0.2
 """Seconds between two refreshes of the visible view (5 Hz)."""
@@ -274,9 +278,8 @@ class MeshApp(App[int]):
         super().__init__()
         self.pump = pump
         self.filters_config = filters_config  # read by the Filters view
-        self.inventory = next(
-            (f.source.meta["inventory"] for f in feeds if f.source.meta.get("inventory")), None
-        )
+        inventories = (f.source.meta["inventory"] for f in feeds if f.source.meta.get("inventory"))
+        self.inventory = cast("Inventory | None", next(inventories, None))
         self.names = Names.build(self.inventory, {})
         for feed in feeds:  # names a recording carries (its header's names= field)
             recorded = feed.source.meta.get("names")
@@ -826,7 +829,7 @@ class MeshApp(App[int]):
         if isinstance(self.screen, MainScreen):
             self.view().open_filter()
 
-    def action_back(self) -> None:
+    def action_back(self) -> None:  # type: ignore[override]
         """`esc`: clear the filter, else go to the previous view, else hide the banner."""
         if not isinstance(self.screen, MainScreen):
             self.pop_screen()
@@ -1027,9 +1030,11 @@ class MeshApp(App[int]):
         operator = TuiOperator(self, log=lambda node, msg: self.notify(f"{node}: {msg}"))
         # A pool of its own, on this loop: the sessions' pool lives on the socket
         # pump's loop, and asyncssh connections belong to the loop that opened them.
+        inventory = self.inventory
+        assert inventory is not None  # check_action("deploy") requires one
         pool = SSHPool(self._pool().settings)
         try:
-            report = await Deployer(self.inventory, pool, operator).deploy(names)
+            report = await Deployer(inventory, pool, operator).deploy(names)
         finally:
             await pool.close()
         self.notify("; ".join(f"{r.node}: {r.outcome.value}" for r in report.nodes))

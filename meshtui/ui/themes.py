@@ -277,6 +277,6 @@ class Palette:
             if role is not None:
                 style += role
             elif token in _MODIFIERS:
-                style += Style(**{token: True})
+                style += Style.parse(token)
         self._cache[spec] = style
         return style

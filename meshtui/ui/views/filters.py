@@ -198,19 +198,21 @@ def analyse(
         horizon = _split_horizon(config, interface)
         for dest in sorted(set(xroutes) | set(installed)):
             x = xroutes.get(dest)
-            r = installed.get(dest)
+            best = installed.get(dest)
             if x is not None:  # babeld announces its own xroute before any route
                 origin, rid, metric = "xroute", my_id, x.metric
-            elif r is not None:
-                origin, rid, metric = "route", r.router_id, r.metric
+            elif best is not None:
+                origin, rid, metric = "route", best.router_id, best.metric
             else:
                 continue
-            held_back = x is None and r is not None and horizon and r.interface == interface
-            verdict = None
+            held_back = bool(
+                x is None and best is not None and horizon and best.interface == interface
+            )
+            out: FilterVerdict | None = None
             if not held_back:
-                verdict = verdict_of(Chain.OUT, dest[0], dest[1], interface, "", rid)
+                out = verdict_of(Chain.OUT, dest[0], dest[1], interface, "", rid)
             decisions.append(
-                Decision(Chain.OUT, interface, dest[0], dest[1], "", rid, origin, metric, verdict,
+                Decision(Chain.OUT, interface, dest[0], dest[1], "", rid, origin, metric, out,
                          held_back)
             )  # fmt: skip
     counts: dict[str, int] = {}
@@ -474,7 +476,7 @@ class FiltersView(View):
         rules = self.query_one("#fl-rules", KeyedTable)
         decisions = self.query_one("#fl-decisions", KeyedTable)
         parsed = state.parsed if state is not None else None
-        if parsed is None:
+        if state is None or parsed is None:
             self.analysis = None
             stats = rules.sync(())
             decisions.sync(())
