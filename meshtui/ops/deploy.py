@@ -806,7 +806,7 @@ class _Remote:
             except asyncssh.SFTPNoSuchFile:
                 return None, None
             async with sftp.open(path, "rb") as f:
-                data: bytes = await asyncio.wait_for(f.read(), OP_TIMEOUT)  # type: ignore[assignment]
+                data: bytes = await asyncio.wait_for(f.read(), OP_TIMEOUT)
         return bytes(data), attrs
 
     async def exists(self, path: str) -> bool:

@@ -155,7 +155,7 @@ async def _sftp_read(pool: SSHPool, node: Node, path: str, timeout: float) -> st
                     "not a babeld.conf"
                 )
             async with sftp.open(path, "rb") as f:
-                data: bytes = await f.read(MAX_CONFIG_BYTES + 1)  # type: ignore[assignment]
+                data: bytes = await f.read(MAX_CONFIG_BYTES + 1)
     except TimeoutError:
         raise ConnectError(
             f"{node.name}: reading {path} took over {timeout:g} s", "timeout"
