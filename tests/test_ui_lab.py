@@ -53,6 +53,7 @@ async def test_live_failover_through_the_pump(healthy_lab: object) -> None:
     async with app.run_test(size=SIZE) as pilot:
         assert app.pump is not None  # a live socket is read on the pump's thread
         await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 30, "live")
+        await pilot.press("a")  # addresses instead of names: the hops as babeld gives them
 
         def via(hop: str) -> bool:
             app.refresh_now(force=True)
