@@ -456,7 +456,7 @@ def test_prompt_reads_a_line_without_blocking_the_loop() -> None:
 
 
 def arm(tmp_path: Path, kind: str, seconds: int, env: dict[str, str] | None = None):
-    from meshtui.ops.deploy import _ARM_SCRIPT
+    from meshtui.ops.deploy.scripts import ARM_SCRIPT as _ARM_SCRIPT
 
     cfg, paths = script_for(tmp_path)
     cfg.write_text("new\n")
@@ -495,3 +495,39 @@ def test_arming_with_systemd_asks_for_a_transient_timer(tmp_path: Path) -> None:
     assert "--on-active=19s" in argv
     assert argv[-2:] == ["/bin/sh", paths.script]
     assert cfg.read_text() == "new\n"  # nothing fires: the fake systemd never runs it
+
+
+# --------------------------------------------------------------------- the phase helper
+
+
+def test_a_phase_is_timed_then_hooked_and_a_failing_one_is_neither(tmp_path: Path) -> None:
+    from meshtui.ops.deploy import Deployer, DeployPaths, NodeReport, Phase
+    from meshtui.ops.deploy.deployer import _Ctx
+    from meshtui.transport.sftp import NodeFailure, SFTPSession
+    from meshtui.transport.ssh import SSHPool
+
+    inv = inventory(tmp_path)
+    node = inv.node("srv-b1")
+    report = NodeReport(node.name, "d1", node.config_path)
+    pool = SSHPool()
+    ctx = _Ctx(node, report, SFTPSession(pool, node), DeployPaths.of(node.config_path, "d1", "s"))
+    seen: list[tuple[str, Phase, list[str]]] = []
+
+    async def hook(name: str, phase: Phase) -> None:
+        seen.append((name, phase, sorted(report.timings)))  # timed before the hook runs
+
+    deployer = Deployer(inv, pool, AutoOperator(), audit=False, hook=hook)
+
+    async def steps() -> None:
+        async with deployer._phase(ctx, Phase.READ):
+            pass
+        async with deployer._phase(ctx, "stage"):  # a plain name: timed, no hook
+            pass
+        with pytest.raises(NodeFailure):
+            async with deployer._phase(ctx, Phase.ARM):
+                raise NodeFailure("srv-b1: no")
+
+    asyncio.run(steps())
+    assert seen == [("srv-b1", Phase.READ, ["read"])]
+    assert sorted(report.timings) == ["read", "stage"]  # the failed ARM is not timed
+    assert report.phase is Phase.READ  # the last phase reached

@@ -421,7 +421,7 @@ def test_ssh_killed_mid_deploy_the_node_timer_rolls_back(
 def test_lint_errors_block_and_nothing_is_written(
     deploy_lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import meshtui.ops.deploy as ops
+    import meshtui.ops.deploy.deployer as ops
 
     lab = deploy_lab
     node = "srv-b1"
