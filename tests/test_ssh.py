@@ -373,7 +373,7 @@ def test_inventory_ssh_table_then_environment_overrides_it(
     assert SSHSettings.for_inventory(None, {}) == SSHSettings.from_env({})
     # sources built from the inventory use its table (a pool given explicit settings keeps them)
     sources = inventory_sources(inv)
-    pool = sources[0].meta["pool"]
+    pool = sources[0].access.ssh.pool
     assert isinstance(pool, SSHPool) and pool.settings.client_keys == (str(tmp_path / "id"),)
     explicit = SSHPool(SSHSettings(known_hosts="/x"))
     explicit.adopt(inv)

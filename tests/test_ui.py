@@ -798,7 +798,7 @@ async def test_keyed_table_updates_in_place_and_keeps_the_cursor() -> None:
 
 
 async def test_next_node_and_quit() -> None:
-    from meshtui.ui.feed import held_replay_source
+    from meshtui.transport.held import held_replay_source
     from meshtui.ui.testing import DEMO_ORIGIN
 
     sources = [
@@ -846,7 +846,7 @@ async def test_without_names_a_neighbour_reads_as_its_128_never_a_bare_link_loca
     tmp_path: Path,
 ) -> None:
     """A recording without a names= field: relays read as their /128s (their own routes)."""
-    from meshtui.ui.feed import held_replay_source
+    from meshtui.transport.held import held_replay_source
     from meshtui.ui.testing import DEMO_ORIGIN, DETERMINISTIC_TICK
 
     text = demo_recording().read_text(encoding="utf-8")

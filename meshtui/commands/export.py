@@ -232,9 +232,7 @@ async def _export(sources: list[Source], args: argparse.Namespace) -> int:
     single = getattr(args, "inventory", None) is None
     names = Names(_inventory_of(sources))
     for source in sources:  # names a recording carries (its header's names= field)
-        recorded = source.meta.get("names")
-        if isinstance(recorded, dict):
-            names.add_names(recorded)
+        names.add_names(source.access.names)
     exporter = Exporter(names, route_metrics=args.route_metrics, single=single)
     exporter.loop = asyncio.get_running_loop()
     tracked: list[Source] = [

@@ -123,7 +123,7 @@ def inventory_args_sources(args: argparse.Namespace, inv: Inventory) -> list[Sou
 
 async def _close_ssh(sources: list[Source]) -> None:
     """Close the SSH connections of inventory sources (nothing to do for the others)."""
-    if any(s.meta.get("transport") == "ssh" for s in sources):
+    if any(s.access.ssh is not None for s in sources):
         from meshtui.transport.ssh import close_sources
 
         await close_sources(sources)
@@ -297,9 +297,8 @@ async def _status(sources: list[Source], timeout: float) -> list[tuple[Source, A
 
 def _inventory_of(sources: list[Source]) -> Inventory | None:
     for source in sources:
-        node = source.meta.get("node")
-        if node is not None and source.meta.get("inventory") is not None:
-            return source.meta["inventory"]  # type: ignore[return-value]
+        if source.access.inventory is not None:
+            return source.access.inventory
     return None
 
 
@@ -688,7 +687,7 @@ def cmd_record(args: argparse.Namespace) -> int:
         fh = tmp.open("w", encoding="utf-8")
     except OSError as exc:
         raise CliError(f"cannot write {out_path}: {exc.strerror or exc}") from None
-    inv = source.meta.get("inventory")
+    inv = source.access.inventory
     if getattr(args, "names", None):
         inv = inventory_from_arg(args.names)
     names = (

@@ -40,7 +40,8 @@ FALLBACK_BANNER = (
 
 
 def _demo_source(speed: float) -> Source:
-    from meshtui.ui.feed import demo_recording, held_replay_source
+    from meshtui.transport.held import held_replay_source
+    from meshtui.ui.feed import demo_recording
 
     path = demo_recording()
     try:
@@ -76,7 +77,7 @@ def plan_dashboard(args: argparse.Namespace) -> DashboardPlan:
     Raises:
         CliError: a recording or inventory that cannot be read, a bad port.
     """
-    from meshtui.ui.feed import held_replay_source
+    from meshtui.transport.held import held_replay_source
 
     banner = ""
     kind = "info"

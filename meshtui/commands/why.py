@@ -44,12 +44,8 @@ async def _why(args: argparse.Namespace):
         session = await run_until_live(source, args.timeout)
         prefix, src = args.prefix
         report = await ask_babeld(source, session.model, prefix, src, read_only=args.read_only)
-        from meshtui.core.inventory import Inventory
-
-        inv = source.meta.get("inventory")
-        names = (
-            Names.build(inv, {source.name: session.model}) if isinstance(inv, Inventory) else None
-        )
+        inv = source.access.inventory
+        names = Names.build(inv, {source.name: session.model}) if inv is not None else None
         return report, names
     finally:
         await _close_ssh(sources)

@@ -39,7 +39,7 @@ from meshtui.core.secrets import mask_secrets as mask_keys  # the name callers k
 from meshtui.transport.facts import fetch_remote_facts
 from meshtui.transport.local import ConnectError
 from meshtui.transport.sources import Source
-from meshtui.transport.ssh import CommandResult, SSHPool, destination_of, pool_of
+from meshtui.transport.ssh import CommandResult, SSHPool, destination_of
 
 __all__ = [
     "LINT_FACTS",
@@ -416,10 +416,9 @@ def config_source_for(source: Source, config_file: Path | None = None) -> Config
     An inventory node reached over SSH: its ``config_path`` on the node. Any other
     node (local socket, replay): ``config_file`` when given, else None (not shown).
     """
-    pool = pool_of(source)
-    node = source.meta.get("node")
-    if pool is not None and isinstance(node, Node):
-        return SSHConfigSource(pool, node)
+    ssh = source.access.ssh
+    if ssh is not None:
+        return SSHConfigSource(ssh.pool, ssh.inventory_node)
     if config_file is not None:
         return FileConfigSource(Path(config_file))
     return None

@@ -131,17 +131,12 @@ async def ask_babeld(
     refuse_if_read_only(WHAT, read_only)
     if source.replay is not None:
         raise TablesError(f"{source.label}: a recording cannot be asked (no babeld behind it)")
-    if source.meta.get("transport") == "ssh":
-        from meshtui.core.inventory import Node
-        from meshtui.transport.ssh import SSHPool
-
-        pool, node = source.meta["pool"], source.meta["node"]
-        if not isinstance(pool, SSHPool) or not isinstance(node, Node):
-            raise TablesError(f"{source.label}: no SSH connection to ask through")
-        dumped = await ssh_dump(pool, node)
+    ssh = source.access.ssh
+    if ssh is not None:
+        dumped = await ssh_dump(ssh.pool, ssh.inventory_node)
     else:
-        target = source.meta.get("target")
+        target = source.access.local_target
         if target is None:
             raise TablesError(f"{source.label}: not a local babeld socket")
-        dumped = await local_dump(target)  # type: ignore[arg-type]
+        dumped = await local_dump(target)
     return why_report(model, source.name, prefix, src, dumped.text, dumped.where)

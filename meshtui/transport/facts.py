@@ -51,7 +51,7 @@ from meshtui.core.facts import (
 from meshtui.core.inventory import Node
 from meshtui.transport.local import ConnectError
 from meshtui.transport.sources import Source
-from meshtui.transport.ssh import CommandResult, SSHPool, pool_of
+from meshtui.transport.ssh import CommandResult, SSHPool
 
 __all__ = [
     "COMMANDS",
@@ -420,10 +420,6 @@ async def fetch_facts(
         ConnectError: an SSH node could not be reached.
         ValueError: a replay source (a recording has no facts).
     """
-    pool = pool_of(source)
-    node = source.meta.get("node")
-    if pool is not None and isinstance(node, Node):
-        return await fetch_remote_facts(pool, node, facts, timeout)
     if source.replay is not None:
         raise ValueError(f"{source.label}: a recording has no kernel facts")
-    return await fetch_local_facts(source.name, facts, timeout=timeout)
+    return await source.access.facts(source.name, source.label, facts, timeout)

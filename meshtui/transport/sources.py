@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.transport.local import Target, describe_target, open_local
+from meshtui.transport.node import LocalAccess, NodeAccess, ReplayAccess
 from meshtui.transport.replay import (
     ReplayClock,
     ReplaySource,
@@ -37,21 +38,19 @@ class Source:
     label: str
     clock: Callable[[], float] | None = None
     replay: ReplaySource | None = None
-    meta: dict[str, object] = field(default_factory=dict)
+    access: NodeAccess = field(default_factory=NodeAccess)
 
     def session(self, **kwargs) -> NodeSession:
         """A session reading this source (keyword arguments go to NodeSession).
 
-        Hello intervals the source knows (``meta["hello"]``, from an inventory)
-        are the model's configured ones.
+        Hello intervals the node's access knows (from an inventory) are the
+        model's configured ones.
         """
         if self.clock is not None:
             kwargs.setdefault("clock", self.clock)
         kwargs.setdefault("label", self.label)
         session = NodeSession(self.name, self.opener, **kwargs)
-        hello = self.meta.get("hello")
-        if isinstance(hello, dict):
-            session.model.hello_intervals.update(hello)
+        session.model.hello_intervals.update(self.access.hello)
         return session
 
 
@@ -77,7 +76,7 @@ def local_source(target: Target, name: str | None = None) -> Source:
         name=name or _default_name(target),
         opener=lambda: open_local(target),
         label=describe_target(target),
-        meta={"target": target},
+        access=LocalAccess(target=target),
     )
 
 
@@ -93,7 +92,7 @@ def replay_source(path: str | Path, speed: float = 1.0, loop: bool = False) -> S
         label=f"replay of {path}",
         clock=clock,
         replay=replay,
-        meta={"names": recorded_names(path)},
+        access=ReplayAccess(recorded=recorded_names(path)),
     )
 
 

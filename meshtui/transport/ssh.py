@@ -48,6 +48,7 @@ import asyncssh
 
 from meshtui.core.inventory import Inventory, InventoryError, Node
 from meshtui.transport.local import READ_SIZE, ConnectError
+from meshtui.transport.node import SSHAccess
 from meshtui.transport.sources import Source, local_source
 
 __all__ = [
@@ -634,13 +635,7 @@ def ssh_source(
         name=target.name,
         opener=opener,
         label=label,
-        meta={
-            "transport": "ssh",
-            "node": target,
-            "inventory": inv,
-            "pool": pool,
-            "destination": dest,
-        },
+        access=SSHAccess(pool=pool, inventory_node=target, from_inventory=inv, destination=dest),
     )
 
 
@@ -667,15 +662,15 @@ def inventory_sources(
             source = local_source(node.socket, name=name)
         else:
             source = ssh_source(inv, name, pool=pool)
-        source.meta["hello"] = node.hello_intervals  # what its babeld.conf says
+        source.access.hello = node.hello_intervals  # what its babeld.conf says
         out.append(source)
     return out
 
 
 def pool_of(source: Source) -> SSHPool | None:
     """The SSH pool a source reads through (None for local and replay sources)."""
-    pool = source.meta.get("pool")
-    return pool if isinstance(pool, SSHPool) else None
+    ssh = source.access.ssh
+    return ssh.pool if ssh is not None else None
 
 
 async def close_sources(sources: Iterable[Source]) -> None:

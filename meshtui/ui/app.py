@@ -36,7 +36,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -278,13 +278,11 @@ class MeshApp(App[int]):
         super().__init__()
         self.pump = pump
         self.filters_config = filters_config  # read by the Filters view
-        inventories = (f.source.meta["inventory"] for f in feeds if f.source.meta.get("inventory"))
-        self.inventory = cast("Inventory | None", next(inventories, None))
+        inventories = (f.source.access.inventory for f in feeds if f.source.access.inventory)
+        self.inventory: Inventory | None = next(inventories, None)
         self.names = Names.build(self.inventory, {})
         for feed in feeds:  # names a recording carries (its header's names= field)
-            recorded = feed.source.meta.get("names")
-            if isinstance(recorded, dict):
-                self.names.add_names(recorded)
+            self.names.add_names(feed.source.access.names)
         self.show_addresses = False
         self.collector = CalmCollector()
         if not feeds:
@@ -867,12 +865,12 @@ class MeshApp(App[int]):
 
         source = feed.source
         pool = None
-        if source.meta.get("transport") == "ssh":
-            from meshtui.transport.ssh import SSHPool, pool_of
+        if (ssh := source.access.ssh) is not None:
+            from meshtui.transport.ssh import SSHPool
 
             # a pool on this loop (the sessions' pool lives on the pump's loop)
-            pool = SSHPool(pool_of(source).settings)  # type: ignore[union-attr]
-            source = dataclasses.replace(source, meta={**source.meta, "pool": pool})
+            pool = SSHPool(ssh.pool.settings)
+            source = dataclasses.replace(source, access=ssh.with_pool(pool))
         try:
             report = await ask_babeld(
                 source, feed.model, screen.prefix, screen.src, read_only=self.read_only
