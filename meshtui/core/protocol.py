@@ -129,16 +129,51 @@ class _Bad(Exception):
     pass
 
 
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+
+
+def _plain_ipv6(text: str) -> bool:
+    """Whether ``text`` is an IPv6 address in plain hex-and-colons form (no IPv4 tail, no zone).
+
+    A quick yes for the form babeld prints (a dump's thousands of new prefixes):
+    every text this accepts, :mod:`ipaddress` accepts too; a no is not a verdict
+    (the caller asks :mod:`ipaddress`).
+    """
+    if not _HEX_COLON.issuperset(text):
+        return False
+    halves = text.split("::")
+    if len(halves) > 2:
+        return False
+    count = 0
+    for half in halves:
+        if not half:
+            continue
+        for group in half.split(":"):
+            if not 0 < len(group) <= 4:
+                return False
+            count += 1
+    return count <= 7 if len(halves) == 2 else count == 8
+
+
 def _prefix(text: str) -> str:
     """Validate a prefix (IPv6 or dotted IPv4) and return it as babeld printed it."""
-    if text in _prefix_cache:
-        return text
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError as exc:
-        raise _Bad(f"bad prefix {text!r}") from exc
-    if "/" not in text:
-        raise _Bad(f"prefix without length {text!r}")
+    cached = _prefix_cache.get(text)
+    if cached is not None:
+        return cached  # one string object per distinct prefix (memory per route)
+    address, slash, length = text.partition("/")
+    if not (
+        slash
+        and _plain_ipv6(address)
+        and length.isascii()
+        and length.isdigit()
+        and int(length) <= 128
+    ):
+        try:
+            ipaddress.ip_network(text, strict=False)
+        except ValueError as exc:
+            raise _Bad(f"bad prefix {text!r}") from exc
+        if "/" not in text:
+            raise _Bad(f"prefix without length {text!r}")
     if len(_prefix_cache) > _CACHE_LIMIT:
         _prefix_cache.clear()
     _prefix_cache[text] = text
@@ -146,8 +181,9 @@ def _prefix(text: str) -> str:
 
 
 def _address(text: str) -> str:
-    if text in _address_cache:
-        return text
+    cached = _address_cache.get(text)
+    if cached is not None:
+        return cached
     try:
         ipaddress.ip_address(text)
     except ValueError as exc:
@@ -184,8 +220,9 @@ _router_id_cache: dict[str, str] = {}
 
 
 def _router_id(text: str) -> str:
-    if text in _router_id_cache:
-        return text
+    cached = _router_id_cache.get(text)
+    if cached is not None:
+        return cached
     parts = text.split(":")
     if len(parts) != 8 or any(len(p) != 2 or not _HEX.issuperset(p) for p in parts):
         raise _Bad(f"bad router id {text!r}")
@@ -273,8 +310,16 @@ def _xroute(kind: Kind, tokens: list[str]) -> XrouteLine:
     return XrouteLine(kind, tokens[2], prefix, src, _u16(_need(fields, "metric"), "metric"))
 
 
-def _route(kind: Kind, tokens: list[str]) -> RouteLine:
-    if (
+RouteValues = tuple[str, str, str, bool, str, int, int, str, str]
+"""A route line's values in :class:`RouteLine` order, without its kind."""
+
+
+def _route_layout(tokens: list[str]) -> RouteValues | None:
+    """A route line in babeld's own layout (local.c), validated; None for another layout.
+
+    Fixed positions, no dictionary. Raises :class:`_Bad` for a bad value.
+    """
+    if not (
         len(tokens) == 19
         and tokens[3] == "prefix"
         and tokens[5] == "from"
@@ -285,22 +330,40 @@ def _route(kind: Kind, tokens: list[str]) -> RouteLine:
         and tokens[15] == "via"
         and tokens[17] == "if"
     ):
-        # babeld's own layout (local.c): fixed positions, no dictionary needed.
-        installed = tokens[8]
-        if installed != "yes" and installed != "no":
-            raise _Bad(f"bad 'installed' value {installed!r}")
-        return RouteLine(
-            kind,
-            _object_id(tokens[2]),
-            _prefix(tokens[4]),
-            _prefix(tokens[6]),
-            installed == "yes",
-            _router_id(tokens[10]),
-            _u16(tokens[12], "metric"),
-            _u16(tokens[14], "refmetric"),
-            _address(tokens[16]),
-            tokens[18],
-        )
+        return None
+    installed = tokens[8]
+    if installed != "yes" and installed != "no":
+        raise _Bad(f"bad 'installed' value {installed!r}")
+    return (
+        _object_id(tokens[2]),
+        _prefix(tokens[4]),
+        _prefix(tokens[6]),
+        installed == "yes",
+        _router_id(tokens[10]),
+        _u16(tokens[12], "metric"),
+        _u16(tokens[14], "refmetric"),
+        _address(tokens[16]),
+        tokens[18],
+    )
+
+
+def route_values(tokens: list[str]) -> RouteValues | None:
+    """The values of a valid route line in babeld's own layout, from its words.
+
+    The fast path for a dump: no :class:`RouteLine`, no error text. None when
+    the line is not in that layout or a value is bad; :func:`parse_line` then
+    says what (the two agree on every line this accepts).
+    """
+    try:
+        return _route_layout(tokens)
+    except _Bad:
+        return None
+
+
+def _route(kind: Kind, tokens: list[str]) -> RouteLine:
+    values = _route_layout(tokens)
+    if values is not None:
+        return RouteLine(kind, *values)
     fields = _pairs(tokens, 3)
     installed = _need(fields, "installed")
     if installed not in ("yes", "no"):

@@ -20,7 +20,6 @@ from enum import Enum
 
 from meshtui.core.events import Event, EventType
 from meshtui.core.model import DEFAULT_GRACE, NodeModel
-from meshtui.core.protocol import ReplyLine
 from meshtui.transport.local import Channel, ConnectError, greeting_problem
 
 Opener = Callable[[], Awaitable[Channel]]
@@ -249,28 +248,47 @@ class NodeSession:
             pending = tail.encode()
             if len(pending) > MAX_LINE:
                 raise _Closed(f"a line longer than {MAX_LINE} bytes: not babeld output")
-            for line in lines:
+            if phase == 2:
                 if on_raw is not None:
-                    on_raw(name, now, line)
-                if phase == 2:
-                    model.feed(line, now)
-                    continue
+                    for line in lines:
+                        on_raw(name, now, line)
+                feed = model.feed
+                for line in lines:
+                    feed(line, now)
+                self._emit(model.commit(now))
+                continue
+            i = 0
+            while i < len(lines):
+                if phase == 2:  # the rest of a chunk that ended the dump
+                    for line in lines[i:]:
+                        if on_raw is not None:
+                            on_raw(name, now, line)
+                        model.feed(line, now)
+                    break
                 if first_line:
                     first_line = False
-                    problem = greeting_problem(line, where)
+                    problem = greeting_problem(lines[0], where)
                     if problem is not None:
+                        if on_raw is not None:
+                            on_raw(name, now, lines[0])
                         raise problem
-                parsed = staging.feed(line, now)
-                if isinstance(parsed, ReplyLine):
-                    if parsed.status != "ok":
-                        raise ConnectError(f"{where}: babeld answered {parsed.status!r}", "closed")
-                    if phase == 0:
-                        phase = 1
-                        self._set_state(SessionState.SYNCING, "")
-                        await channel.write(b"monitor\n")
-                    else:
-                        phase = 2
-                        self._synced(staging, now)
+                # greeting and dump: the model's batch path, up to the reply that ends them
+                start = i
+                i, reply = staging.load(lines, i, now)
+                if on_raw is not None:
+                    for line in lines[start:i]:
+                        on_raw(name, now, line)
+                if reply is None:
+                    break
+                if reply.status != "ok":
+                    raise ConnectError(f"{where}: babeld answered {reply.status!r}", "closed")
+                if phase == 0:
+                    phase = 1
+                    self._set_state(SessionState.SYNCING, "")
+                    await channel.write(b"monitor\n")
+                else:
+                    phase = 2
+                    self._synced(staging, now)
             if phase == 2:
                 self._emit(model.commit(now))
 
