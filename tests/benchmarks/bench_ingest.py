@@ -12,16 +12,30 @@ some real metric changes and route switches. Figures printed:
   into lines) and ``split+words`` (also split each line into words, the least
   any parser does), and for the model's ``feed`` + ``commit`` per chunk;
 * the ratio of the model to each baseline;
-* memory per route (tracemalloc, model with all routes loaded).
+* memory per route (tracemalloc, model with all routes loaded);
+* resync: what a :class:`NodeSession` does with a greeting and a dump of
+  ``--routes`` routes read from an in-memory channel, first connect (into an
+  empty model) and reconnect (the dump diffed against a full model, half
+  the routes moved), in ms and against ``split+words`` of the same bytes.
+
+``--baseline-tree DIR`` also runs the resync figures on the code in ``DIR``
+(e.g. ``git worktree add /tmp/base HEAD~5``) in a subprocess, in the same run,
+and prints both side by side with their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 import tracemalloc
+from pathlib import Path
 
 from meshtui.core.model import NodeModel
 
@@ -140,6 +154,92 @@ def model_ingest(parts: list[bytes]) -> NodeModel:
     return model
 
 
+class _MemoryChannel:
+    """A babeld control socket in memory: the given chunks, then end of stream."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self._parts = list(reversed(parts))
+
+    async def read(self) -> bytes:
+        return self._parts.pop() if self._parts else b""
+
+    async def write(self, data: bytes) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+def _greeted(dump: bytes) -> list[bytes]:
+    return chunks(
+        b"BABEL 1.0\nversion babeld-1.12.1\nhost edge-a\nmy-id 02:00:00:00:00:00:00:0a\nok\n" + dump
+    )
+
+
+def session_resync(session, dump: bytes) -> float:  # noqa: ANN001
+    """Seconds for ``session`` to read a greeting and ``dump`` into its model, as live."""
+    from meshtui.transport import session as session_mod
+
+    parts = _greeted(dump)
+
+    async def opener() -> _MemoryChannel:
+        return _MemoryChannel(parts)
+
+    session.opener = opener
+
+    async def run() -> float:
+        t0 = time.perf_counter()
+        try:
+            await session._connect_and_read()
+        except session_mod._Closed:
+            pass
+        return time.perf_counter() - t0
+
+    return asyncio.run(run())
+
+
+def resync_figures(routes: int, repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` ms: split+words of the dump, first sync, resync against a full model."""
+    from meshtui.transport.session import NodeSession
+
+    data = make_stream(routes, 0)
+    start = data.index(b"ok\n") + 3  # the dump after the greeting
+    dump = data[start:]
+    # the reconnect's dump: babeld's ids are new (memory addresses), a tenth of the routes moved
+    lines = dump.decode().split("\n")
+    for i, line in enumerate(lines):
+        if line.startswith("add route "):
+            line = line.replace("route 55", "route 66", 1)
+            if i % 10 == 0:
+                line = line.replace(" metric 192 ", " metric 65535 ")
+            lines[i] = line
+    moved = "\n".join(lines).encode()
+    out = {"routes": float(routes)}
+    t_words, _ = best_of(bare_words, chunks(dump), repeat)
+    out["split+words"] = t_words * 1000
+    first = resync = float("inf")
+    for _ in range(repeat):
+        gc.collect()
+        session = NodeSession("edge-a", None)  # type: ignore[arg-type]
+        first = min(first, session_resync(session, dump))
+        assert len(session.model.routes) == routes, len(session.model.routes)
+        gc.collect()
+        resync = min(resync, session_resync(session, moved))
+        assert len(session.model.routes) == routes
+    out["first sync"] = first * 1000
+    out["resync"] = resync * 1000
+    return out
+
+
+def print_resync(label: str, f: dict[str, float]) -> None:
+    print(
+        f"{label}: {int(f['routes'])} routes: first sync {f['first sync']:6.1f} ms, "
+        f"resync (vs the full model, new ids, a tenth retracted) {f['resync']:6.1f} ms; "
+        f"split+words {f['split+words']:5.1f} ms (ratio first sync/split+words "
+        f"{f['split+words'] / f['first sync']:.3f})"
+    )
+
+
 def best_of(fn, arg, repeat: int) -> tuple[float, object]:
     best = float("inf")
     result = None
@@ -156,7 +256,12 @@ def main() -> None:
     ap.add_argument("--routes", type=int, default=10_000)
     ap.add_argument("--storm", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--baseline-tree", type=Path, help="also measure resync on this tree")
+    ap.add_argument("--resync-json", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.resync_json:  # the baseline's subprocess
+        print(json.dumps(resync_figures(args.routes, args.repeat)))
+        return
 
     data = make_stream(args.routes, args.storm)
     parts = chunks(data)
@@ -206,6 +311,22 @@ def main() -> None:
         f"memory: {used / 1e6:.1f} MB for {len(loaded.routes)} routes = "
         f"{used / len(loaded.routes):.0f} bytes/route (model incl. line cache)"
     )
+
+    mine = resync_figures(args.routes, args.repeat)
+    print_resync("resync, this tree", mine)
+    if args.baseline_tree is not None:
+        env = dict(os.environ, PYTHONPATH=str(args.baseline_tree.resolve()))
+        argv = [sys.executable, __file__, "--resync-json", "--routes", str(args.routes)]
+        res = subprocess.run(
+            [*argv, "--repeat", str(args.repeat)], env=env, capture_output=True, check=True
+        )
+        base = json.loads(res.stdout)
+        print_resync(f"resync, {args.baseline_tree}", base)
+        print(
+            "speed-up this tree vs baseline: "
+            f"first sync {base['first sync'] / mine['first sync']:.2f}x, "
+            f"resync {base['resync'] / mine['resync']:.2f}x"
+        )
 
 
 if __name__ == "__main__":
