@@ -294,7 +294,7 @@ async def test_the_dashboards_deploy_key_pushes_verifies_and_keeps(
             await until(pilot, lambda: app.feed.session.connects > connects, 60, "the resync")
             await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 60, "live")
             # ...over the SSH connection it had: the deployment did not take over its pool
-            assert app._pool().connects == 1
+            assert app.hub.pool(app.feed).connects == 1
     finally:
         await close_sources(sources)
 

@@ -227,7 +227,7 @@ def test_text_forms() -> None:
 async def test_mesh_view_draws_the_matrix_lights_changes_and_lists_findings() -> None:
     from textual.app import App, ComposeResult
 
-    from meshtui.ui.mesh_view import MeshInput, MeshView
+    from meshtui.ui.views.mesh import MeshInput, MeshView
     from meshtui.ui.widgets.table import KeyedTable
 
     mesh = healthy()

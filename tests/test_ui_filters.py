@@ -20,6 +20,7 @@ import pytest
 
 import meshtui.ui.app as app_module
 from meshtui.core.babelconf import Chain, parse_config
+from meshtui.core.decisions import analyse, babeld_version_of, rule_key
 from meshtui.core.model import NodeModel
 from meshtui.ops.remote_config import LoadedConfig, SSHConfigSource
 from meshtui.transport.replay import load_recording
@@ -27,7 +28,7 @@ from meshtui.ui.app import MeshApp, make_app
 from meshtui.ui.feed import demo_recording
 from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle, until
 from meshtui.ui.themes import BUNDLED_DIR
-from meshtui.ui.views.filters import FiltersView, analyse, babeld_version_of, rule_key
+from meshtui.ui.views.filters import FiltersView
 from meshtui.ui.widgets.table import KeyedTable
 
 CONFIG = Path(__file__).parent / "data" / "filters" / "edge-a.conf"
@@ -317,7 +318,7 @@ async def test_a_remote_node_over_ssh(filters_app: None, lab: Any) -> None:
             view = view_of(app)
             state = view.configs["edge-a"]
             assert state.error is None and state.parsed is not None, state.error
-            assert isinstance(view._source_for("edge-a"), SSHConfigSource)
+            assert isinstance(app.hub.config_source(feed), SSHConfigSource)
             assert state.parsed.filename == f"edge-a:{lab.config_path('edge-a')}"
 
             def counted() -> bool:

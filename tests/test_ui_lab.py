@@ -51,7 +51,7 @@ async def test_live_failover_through_the_pump(healthy_lab: object) -> None:
     app = make_app([source], theme_dirs=[BUNDLED_DIR], keymap_file=NO_KEYMAP)
     thresholds = gc.get_threshold()
     async with app.run_test(size=SIZE) as pilot:
-        assert app.pump is not None  # a live socket is read on the pump's thread
+        assert app.hub.pump is not None  # a live socket is read on the pump's thread
         await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 30, "live")
         await pilot.press("a")  # addresses instead of names: the hops as babeld gives them
 
@@ -73,13 +73,13 @@ async def test_live_failover_through_the_pump(healthy_lab: object) -> None:
             assert any(f"{relay_1} → {relay_2}" in row[0] for row in _rows(app, "#fo-timeline"))
         finally:
             lab.heal_relay("relay-1")  # type: ignore[attr-defined]
-        assert app.pump.bytes_in > 0 and app.feed.session.disconnects == 0
+        assert app.hub.pump.bytes_in > 0 and app.feed.session.disconnects == 0
         # the kernel's links of edge-a's namespace and its WireGuard peers
         await pilot.press("4")
-        await until(pilot, lambda: app.local.get("edge-a") is not None, 30, "the local probe")
+        await until(pilot, lambda: app.hub.local.get("edge-a") is not None, 30, "the local probe")
         app.refresh_now(force=True)
         await pilot.pause()
-        facts = app.local["edge-a"]
+        facts = app.hub.local["edge-a"]
         assert facts.netns is not None and "another network namespace" in facts.namespace
         links = {row[1] for row in _rows(app, "#if-kernel")}
         assert {"lan0", relay_1.split("%")[1], relay_2.split("%")[1]} <= links
@@ -110,10 +110,10 @@ async def test_interfaces_view_of_a_node_over_ssh_shows_its_kernel_and_wireguard
             await until(pilot, lambda: app.feed.journal.link.state is LinkState.LIVE, 60, "live")
             await until(pilot, lambda: bool(app.feed.model.interfaces), 30, "interfaces")
             await pilot.press("4")
-            await until(pilot, lambda: app.local.get("edge-b") is not None, 60, "the SSH probe")
+            await until(pilot, lambda: app.hub.local.get("edge-b") is not None, 60, "the SSH probe")
             app.refresh_now(force=True)
             await pilot.pause()
-            facts = app.local["edge-b"]
+            facts = app.hub.local["edge-b"]
             assert facts.links_error == "" and facts.peers_error == ""
             assert "over SSH" in facts.namespace
             links = {row[1]: row for row in _rows(app, "#if-kernel")}

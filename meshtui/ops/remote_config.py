@@ -28,10 +28,11 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
 import asyncssh
 
+from meshtui.core.decisions import ConfigSource, LoadedConfig
 from meshtui.core.inventory import Node
 from meshtui.core.lint import InterfaceFacts, interface_facts_from
 from meshtui.core.secrets import key_changes, masked_diff
@@ -335,24 +336,6 @@ async def fetch_lint_facts(pool: SSHPool, node: Node, timeout: float = READ_TIME
 
 
 # --------------------------------------------------------------------- config sources
-
-
-@dataclass(frozen=True)
-class LoadedConfig:
-    """A node's babeld.conf as loaded for display; ``text`` None when there is no such file."""
-
-    label: str  # where it came from, for the screen: "ssh root@host:/etc/babeld.conf"
-    filename: str  # for file:line references
-    text: str | None = field(repr=False)
-
-
-class ConfigSource(Protocol):
-    """Where a node's config can be read from (read-only)."""
-
-    @property
-    def label(self) -> str: ...
-
-    async def load(self) -> LoadedConfig: ...
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ Keys — one meaning everywhere; every binding has an id for a keymap
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import tomllib
@@ -47,19 +46,15 @@ from textual.timer import Timer
 from textual.widgets import ContentSwitcher
 from textual.worker import Worker, WorkerState
 
-from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
 from meshtui.core.sanitize import inert
 from meshtui.paths import config_dir, write_atomic
-from meshtui.transport.pump import SocketPump
-from meshtui.transport.session import SessionState
-from meshtui.transport.sources import Source
 from meshtui.ui import format as fmt
 from meshtui.ui.feed import NodeFeed
 from meshtui.ui.gcpolicy import CalmCollector
+from meshtui.ui.hub import NodeHub
 from meshtui.ui.journal import LinkState
 from meshtui.ui.labctl import LabActions
-from meshtui.ui.mesh_view import MeshInput, MeshView
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import (
     HelpKey,
@@ -68,7 +63,6 @@ from meshtui.ui.screens.dialogs import (
     SaveScreen,
     reading_notes,
 )
-from meshtui.ui.system import LocalFacts, from_node_facts, probe_local
 from meshtui.ui.themes import (
     BUNDLED_DIR,
     DEFAULT_THEME,
@@ -83,6 +77,7 @@ from meshtui.ui.views.events import EventsView
 from meshtui.ui.views.failover import FailoverView
 from meshtui.ui.views.filters import FiltersView
 from meshtui.ui.views.interfaces import InterfacesView
+from meshtui.ui.views.mesh import MeshView
 from meshtui.ui.views.neighbours import NeighboursView
 from meshtui.ui.views.routes import RoutesView
 from meshtui.ui.widgets.banner import Banner
@@ -91,6 +86,7 @@ from meshtui.ui.widgets.nodebar import HeaderInfo, NodeBar, status_badge
 
 if TYPE_CHECKING:
     from meshtui.core.inventory import Inventory
+    from meshtui.transport.sources import Source  # make_app's argument: the hub reads it
 
 REFRESH_INTERVAL = 0.2
 """Seconds between two refreshes of the visible view (5 Hz)."""
@@ -257,7 +253,7 @@ class MeshApp(App[int]):
 
     def __init__(
         self,
-        feeds: list[NodeFeed],
+        hub: NodeHub,
         *,
         read_only: bool = True,
         theme: str | None = None,
@@ -272,22 +268,11 @@ class MeshApp(App[int]):
         notices: Iterable[str] = (),
         stats_path: Path | None = None,
         start_paused: bool = False,
-        pump: SocketPump | None = None,
-        filters_config: Path | None = None,
     ) -> None:
         super().__init__()
-        self.pump = pump
-        self.filters_config = filters_config  # read by the Filters view
-        inventories = (f.source.access.inventory for f in feeds if f.source.access.inventory)
-        self.inventory: Inventory | None = next(inventories, None)
-        self.names = Names.build(self.inventory, {})
-        for feed in feeds:  # names a recording carries (its header's names= field)
-            self.names.add_names(feed.source.access.names)
+        self.hub = hub
         self.show_addresses = False
         self.collector = CalmCollector()
-        if not feeds:
-            raise ValueError("the dashboard needs at least one node")
-        self.feeds = feeds
         self.current = 0
         self.read_only = read_only if lab is None else False
         self.lab = lab
@@ -304,12 +289,10 @@ class MeshApp(App[int]):
         self.start_paused = start_paused
         self.view_name = FailoverView.view_id
         self.history: list[str] = []
-        self.local: dict[str, LocalFacts] = {}
-        self._probing: set[str] = set()
         self._timer: Timer | None = None
         self._urgent = False
         if refresh_interval <= IDLE_REFRESH:  # a parked timer (tests) draws only when asked
-            for feed in feeds:
+            for feed in hub.feeds:
                 feed.on_timeline = self._timeline_arrived
         self._last_seen: tuple[int, int, int] = (-1, -1, -1)
         self._last_refresh = 0.0
@@ -365,23 +348,7 @@ class MeshApp(App[int]):
         self.theme_changed_signal.subscribe(self, self._on_theme_changed)
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        if self.pump is not None:
-            self.run_worker(
-                self.pump.serve,
-                name="socket-pump",
-                group="readers",
-                description="reads every live node's socket as fast as babeld writes",
-                exit_on_error=False,
-                thread=True,
-            )
-        for feed in self.feeds:
-            self.run_worker(
-                feed.run(),
-                name=f"session:{feed.name}",
-                group="sessions",
-                description=f"babeld session for {feed.label}",
-                exit_on_error=False,
-            )
+        self.hub.start(self.run_worker)
         for notice in self.notices:
             self.notify(notice, title="meshtui", severity="warning", timeout=10)
         if self.start_paused:
@@ -396,21 +363,7 @@ class MeshApp(App[int]):
 
     async def on_unmount(self) -> None:
         """Stop the sessions and close their SSH connections (on the loop that opened them)."""
-        from meshtui.transport.ssh import pool_of
-
-        for feed in self.feeds:
-            await feed.stop()
-        pools = {id(p): p for f in self.feeds if (p := pool_of(f.source)) is not None}
-        for pool in pools.values():
-            try:
-                if self.pump is not None:
-                    await self.pump.call(pool.close(), timeout=5.0)
-                else:
-                    await pool.close()
-            except (RuntimeError, TimeoutError):
-                pass  # the pump is gone: the process is exiting and its sockets with it
-        if self.pump is not None:
-            self.pump.stop()
+        await self.hub.close()
         self.collector.stop()
         if self.stats_path is not None:
             self.write_stats(self.stats_path)
@@ -427,13 +380,7 @@ class MeshApp(App[int]):
             "routes": len(feed.model.routes),
             "link": feed.journal.link.state.value,
             "disconnects": feed.session.disconnects,
-            "pump": None
-            if self.pump is None
-            else {
-                "bytes": self.pump.bytes_in,
-                "chunks": self.pump.chunks_in,
-                "max_backlog": self.pump.max_backlog,
-            },
+            "pump": self.hub.pump_stats(),
             "gc": {
                 "calm_collections": self.collector.stats.collections,
                 "forced": self.collector.stats.forced,
@@ -443,6 +390,30 @@ class MeshApp(App[int]):
         write_atomic(path.expanduser(), json.dumps(out, indent=2) + "\n", 0o600)
 
     # ------------------------------------------------------------ accessors
+
+    @property
+    def feeds(self) -> list[NodeFeed]:
+        """Every node, in the order ``n`` cycles through them."""
+        return self.hub.feeds
+
+    @property
+    def names(self) -> Names:
+        """Node names (inventory, recordings, learnt live)."""
+        return self.hub.names
+
+    @property
+    def inventory(self) -> Inventory | None:
+        """The inventory the nodes come from, if any."""
+        return self.hub.inventory
+
+    @property
+    def filters_config(self) -> Path | None:
+        """``--config FILE``, for the Filters view of a local node or a recording."""
+        return self.hub.filters_config
+
+    @filters_config.setter
+    def filters_config(self, path: Path | None) -> None:
+        self.hub.filters_config = path
 
     @property
     def feed(self) -> NodeFeed:
@@ -481,12 +452,14 @@ class MeshApp(App[int]):
             journal=feed.journal,
             now=self.now(),
             palette=self.palette,
-            local=self.local.get(feed.name),
+            local=self.hub.local.get(feed.name),
             hello=self.hello,
             is_replay=feed.is_replay,
             open_detail=self.open_detail,
             names=self.names,
             addresses=self.show_addresses,
+            config=self.hub.config_source(feed),
+            mesh=self.hub.mesh_input,
         )
 
     # ------------------------------------------------------------ refresh loop
@@ -555,9 +528,7 @@ class MeshApp(App[int]):
             self._last_complete = wall
         if ctx.full:
             self._last_full = wall
-            for each in self.feeds:  # names from what the live nodes say
-                if each.session.state is SessionState.LIVE:
-                    self.names.learn(each.name, each.session.model, self._own_label(each))
+            self.hub.learn_names()
         with self.batch_update():
             view = self.view()
             stats = view.refresh_view(ctx)
@@ -585,15 +556,7 @@ class MeshApp(App[int]):
             if self.feed.journal.link.ever_live and self._last_full:
                 self.collector.start()  # after the first dump is on screen
             return
-        backlog = self.pump.backlog if self.pump is not None else 0
-        self.collector.tick(lines, backlog)
-
-    def _own_label(self, feed: NodeFeed) -> str | None:
-        """What a node calls itself when its own name says nothing: babeld's ``host``."""
-        generic = feed.is_replay or feed.name in ("local", "babeld", "babel")
-        if self.inventory is not None or not generic:
-            return None
-        return feed.model.node.host or None
+        self.collector.tick(lines, self.hub.backlog)
 
     def _header_info(self) -> HeaderInfo:
         feed = self.feed
@@ -695,50 +658,8 @@ class MeshApp(App[int]):
             banner.hide()
 
     def _maybe_probe(self) -> None:
-        feed = self.feed
-        if self.view_name != "interfaces" or feed.is_replay or feed.name in self._probing:
-            return
-        facts = self.local.get(feed.name)
-        if facts is not None and time.time() - facts.taken_at < PROBE_INTERVAL:
-            return
-        if not feed.is_local:
-            if self._pool() is None:
-                return
-            self._probing.add(feed.name)
-            self.run_worker(
-                self._probe_remote(feed),
-                name=f"probe:{feed.name}",
-                group="probe",
-                description=f"kernel links and WireGuard peers of {feed.label} over SSH",
-                exit_on_error=False,
-            )
-            return
-        self._probing.add(feed.name)
-        interfaces = set(feed.model.interfaces)
-        netns: str | None | bool = facts.netns if facts is not None else False
-        self.run_worker(
-            partial(probe_local, feed.target, interfaces, netns),
-            name=f"probe:{feed.name}",
-            group="probe",
-            description=f"kernel links and WireGuard peers for {feed.label}",
-            exit_on_error=False,
-            thread=True,
-        )
-
-    async def _probe_remote(self, feed: NodeFeed) -> LocalFacts:
-        """A remote node's links and WireGuard peers, over its SSH connection (read-only).
-
-        Runs on the socket pump's loop, where the node's connection lives.
-        """
-        from meshtui.transport.facts import fetch_facts
-
-        gather = fetch_facts(feed.source, REMOTE_FACTS, timeout=PROBE_TIMEOUT)
-        if self.pump is not None:
-            facts = await self.pump.call(gather, timeout=PROBE_TIMEOUT + 5)
-        else:
-            facts = await gather
-        where = f"{feed.name}'s kernel, read over SSH"
-        return from_node_facts(facts, set(feed.model.interfaces), where)
+        if self.view_name == "interfaces":
+            self.hub.maybe_probe(self.feed, self.run_worker)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Turn worker outcomes into state and visible messages (never a traceback)."""
@@ -755,12 +676,9 @@ class MeshApp(App[int]):
             WorkerState.ERROR,
             WorkerState.CANCELLED,
         ):
-            node = name.partition(":")[2]
-            self._probing.discard(node)
-            if event.state is WorkerState.SUCCESS and isinstance(worker.result, LocalFacts):
-                self.local[node] = worker.result
-            elif event.state is WorkerState.ERROR:
-                self.local[node] = LocalFacts(links_error=str(worker.error))
+            error = worker.error if event.state is WorkerState.ERROR else None
+            result = worker.result if event.state is WorkerState.SUCCESS else None
+            self.hub.probed(name.partition(":")[2], result, error)
             self.refresh_now(force=True)
         elif worker.group == "lab":
             if event.state is WorkerState.SUCCESS:
@@ -860,28 +778,13 @@ class MeshApp(App[int]):
         )
 
     async def _ask_babeld(self, screen: DestinationScreen, feed: NodeFeed) -> None:
-        from meshtui.ops.why import ReadOnlyError, TablesError, ask_babeld
-        from meshtui.transport.local import ConnectError
-
-        source = feed.source
-        pool = None
-        if (ssh := source.access.ssh) is not None:
-            from meshtui.transport.ssh import SSHPool
-
-            # a pool on this loop (the sessions' pool lives on the pump's loop)
-            pool = SSHPool(ssh.pool.settings)
-            source = dataclasses.replace(source, access=ssh.with_pool(pool))
-        try:
-            report = await ask_babeld(
-                source, feed.model, screen.prefix, screen.src, read_only=self.read_only
-            )
-        except (ReadOnlyError, TablesError, ConnectError) as exc:
-            screen.show_babeld([str(exc)], error=True)
-            return
-        finally:
-            if pool is not None:
-                await pool.close()
-        screen.show_babeld(report.lines(self.context().hop))
+        report = await self.hub.ask_babeld(
+            feed, screen.prefix, screen.src, read_only=self.read_only
+        )
+        if isinstance(report, str):
+            screen.show_babeld([report], error=True)
+        else:
+            screen.show_babeld(report.lines(self.context().hop))
 
     def action_help(self) -> None:
         """Show the keys and how to read the screen."""
@@ -975,23 +878,14 @@ class MeshApp(App[int]):
         if action == "next_node":
             return len(self.feeds) > 1
         if action == "deploy":  # a write action: not bound at all in read-only mode
-            return not self.read_only and self.inventory is not None and self._pool() is not None
+            return (
+                not self.read_only
+                and self.inventory is not None
+                and self.hub.pool(self.feed) is not None
+            )
         return True
 
     # ------------------------------------------------------------ mesh and deploy
-
-    def mesh_input(self) -> MeshInput:
-        """Every node's model for the Mesh view (None for a node that is not live)."""
-        models: dict[str, NodeModel | None] = {}
-        errors: dict[str, str] = {}
-        for feed in self.feeds:
-            live = feed.session.state is SessionState.LIVE
-            models[feed.name] = feed.session.model if live else None
-            if live:
-                self.names.learn(feed.name, feed.session.model)
-            else:
-                errors[feed.name] = feed.session.message or feed.session.state.value
-        return MeshInput(models, self.names, errors=errors)
 
     def on_mesh_view_node_selected(self, message: MeshView.NodeSelected) -> None:
         """Enter on a Mesh row: show that node's Failover view."""
@@ -1002,11 +896,6 @@ class MeshApp(App[int]):
                     self.view(cls.view_id).reset()
                 self.action_show_view(FailoverView.view_id)
                 return
-
-    def _pool(self):
-        from meshtui.transport.ssh import pool_of
-
-        return pool_of(self.feed.source)
 
     def action_deploy(self) -> None:
         """Deploy the generated config to the node shown (asks, shows the diff, confirms)."""
@@ -1021,20 +910,10 @@ class MeshApp(App[int]):
         )
 
     async def _deploy(self, names: list[str]) -> None:
-        from meshtui.ops.deploy import Deployer
-        from meshtui.transport.ssh import SSHPool
         from meshtui.ui.screens.deploy import TuiOperator
 
         operator = TuiOperator(self, log=lambda node, msg: self.notify(f"{node}: {msg}"))
-        # A pool of its own, on this loop: the sessions' pool lives on the socket
-        # pump's loop, and asyncssh connections belong to the loop that opened them.
-        inventory = self.inventory
-        assert inventory is not None  # check_action("deploy") requires one
-        pool = SSHPool(self._pool().settings)
-        try:
-            report = await Deployer(inventory, pool, operator).deploy(names)
-        finally:
-            await pool.close()
+        report = await self.hub.deploy(names, operator, self.feed)
         self.notify("; ".join(f"{r.node}: {r.outcome.value}" for r in report.nodes))
 
     # ------------------------------------------------------------ events log saving
@@ -1198,12 +1077,8 @@ def make_app(
     dirs = list(theme_dirs) if theme_dirs is not None else [BUNDLED_DIR, user_theme_dir()]
     themes = load_themes(*dirs)
     keymap, problems = load_keymap(keymap_file or keymap_path(), binding_ids())
-    pump = SocketPump() if any(source.replay is None for source in sources) else None
-    feeds = [NodeFeed(source, pump=pump) for source in sources]
-    for feed in feeds:
-        feed.hello = dict(hello or {})
     return MeshApp(
-        feeds,
+        NodeHub.for_sources(sources, hello=hello, filters_config=filters_config),
         read_only=read_only,
         theme=theme,
         themes=themes,
@@ -1217,6 +1092,4 @@ def make_app(
         notices=problems,
         stats_path=stats_path,
         start_paused=start_paused,
-        pump=pump,
-        filters_config=filters_config,
     )

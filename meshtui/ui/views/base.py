@@ -11,20 +11,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
 from textual.containers import Vertical
 from textual.widget import Widget
 
+from meshtui.core.decisions import ConfigSource
+from meshtui.core.kernel import LocalFacts
 from meshtui.core.model import DestKey, NodeModel, Route
 from meshtui.core.names import Names
 from meshtui.ui import format as fmt
 from meshtui.ui.journal import NodeJournal
-from meshtui.ui.system import LocalFacts
 from meshtui.ui.themes import Palette
 from meshtui.ui.widgets.filterbar import FilterBar, TextFilter
 from meshtui.ui.widgets.table import KeyedTable, SyncStats
+
+if TYPE_CHECKING:
+    from meshtui.ui.views.mesh import MeshInput
 
 
 class RouteTracker:
@@ -127,6 +131,8 @@ class ViewContext:
             sight keep their clock columns (``5 s ago``) from the last complete refresh.
         names: node names for hops and prefixes (inventory, recording, learnt live).
         addresses: show addresses instead of names (the ``a`` toggle).
+        config: where the node's babeld.conf is read from (None: nowhere to read it).
+        mesh: every node's model and names, for the Mesh view.
     """
 
     node: str
@@ -142,6 +148,8 @@ class ViewContext:
     complete: bool = True
     names: Names | None = None
     addresses: bool = False
+    config: ConfigSource | None = None
+    mesh: Callable[[], MeshInput] | None = None
     _hops: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def hop(self, via: str, interface: str) -> str:

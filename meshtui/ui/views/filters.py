@@ -9,17 +9,19 @@ there). The second table lists those decisions; the route under the cursor
 shows the rule that decided it, and the rules table follows it. ``enter`` on a
 rule shows only the decisions it makes.
 
-The config comes, read-only, from where the node is: an inventory node's
-``config_path`` over SSH (:mod:`meshtui.ops.remote_config`), or for a local or
-recorded babeld the file given with ``--config FILE``; without either the view
-says so and shows nothing. Verdicts are :mod:`meshtui.core.filters`' — babeld's
-first-match semantics, checked against real babeld in tests/test_filters_lab.py.
+The config comes, read-only, from where the node is (the context's
+``config``, chosen by the hub): an inventory node's ``config_path`` over SSH,
+or for a local or recorded babeld the file given with ``--config FILE``;
+without either the view says so and shows nothing. The analysis is
+:mod:`meshtui.core.decisions`'; verdicts are :mod:`meshtui.core.filters`' —
+babeld's first-match semantics, checked against real babeld in
+tests/test_filters_lab.py.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,218 +32,25 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
-from meshtui.core.babelconf import (
-    DEFAULT_VERSION,
-    Chain,
-    Filter,
-    ParsedConfig,
-    parse_config,
-    parse_version,
+from meshtui.core.babelconf import Chain, Filter, ParsedConfig, parse_config
+from meshtui.core.decisions import (
+    CHAINS,
+    ConfigSource,
+    Decision,
+    FilterAnalysis,
+    LoadedConfig,
+    RuleRow,
+    VerdictCache,
+    analyse,
+    babeld_version_of,
 )
-from meshtui.core.filters import FilterSet, FilterVerdict
-from meshtui.core.model import NodeModel
 from meshtui.core.protocol import INFINITY
-from meshtui.ops.remote_config import ConfigSource, LoadedConfig, config_source_for
 from meshtui.ui import format as fmt
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
-__all__ = [
-    "APP_CONFIG_ATTRIBUTE",
-    "ConfigState",
-    "Decision",
-    "FilterAnalysis",
-    "FiltersView",
-    "RuleRow",
-    "analyse",
-    "babeld_version_of",
-    "rule_key",
-]
-
-APP_CONFIG_ATTRIBUTE = "filters_config"
-"""The app attribute holding the ``--config FILE`` path for local and recorded nodes."""
-
-CHAINS = (Chain.IN, Chain.OUT)
-CACHE_LIMIT = 100_000
-"""Cached verdicts kept per config before the cache starts over (routes come and go)."""
-DEFAULT_RULE = "default"
-
-
-# --------------------------------------------------------------------- pure analysis
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What a chain decides for one route on one interface.
-
-    For ``in``: a route the node learnt (``peer`` is the neighbour). For ``out``:
-    a destination the node has to announce (``origin`` says whether it is its own
-    xroute or its installed route); ``held_back`` when split horizon keeps it
-    off the interface before any filter is asked (``verdict`` is then None).
-    """
-
-    chain: Chain
-    interface: str
-    prefix: str
-    src: str
-    peer: str
-    router_id: str
-    origin: str  # learnt | xroute | route
-    metric: int
-    verdict: FilterVerdict | None
-    held_back: bool = False
-
-    @property
-    def key(self) -> str:
-        """The row key: chain, interface, destination and neighbour."""
-        return f"{self.chain.value}|{self.interface}|{self.prefix}|{self.src}|{self.peer}"
-
-    @property
-    def rule_key(self) -> str | None:
-        """The key of the rule row that decided it (None when split horizon did)."""
-        if self.verdict is None:
-            return None
-        index = self.verdict.rule_index
-        return rule_key(self.interface, self.chain, index)
-
-
-def rule_key(interface: str, chain: Chain, index: int | None) -> str:
-    """The row key of a rule on an interface (``index`` None: no rule matched)."""
-    return f"{interface}|{chain.value}|{DEFAULT_RULE if index is None else index}"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleRow:
-    """A rule that can apply on an interface (``rule`` None: babeld's default), and its count."""
-
-    interface: str
-    chain: Chain
-    rule: Filter | None
-    matches: int
-
-    @property
-    def key(self) -> str:
-        return rule_key(self.interface, self.chain, self.rule.index if self.rule else None)
-
-
-@dataclass
-class FilterAnalysis:
-    """The rules per interface and every live decision, for one config and one model."""
-
-    interfaces: list[str]
-    rules: list[RuleRow]
-    decisions: list[Decision]
-    counts: dict[str, int] = field(default_factory=dict)
-
-
-def _applies(rule: Filter, interface: str) -> bool:
-    return rule.ifname is None or rule.ifname == interface
-
-
-def _split_horizon(config: ParsedConfig, interface: str) -> bool:
-    """babeld: split horizon when configured, else on ``type wired`` interfaces only."""
-    conf = config.effective_interface(interface)
-    configured = conf.get("split-horizon")
-    if configured is not None:
-        return bool(configured)
-    return conf.get("type") == "wired"
-
-
-VerdictCache = dict[tuple[str, str, str, str, str, str], FilterVerdict]
-"""Verdicts already computed for one config and one set of interfaces, by route identity."""
-
-
-def analyse(
-    config: ParsedConfig,
-    model: NodeModel,
-    interfaces: Iterable[str] | None = None,
-    cache: VerdictCache | None = None,
-) -> FilterAnalysis:
-    """Every in/out decision babeld makes now on the node, and the rules that make them.
-
-    Args:
-        config: the node's parsed babeld.conf.
-        model: the node's live model.
-        interfaces: interfaces that exist on the node (default: babeld's and the config's).
-        cache: verdicts kept between calls for the same config and interfaces (a verdict
-            depends only on the route's prefix, source, interface, neighbour and router-id).
-    """
-    names = sorted(set(model.interfaces) | set(config.interfaces))
-    fs = FilterSet(config, names if interfaces is None else interfaces)
-    known: VerdictCache = {} if cache is None else cache
-
-    if len(known) > CACHE_LIMIT:
-        known.clear()
-
-    def verdict_of(
-        chain: Chain, prefix: str, src: str, interface: str, via: str, rid: str
-    ) -> FilterVerdict:
-        key = (chain.value, prefix, src, interface, via, rid)
-        found = known.get(key)
-        if found is None:
-            neighbour = via or None
-            found = known[key] = fs.evaluate(chain, prefix, src, interface, neighbour, rid or None)
-        return found
-
-    decisions: list[Decision] = []
-    for r in model.routes.values():
-        verdict = verdict_of(Chain.IN, r.prefix, r.src, r.interface, r.via, r.router_id)
-        decisions.append(
-            Decision(Chain.IN, r.interface, r.prefix, r.src, r.via, r.router_id, "learnt",
-                     r.metric, verdict)
-        )  # fmt: skip
-    my_id = model.node.my_id
-    xroutes = {(x.prefix, x.src): x for x in model.xroutes.values()}
-    installed = {(r.prefix, r.src): r for r in model.routes.values() if r.installed}
-    for interface in sorted(model.interfaces):
-        horizon = _split_horizon(config, interface)
-        for dest in sorted(set(xroutes) | set(installed)):
-            x = xroutes.get(dest)
-            best = installed.get(dest)
-            if x is not None:  # babeld announces its own xroute before any route
-                origin, rid, metric = "xroute", my_id, x.metric
-            elif best is not None:
-                origin, rid, metric = "route", best.router_id, best.metric
-            else:
-                continue
-            held_back = bool(
-                x is None and best is not None and horizon and best.interface == interface
-            )
-            out: FilterVerdict | None = None
-            if not held_back:
-                out = verdict_of(Chain.OUT, dest[0], dest[1], interface, "", rid)
-            decisions.append(
-                Decision(Chain.OUT, interface, dest[0], dest[1], "", rid, origin, metric, out,
-                         held_back)
-            )  # fmt: skip
-    counts: dict[str, int] = {}
-    for d in decisions:
-        key = d.rule_key
-        if key is not None:
-            counts[key] = counts.get(key, 0) + 1
-    rules: list[RuleRow] = []
-    for interface in names:
-        for chain in CHAINS:
-            closed = False
-            for rule in config.filters[chain]:
-                if _applies(rule, interface):
-                    key = rule_key(interface, chain, rule.index)
-                    rules.append(RuleRow(interface, chain, rule, counts.get(key, 0)))
-                    closed = closed or rule.is_catch_all
-            if not closed:  # babeld's default decides what no rule matches
-                default = rule_key(interface, chain, None)
-                rules.append(RuleRow(interface, chain, None, counts.get(default, 0)))
-    return FilterAnalysis(names, rules, decisions, counts)
-
-
-def babeld_version_of(model: NodeModel, fallback: str = DEFAULT_VERSION) -> str:
-    """The babeld version the node runs ("1.12"), from its greeting; ``fallback`` if unknown."""
-    try:
-        major, minor, _ = parse_version(model.node.version)
-    except ValueError:
-        return fallback
-    return f"{major}.{minor}"
+__all__ = ["ConfigState", "FiltersView"]
 
 
 def _verdict_text(d: Decision) -> tuple[str, str]:
@@ -331,19 +140,15 @@ class FiltersView(View):
         *,
         id: str | None = None,
         sources: Mapping[str, ConfigSource] | None = None,
-        config_file: Path | None = None,
     ) -> None:
-        """The view; without arguments it finds each node's config through the app.
+        """The view; without ``sources`` each node's config is the context's ``config``.
 
         Args:
             id: the widget id (default ``filters``).
             sources: where each node's config is read from, by node name.
-            config_file: for nodes read locally or from a recording (default: the
-                app's ``filters_config`` attribute, set from ``--config FILE``).
         """
         super().__init__(id=id)
         self.sources: dict[str, ConfigSource | None] = dict(sources or {})
-        self.config_file = config_file
         self.configs: dict[str, ConfigState] = {}
         self.analysis: FilterAnalysis | None = None
         self.focus_rule: str | None = None
@@ -400,20 +205,16 @@ class FiltersView(View):
         self.sources[node] = source
         self.configs.pop(node, None)
 
-    def _source_for(self, node: str) -> ConfigSource | None:
-        if node in self.sources:
-            return self.sources[node]
-        config_file = self.config_file or getattr(self.app, APP_CONFIG_ATTRIBUTE, None)
-        for feed in getattr(self.app, "feeds", ()):
-            if getattr(feed, "name", None) == node:
-                return config_source_for(feed.source, config_file)
-        return None
+    def _source_for(self, ctx: ViewContext) -> ConfigSource | None:
+        if ctx.node in self.sources:
+            return self.sources[ctx.node]
+        return ctx.config
 
     def _ensure_config(self, ctx: ViewContext) -> ConfigState | None:
         state = self.configs.get(ctx.node)
         if state is not None:
             return state
-        source = self._source_for(ctx.node)
+        source = self._source_for(ctx)
         if source is None:
             return None
         state = self.configs[ctx.node] = ConfigState(source.label)

@@ -26,9 +26,9 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from meshtui.core import foresight
+from meshtui.core.kernel import KernelLink, WgPeer
 from meshtui.core.model import Interface
 from meshtui.ui import format as fmt
-from meshtui.ui.system import KernelLink, WgPeer
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats

@@ -10,25 +10,9 @@ data. A cell that changed lights up (theme role ``changed``) for
 The view draws from a :class:`MeshInput` (every node's model, the
 :class:`~meshtui.core.names.Names`, optional kernel facts and per-node
 errors). It gets one from, in order: :meth:`MeshView.show` called directly,
-the ``provider`` given to the constructor, or the app's ``mesh_input()``
-method. It never reaches a transport.
-
-Mounting it in the dashboard (a sketch for ``meshtui/ui/app.py``)::
-
-    VIEW_CLASSES = (..., MeshView)             # key "6", Binding id "view.mesh"
-
-    class MeshApp(App):
-        def mesh_input(self) -> MeshInput:      # the view calls this on refresh
-            models = {f.name: f.model if f.session.state is SessionState.LIVE else None
-                      for f in self.feeds}
-            for name, model in models.items():  # or Names.build(inventory, models)
-                if model is not None:
-                    self.names.learn(name, model)
-            errors = {f.name: f.session.message for f in self.feeds if models[f.name] is None}
-            return MeshInput(models, self.names, facts=self.remote_facts, errors=errors)
-
-        def on_mesh_view_node_selected(self, message: MeshView.NodeSelected) -> None:
-            ...                                 # switch to that node's views
+the ``provider`` given to the constructor, or the context's ``mesh`` (the
+dashboard's hub builds it). It never reaches a transport. Enter on a row posts
+:class:`MeshView.NodeSelected` (the app shows that node).
 """
 
 from __future__ import annotations
@@ -178,18 +162,17 @@ class MeshView(View):
 
     # ------------------------------------------------------------ data
 
-    def _get_input(self) -> MeshInput | None:
+    def _get_input(self, ctx: ViewContext) -> MeshInput | None:
         if self.provider is not None:
             return self.provider()
-        hook = getattr(self.app, "mesh_input", None)
-        if callable(hook):
-            return hook()
+        if ctx.mesh is not None:
+            return ctx.mesh()
         return self._input
 
     def refresh_view(self, ctx: ViewContext) -> SyncStats:
         """Redraw from the current :class:`MeshInput` (the app's refresh loop calls this)."""
         self.begin(ctx)
-        data = self._get_input()
+        data = self._get_input(ctx)
         if data is None:
             return SyncStats()
         return self.show(data, ctx.now)

@@ -1,0 +1,302 @@
+"""`NodeHub`: what the dashboard reaches its nodes through (the one UI module using transport, ops).
+
+The hub owns the node feeds and their sessions, the socket pump and the SSH
+pools (and which event loop owns each: the sessions' pool lives on the pump's
+loop, an action's pool on the app's), the kernel probes of the Interfaces
+view, where each node's config is read from (the Filters view) and the Mesh
+view's input. The app composes screens and routes keys and messages; it runs
+the hub's coroutines in its workers, and views get what the hub knows through
+:class:`~meshtui.ui.views.base.ViewContext`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from meshtui.core.decisions import ConfigSource
+from meshtui.core.kernel import LocalFacts, from_node_facts
+from meshtui.core.model import NodeModel
+from meshtui.core.names import Names
+from meshtui.ops.remote_config import config_source_for
+from meshtui.transport.probe import probe_local
+from meshtui.transport.pump import SocketPump
+from meshtui.transport.session import SessionState
+from meshtui.transport.sources import Source
+from meshtui.ui.feed import NodeFeed
+from meshtui.ui.views.mesh import MeshInput
+
+if TYPE_CHECKING:
+    from meshtui.core.inventory import Inventory
+    from meshtui.ops.deploy import DeployReport, Operator
+    from meshtui.ops.why import WhyReport
+    from meshtui.transport.ssh import SSHPool
+
+PROBE_INTERVAL = 10.0
+"""Seconds between two probes of the kernel and WireGuard (Interfaces view)."""
+PROBE_TIMEOUT = 15.0
+REMOTE_FACTS = ("links", "addresses", "wireguard")
+
+WorkerRunner = Callable[..., Any]
+"""The app's ``run_worker`` (workers belong to the app; their outcomes come back to it)."""
+
+
+class NodeHub:
+    """Every node the dashboard shows, and everything that reaches them.
+
+    Args:
+        feeds: one per node (at least one).
+        pump: reads live nodes' sockets on its own thread and loop (None: the app's loop).
+        filters_config: babeld.conf of a local node or a recording (``--config FILE``).
+    """
+
+    def __init__(
+        self,
+        feeds: list[NodeFeed],
+        pump: SocketPump | None = None,
+        filters_config: Path | None = None,
+    ) -> None:
+        if not feeds:
+            raise ValueError("the dashboard needs at least one node")
+        self.feeds = feeds
+        self.pump = pump
+        self._filters_config = filters_config
+        self._configs: dict[str, ConfigSource | None] = {}
+        inventories = (f.source.access.inventory for f in feeds if f.source.access.inventory)
+        self.inventory: Inventory | None = next(inventories, None)
+        self.names = Names.build(self.inventory, {})
+        for feed in feeds:  # names a recording carries (its header's names= field)
+            self.names.add_names(feed.source.access.names)
+        self.local: dict[str, LocalFacts] = {}
+        """Kernel links and WireGuard peers per node (the Interfaces view), as last probed."""
+        self._probing: set[str] = set()
+
+    @classmethod
+    def for_sources(
+        cls,
+        sources: list[Source],
+        *,
+        hello: dict[str, float] | None = None,
+        filters_config: Path | None = None,
+    ) -> NodeHub:
+        """One feed per source; live ones read through one socket pump (its own thread).
+
+        Args:
+            sources: the nodes (the first is shown first).
+            hello: known hello intervals by interface name (``"*"``: every interface).
+            filters_config: babeld.conf of a local node or a recording.
+        """
+        pump = SocketPump() if any(source.replay is None for source in sources) else None
+        feeds = [NodeFeed(source, pump=pump) for source in sources]
+        for feed in feeds:
+            feed.hello = dict(hello or {})
+        return cls(feeds, pump, filters_config)
+
+    # ------------------------------------------------------------ sessions
+
+    def start(self, run_worker: WorkerRunner) -> None:
+        """Start the socket pump and every node's session, in the app's workers."""
+        if self.pump is not None:
+            run_worker(
+                self.pump.serve,
+                name="socket-pump",
+                group="readers",
+                description="reads every live node's socket as fast as babeld writes",
+                exit_on_error=False,
+                thread=True,
+            )
+        for feed in self.feeds:
+            run_worker(
+                feed.run(),
+                name=f"session:{feed.name}",
+                group="sessions",
+                description=f"babeld session for {feed.label}",
+                exit_on_error=False,
+            )
+
+    async def close(self) -> None:
+        """Stop the sessions, close their SSH connections (on the loop that opened them)."""
+        for feed in self.feeds:
+            await feed.stop()
+        pools = {id(p): p for f in self.feeds if (p := self.pool(f)) is not None}
+        for pool in pools.values():
+            try:
+                if self.pump is not None:
+                    await self.pump.call(pool.close(), timeout=5.0)
+                else:
+                    await pool.close()
+            except (RuntimeError, TimeoutError):
+                pass  # the pump is gone: the process is exiting and its sockets with it
+        if self.pump is not None:
+            self.pump.stop()
+
+    def pump_stats(self) -> dict[str, int] | None:
+        """The pump's counters (None without a pump), for ``--stats``."""
+        if self.pump is None:
+            return None
+        return {
+            "bytes": self.pump.bytes_in,
+            "chunks": self.pump.chunks_in,
+            "max_backlog": self.pump.max_backlog,
+        }
+
+    @property
+    def backlog(self) -> int:
+        """Bytes read from sockets and not yet parsed."""
+        return self.pump.backlog if self.pump is not None else 0
+
+    # ------------------------------------------------------------ SSH
+
+    @staticmethod
+    def pool(feed: NodeFeed) -> SSHPool | None:
+        """The SSH pool the node's session reads through (None: not over SSH)."""
+        ssh = feed.source.access.ssh
+        return ssh.pool if ssh is not None else None
+
+    async def ask_babeld(
+        self, feed: NodeFeed, prefix: str, src: str, *, read_only: bool
+    ) -> WhyReport | str:
+        """babeld's own word on a destination (signals babeld: a write action).
+
+        Returns:
+            the report, or why babeld could not be asked (read-only mode, no
+            babeld behind a recording, an unreachable node) in one line.
+        """
+        from meshtui.ops.why import ReadOnlyError, TablesError, ask_babeld
+        from meshtui.transport.local import ConnectError
+
+        source = feed.source
+        pool = None
+        if (ssh := source.access.ssh) is not None:
+            from meshtui.transport.ssh import SSHPool
+
+            # a pool on this loop (the sessions' pool lives on the pump's loop)
+            pool = SSHPool(ssh.pool.settings)
+            source = dataclasses.replace(source, access=ssh.with_pool(pool))
+        try:
+            return await ask_babeld(source, feed.model, prefix, src, read_only=read_only)
+        except (ReadOnlyError, TablesError, ConnectError) as exc:
+            return str(exc)
+        finally:
+            if pool is not None:
+                await pool.close()
+
+    async def deploy(self, names: list[str], operator: Operator, feed: NodeFeed) -> DeployReport:
+        """Deploy the generated config to ``names`` through a pool of this loop's own."""
+        from meshtui.ops.deploy import Deployer
+        from meshtui.transport.ssh import SSHPool
+
+        # asyncssh connections belong to the loop that opened them: the sessions'
+        # pool lives on the socket pump's loop.
+        inventory = self.inventory
+        shared = self.pool(feed)
+        assert inventory is not None and shared is not None  # check_action("deploy")
+        pool = SSHPool(shared.settings)
+        try:
+            return await Deployer(inventory, pool, operator).deploy(names)
+        finally:
+            await pool.close()
+
+    # ------------------------------------------------------------ probes
+
+    def maybe_probe(self, feed: NodeFeed, run_worker: WorkerRunner) -> None:
+        """Probe the node's kernel links and WireGuard peers when due (in a worker)."""
+        if feed.is_replay or feed.name in self._probing:
+            return
+        facts = self.local.get(feed.name)
+        if facts is not None and time.time() - facts.taken_at < PROBE_INTERVAL:
+            return
+        if not feed.is_local:
+            if self.pool(feed) is None:
+                return
+            self._probing.add(feed.name)
+            run_worker(
+                self._probe_remote(feed),
+                name=f"probe:{feed.name}",
+                group="probe",
+                description=f"kernel links and WireGuard peers of {feed.label} over SSH",
+                exit_on_error=False,
+            )
+            return
+        self._probing.add(feed.name)
+        interfaces = set(feed.model.interfaces)
+        netns: str | None | bool = facts.netns if facts is not None else False
+        run_worker(
+            partial(probe_local, feed.target, interfaces, netns),
+            name=f"probe:{feed.name}",
+            group="probe",
+            description=f"kernel links and WireGuard peers for {feed.label}",
+            exit_on_error=False,
+            thread=True,
+        )
+
+    async def _probe_remote(self, feed: NodeFeed) -> LocalFacts:
+        """A remote node's links and WireGuard peers, over its SSH connection (read-only).
+
+        Runs on the socket pump's loop, where the node's connection lives.
+        """
+        from meshtui.transport.facts import fetch_facts
+
+        gather = fetch_facts(feed.source, REMOTE_FACTS, timeout=PROBE_TIMEOUT)
+        if self.pump is not None:
+            facts = await self.pump.call(gather, timeout=PROBE_TIMEOUT + 5)
+        else:
+            facts = await gather
+        where = f"{feed.name}'s kernel, read over SSH"
+        return from_node_facts(facts, set(feed.model.interfaces), where)
+
+    def probed(self, node: str, result: object, error: BaseException | None) -> None:
+        """A probe worker ended: keep its facts, or its error as the facts' message."""
+        self._probing.discard(node)
+        if isinstance(result, LocalFacts):
+            self.local[node] = result
+        elif error is not None:
+            self.local[node] = LocalFacts(links_error=str(error))
+
+    # ------------------------------------------------------------ configs and the mesh
+
+    @property
+    def filters_config(self) -> Path | None:
+        """``--config FILE``: the config of a local node or a recording."""
+        return self._filters_config
+
+    @filters_config.setter
+    def filters_config(self, path: Path | None) -> None:
+        self._filters_config = path
+        self._configs.clear()
+
+    def config_source(self, feed: NodeFeed) -> ConfigSource | None:
+        """Where the node's babeld.conf is read from (None: nowhere)."""
+        if feed.name not in self._configs:
+            self._configs[feed.name] = config_source_for(feed.source, self._filters_config)
+        return self._configs[feed.name]
+
+    def own_label(self, feed: NodeFeed) -> str | None:
+        """What a node calls itself when its own name says nothing: babeld's ``host``."""
+        generic = feed.is_replay or feed.name in ("local", "babeld", "babel")
+        if self.inventory is not None or not generic:
+            return None
+        return feed.model.node.host or None
+
+    def learn_names(self) -> None:
+        """Names from what the live nodes say (their /128s; babeld's ``host``)."""
+        for feed in self.feeds:
+            if feed.session.state is SessionState.LIVE:
+                self.names.learn(feed.name, feed.session.model, self.own_label(feed))
+
+    def mesh_input(self) -> MeshInput:
+        """Every node's model for the Mesh view (None for a node that is not live)."""
+        models: dict[str, NodeModel | None] = {}
+        errors: dict[str, str] = {}
+        for feed in self.feeds:
+            live = feed.session.state is SessionState.LIVE
+            models[feed.name] = feed.session.model if live else None
+            if live:
+                self.names.learn(feed.name, feed.session.model)
+            else:
+                errors[feed.name] = feed.session.message or feed.session.state.value
+        return MeshInput(models, self.names, errors=errors)
