@@ -30,14 +30,13 @@ from __future__ import annotations
 
 import json
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.events import Key
 from textual.notifications import SeverityLevel
@@ -48,12 +47,12 @@ from textual.worker import Worker, WorkerState
 
 from meshtui.core.names import Names
 from meshtui.core.sanitize import inert
-from meshtui.paths import config_dir, write_atomic
-from meshtui.ui import format as fmt
+from meshtui.paths import write_atomic
 from meshtui.ui.feed import NodeFeed
 from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.hub import NodeHub
 from meshtui.ui.journal import LinkState
+from meshtui.ui.keymap import keymap_path, load_keymap
 from meshtui.ui.labctl import LabActions
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import (
@@ -63,6 +62,8 @@ from meshtui.ui.screens.dialogs import (
     SaveScreen,
     reading_notes,
 )
+from meshtui.ui.screens.main import VIEW_CLASSES, VIEW_HELP, LabMainScreen, MainScreen
+from meshtui.ui.status import banner_text, header_info
 from meshtui.ui.themes import (
     BUNDLED_DIR,
     DEFAULT_THEME,
@@ -75,14 +76,9 @@ from meshtui.ui.themes import (
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.views.events import EventsView
 from meshtui.ui.views.failover import FailoverView
-from meshtui.ui.views.filters import FiltersView
-from meshtui.ui.views.interfaces import InterfacesView
 from meshtui.ui.views.mesh import MeshView
-from meshtui.ui.views.neighbours import NeighboursView
-from meshtui.ui.views.routes import RoutesView
 from meshtui.ui.widgets.banner import Banner
-from meshtui.ui.widgets.footer import KeyFooter
-from meshtui.ui.widgets.nodebar import HeaderInfo, NodeBar, status_badge
+from meshtui.ui.widgets.nodebar import NodeBar
 
 if TYPE_CHECKING:
     from meshtui.core.inventory import Inventory
@@ -106,38 +102,7 @@ URGENT_GAP = 0.15
 many seconds ago (then the next tick shows it); the tick then counts from that refresh. So
 under a storm of failovers repaints stay coalesced: at most one per this many seconds."""
 
-PROBE_INTERVAL = 10.0
-PROBE_TIMEOUT = 15.0
-REMOTE_FACTS = ("links", "addresses", "wireguard")
-"""Seconds between two probes of the kernel and WireGuard (Interfaces view, local node)."""
-
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
-
-VIEW_CLASSES: tuple[type[View], ...] = (
-    FailoverView,
-    NeighboursView,
-    RoutesView,
-    InterfacesView,
-    EventsView,
-    MeshView,
-    FiltersView,
-)
-
-VIEW_HELP = {
-    "failover": "destinations, the relay carrying each, standbys and margins; failover timeline",
-    "neighbours": "Babel neighbours: reach history, loss, costs, RTT; lost ones for a while",
-    "routes": "every route, selected and alternatives; filter, sort, enter for the detail",
-    "interfaces": "babeld's interfaces and detection times; kernel links; WireGuard peers",
-    "events": "the babeld -d 2 replacement: events or raw lines, filter, pause, save",
-    "mesh": "every node at once: source x destination matrix, relays, and the checks",
-    "filters": "in/out filter rules per interface with live match counts; the rule behind a route",
-}
-
-ENABLE_SOCKET_HINT = (
-    "Enable babeld's control socket with `local-path /run/babeld.sock` (or "
-    "`local-port 33123`) in babeld.conf, restart babeld, then run "
-    "`meshtui --socket /run/babeld.sock` (or `--port 33123`)."
-)
 
 
 @dataclass(slots=True)
@@ -154,60 +119,6 @@ class UiStats:
     cells_updated: int = 0
     log_lines_drawn: int = 0
     log_lines_not_drawn: int = 0
-
-
-def keymap_path() -> Path:
-    """Where users rebind keys by binding id."""
-    return config_dir() / "keymap.toml"
-
-
-def load_keymap(path: Path, known: set[str]) -> tuple[dict[str, str], list[str]]:
-    """Read a keymap file ({binding id: keys}); returns (keymap, problems)."""
-    if not path.is_file():
-        return {}, []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        return {}, [f"{path}: {exc}"]
-    table = data.get("keys", data)
-    keymap: dict[str, str] = {}
-    problems: list[str] = []
-    for key, value in table.items():
-        if key not in known:
-            problems.append(f"{path}: {key}: no binding has this id")
-        elif not isinstance(value, str) or not value:
-            problems.append(f'{path}: {key}: expected a key name such as "r" or "ctrl+r"')
-        else:
-            keymap[key] = value
-    return keymap, problems
-
-
-class MainScreen(Screen[None]):
-    """The header, a banner, the five views in a content switcher, and the footer."""
-
-    def compose(self) -> ComposeResult:
-        """Lay out the dashboard."""
-        yield NodeBar(id="nodebar")
-        yield Banner(id="banner")
-        with ContentSwitcher(initial=FailoverView.view_id, id="views"):
-            for cls in VIEW_CLASSES:
-                yield cls()
-        yield KeyFooter()
-
-
-class LabMainScreen(MainScreen):
-    """The main screen with the lab's write actions bound (``meshtui demo --live`` only).
-
-    | Key | Action |
-    | :- | :- |
-    | F | Fail a relay (drop its Babel traffic) — asks first. |
-    | H | Heal a relay — asks first. |
-    """
-
-    BINDINGS = [
-        Binding("F", "app.lab('fail')", "Fail relay", id="lab.fail"),
-        Binding("H", "app.lab('heal')", "Heal relay", id="lab.heal"),
-    ]
 
 
 class MeshApp(App[int]):
@@ -558,75 +469,12 @@ class MeshApp(App[int]):
             return
         self.collector.tick(lines, self.hub.backlog)
 
-    def _header_info(self) -> HeaderInfo:
-        feed = self.feed
-        link = feed.journal.link
-        node = feed.model.node
-        now = self.now()
-        if link.state is LinkState.LIVE:
-            text = "● LIVE"
-        elif link.state in (LinkState.CONNECTING, LinkState.SYNCING):
-            text = f"{link.state.value}…"
-            if link.message:
-                text += f" {link.message}"
-        elif link.state is LinkState.RECONNECTING:
-            text = f"reconnecting: {link.message}" if link.message else "reconnecting"
-            if link.stale:
-                text = f"STALE {fmt.age(now - link.since)} — {text}"
-        elif link.state is LinkState.FAILED:
-            text = f"FAILED: {link.message}" if link.message else "FAILED"
-            if link.stale:
-                text = f"STALE — {text}"
-        else:
-            text = "stopped"
-        replay = ""
-        position = feed.replay_position
-        if position is not None:
-            offset, duration, speed = position
-            end = "  END" if feed.replay_finished else ""
-            replay = (
-                f"REPLAY {_mmss(offset)}/{_mmss(duration)} ×{speed:g}{end}"
-                if speed > 0
-                else f"REPLAY {_mmss(offset)}/{_mmss(duration)}{end}"
-            )
-        view_title = next(c.title for c in VIEW_CLASSES if c.view_id == self.view_name)
-        badge, badge_class = status_badge(
-            link.state,
-            stale=link.stale,
-            replay=position is not None,
-            speed=position[2] if position is not None else 1.0,
-            paused=self.paused,
-            ended=feed.replay_finished,
-        )
-        if position is not None:
-            detail = f"{_mmss(position[0])}/{_mmss(position[1])}"
-        elif link.stale:  # "STALE 3.0 s — reconnecting: why" beside the STALE badge
-            detail = text.replace("STALE ", "for ", 1).replace("STALE — ", "", 1)
-        elif link.state is not LinkState.LIVE:
-            detail = link.message
-        else:
-            detail = ""
-        return HeaderInfo(
-            node=feed.name,
-            host=node.host,
-            router_id=node.my_id,
-            version=node.version,
-            link=link.state,
-            link_text=text,
-            stale=link.stale,
-            read_only=self.read_only,
-            write_label="LAB: WRITE ACTIONS",
-            replay=replay,
-            paused=self.paused,
-            view=view_title,
-            nodes=f"{self.current + 1}/{len(self.feeds)}" if len(self.feeds) > 1 else "",
-            badge=badge,
-            badge_class=badge_class,
-            detail=detail,
-        )
-
     def _update_header(self) -> None:
-        info = self._header_info()
+        view_title = next(c.title for c in VIEW_CLASSES if c.view_id == self.view_name)
+        nodes = f"{self.current + 1}/{len(self.feeds)}" if len(self.feeds) > 1 else ""
+        info = header_info(
+            self.feed, self.now(), view_title, nodes, paused=self.paused, read_only=self.read_only
+        )
         for screen in self.screen_stack:
             for bar in screen.query(NodeBar):
                 bar.show(info)
@@ -636,24 +484,9 @@ class MeshApp(App[int]):
             banner = self.screen_main().query_one(Banner)
         except LookupError:
             return
-        feed = self.feed
-        link = feed.journal.link
-        parts: list[str] = []
-        kind = self.banner_kind
-        if self.banner_text:
-            parts.append(self.banner_text)
-        failing = link.state in (LinkState.RECONNECTING, LinkState.FAILED) or (
-            link.state is LinkState.CONNECTING and bool(link.message)  # a retry after an error
-        )
-        if not link.ever_live and failing:
-            retry = "Not retrying." if link.state is LinkState.FAILED else "Retrying."
-            parts.append(f"Cannot read babeld at {feed.label}: {link.message}. {retry}")
-            parts.append(ENABLE_SOCKET_HINT)
-            kind = "error"
-        if feed.replay_finished:
-            parts.append("End of the recording: the dashboard holds its final state. q quits.")
-        if parts:
-            banner.show("\n".join(parts), kind)
+        text, kind = banner_text(self.feed, self.banner_text, self.banner_kind)
+        if text:
+            banner.show(text, kind)
         else:
             banner.hide()
 
@@ -1020,11 +853,6 @@ class MeshApp(App[int]):
         view = self.view("events")
         if isinstance(view, EventsView):
             view.action_save()
-
-
-def _mmss(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
 
 
 def binding_ids() -> set[str]:
