@@ -1,6 +1,10 @@
 """The dashboard: :func:`make_app` builds it, the same way for the CLI, the demo and the tests.
 
-Data flows one way: each node's session (a worker owned by the app) reads
+The app composes and routes: the :class:`~meshtui.ui.hub.NodeHub` owns the
+nodes (feeds, socket pump, SSH pools, probes, config sources) and views get
+what they show through a :class:`~meshtui.ui.views.base.ViewContext`.
+
+Data flows one way: each node's session (a worker the hub starts) reads
 babeld continuously and its callbacks append to the node's journal; a
 one-shot timer, re-armed after each refresh (:data:`REFRESH_INTERVAL`),
 brings the visible view up to date inside ``batch_update()``. So repaints
@@ -11,7 +15,7 @@ Keys — one meaning everywhere; every binding has an id for a keymap
 (``$XDG_CONFIG_HOME/meshtui/keymap.toml``, ``"view.routes" = "r"``):
 
 ====================  =================================================
-``1`` … ``5``         views: Failover, Neighbours, Routes, Interfaces, Events
+``1`` … ``7``         views: Failover, Neighbours, Routes, Interfaces, Events, Mesh, Filters
 ``/``                 filter the view (words must all match, ``!word`` excludes)
 ``esc``               back: close the filter / detail, clear the filter, previous view
 ``enter``             open the destination under the cursor (Failover, Routes)
@@ -53,6 +57,7 @@ from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.hub import NodeHub
 from meshtui.ui.journal import LinkState
 from meshtui.ui.keymap import keymap_path, load_keymap
+from meshtui.ui.keys import help_keys, palette_commands
 from meshtui.ui.labctl import LabActions
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import (
@@ -62,7 +67,7 @@ from meshtui.ui.screens.dialogs import (
     SaveScreen,
     reading_notes,
 )
-from meshtui.ui.screens.main import VIEW_CLASSES, VIEW_HELP, LabMainScreen, MainScreen
+from meshtui.ui.screens.main import VIEW_CLASSES, LabMainScreen, MainScreen
 from meshtui.ui.status import banner_text, header_info
 from meshtui.ui.themes import (
     BUNDLED_DIR,
@@ -126,7 +131,7 @@ class MeshApp(App[int]):
 
     | Key | Action |
     | :- | :- |
-    | 1–5 | Failover, Neighbours, Routes, Interfaces, Events. |
+    | 1–7 | Failover, Neighbours, Routes, Interfaces, Events, Mesh, Filters. |
     | / | Filter the view. |
     | escape | Back. |
     | space | Pause / resume. |
@@ -543,7 +548,7 @@ class MeshApp(App[int]):
             self.view().focus_main()
 
     def action_show_view(self, name: str) -> None:
-        """Show a view (keys 1–5)."""
+        """Show a view (keys 1–7)."""
         if isinstance(self.screen, DestinationScreen | HelpScreen):
             self.pop_screen()
         if name == self.view_name:
@@ -628,39 +633,12 @@ class MeshApp(App[int]):
 
     def help_keys(self) -> list[HelpKey]:
         """The help screen's key table, from the bindings actually in force."""
-        keys = [
-            HelpKey("1", "Failover: " + VIEW_HELP["failover"]),
-            HelpKey("2", "Neighbours: " + VIEW_HELP["neighbours"]),
-            HelpKey("3", "Routes: " + VIEW_HELP["routes"]),
-            HelpKey("4", "Interfaces: " + VIEW_HELP["interfaces"]),
-            HelpKey("5", "Events: " + VIEW_HELP["events"]),
-            HelpKey("6", "Mesh: " + VIEW_HELP["mesh"]),
-            HelpKey("7", "Filters: " + VIEW_HELP["filters"]),
-            HelpKey("c", "read the node's config again (read-only)", "Filters"),
-            HelpKey("/", "filter the view: words must all match, !word excludes"),
-            HelpKey("esc", "back: close the filter or detail, clear the filter, previous view"),
-            HelpKey("enter", "open the destination's detail", "Failover, Routes"),
-            HelpKey("o / O", "sort by the next column / reverse (or click a header)", "tables"),
-            HelpKey(
-                "space",
-                "pause / resume the display" + (" and the replay" if self.feed.is_replay else ""),
-            ),
-            HelpKey("r", "raw babeld lines instead of events (again: back)", "Events"),
-            HelpKey("s", "save the log (as shown, filtered) to a file", "Events"),
-            HelpKey("a", "addresses instead of node names (again: names)"),
-            HelpKey("t", "next theme"),
-            HelpKey("ctrl+p", "command palette (view: …, theme: …, events: …)"),
-            HelpKey("?", "this help"),
-            HelpKey("q", "quit"),
-        ]
-        if any(f.is_replay for f in self.feeds):
-            keys.insert(10, HelpKey("+ / -", "replay faster / slower", "replays"))
-        if len(self.feeds) > 1:
-            keys.insert(10, HelpKey("n", "next node"))
-        if self.lab is not None:
-            keys.append(HelpKey("F", "fail a relay (drops its Babel traffic) — asks first", "lab"))
-            keys.append(HelpKey("H", "heal a relay — asks first", "lab"))
-        return keys
+        return help_keys(
+            replay_shown=self.feed.is_replay,
+            replays=any(f.is_replay for f in self.feeds),
+            several=len(self.feeds) > 1,
+            lab=self.lab is not None,
+        )
 
     # ------------------------------------------------------------ pause, speed, nodes
 
@@ -806,49 +784,19 @@ class MeshApp(App[int]):
     # ------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        """Palette entries, "namespace: action"."""
-        for cls in VIEW_CLASSES:
-            yield SystemCommand(
-                f"view: {cls.view_id}",
-                VIEW_HELP[cls.view_id],
-                partial(self.action_show_view, cls.view_id),
-            )
-        for name in self.theme_names:
-            yield SystemCommand(
-                f"theme: {name}", "switch to this theme", partial(setattr, self, "theme", name)
-            )
-        yield SystemCommand(
-            "display: pause / resume", "freeze or resume the display", self.action_toggle_pause
-        )
-        yield SystemCommand("view: filter", "filter the current view", self.action_filter)
-        yield SystemCommand(
-            "events: raw lines", "show babeld's own lines in the Events view", self._palette_raw
-        )
-        yield SystemCommand("events: save", "save the event log to a file", self._palette_save)
-        if any(f.is_replay for f in self.feeds):
-            yield SystemCommand(
-                "replay: faster", "double the replay speed", partial(self.action_speed, 1)
-            )
-            yield SystemCommand(
-                "replay: slower", "halve the replay speed", partial(self.action_speed, -1)
-            )
-        if len(self.feeds) > 1:
-            yield SystemCommand("node: next", "show the next node", self.action_next_node)
-        if self.lab is not None:
-            yield SystemCommand("lab: fail a relay", "write action: drop a relay's Babel traffic",
-                                partial(self.action_lab, "fail"))  # fmt: skip
-            yield SystemCommand("lab: heal a relay", "write action: end a relay's outage",
-                                partial(self.action_lab, "heal"))  # fmt: skip
-        yield SystemCommand("help: keys", "the keys and how to read the screen", self.action_help)
+        """Palette entries, "namespace: action" (then Textual's own)."""
+        yield from palette_commands(self)
         yield from super().get_system_commands(screen)
 
-    def _palette_raw(self) -> None:
+    def palette_raw(self) -> None:
+        """The palette's "events: raw lines"."""
         self.action_show_view("events")
         view = self.view("events")
         if isinstance(view, EventsView):
             view.action_toggle_raw()
 
-    def _palette_save(self) -> None:
+    def palette_save(self) -> None:
+        """The palette's "events: save"."""
         self.action_show_view("events")
         view = self.view("events")
         if isinstance(view, EventsView):
