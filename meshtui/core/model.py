@@ -383,6 +383,10 @@ _TRACKED = (Interface, Neighbour, Xroute, Route)
 _DUE_NOTHING, _DUE_PRINTS, _DUE_SILENCE, _DUE_GRACE = range(4)
 
 
+def _standby_order(route: Route) -> tuple[int, str, str, str]:
+    return (route.metric, route.via, route.interface, route.router_id)
+
+
 def _by_line(item: tuple[int, Event]) -> int:
     return item[0]
 
@@ -1153,7 +1157,8 @@ class NodeModel:
                 selected = route
             elif route.metric < INFINITY:
                 others.append(route)
-        others.sort(key=lambda r: (r.metric, r.via, r.interface, r.router_id))
+        if len(others) > 1:
+            others.sort(key=_standby_order)
         return selected, others
 
     @staticmethod
