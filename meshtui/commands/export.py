@@ -31,8 +31,8 @@ from meshtui.commands.live import (
     _run_sessions,
     _TrackedSource,
     add_target_args,
-    resolve_sources,
 )
+from meshtui.commands.sources import from_inventory, resolve_sources
 from meshtui.core.events import Event
 from meshtui.core.metrics import Counters, Family, Kind, NodeReading, collect
 from meshtui.core.names import Names
@@ -229,7 +229,7 @@ async def _write_textfiles(exporter: Exporter, registry: Any, path: Path, every:
 
 
 async def _export(sources: list[Source], args: argparse.Namespace) -> int:
-    single = getattr(args, "inventory", None) is None
+    single = not from_inventory(sources)
     names = Names(_inventory_of(sources))
     for source in sources:  # names a recording carries (its header's names= field)
         names.add_names(source.access.names)

@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import os
 import signal
-import stat
 import sys
 import time
 from dataclasses import dataclass, field
@@ -22,9 +20,10 @@ from typing import Any
 
 from meshtui.cli import CliError
 from meshtui.commands import inventory_from_arg, say, seconds, speed, tcp_port, warn
+from meshtui.commands.sources import from_inventory, resolve_sources
 from meshtui.core import foresight
 from meshtui.core.events import Event, EventType
-from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
+from meshtui.core.inventory import Inventory
 from meshtui.core.meshcheck import (
     CellState,
     CheckKind,
@@ -39,16 +38,9 @@ from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
 from meshtui.core.sanitize import inert
 from meshtui.transport.local import ConnectError
-from meshtui.transport.replay import Recorder, RecordingError
+from meshtui.transport.replay import Recorder
 from meshtui.transport.session import NodeSession, SessionState
-from meshtui.transport.sources import (
-    Source,
-    find_local_target,
-    local_source,
-    replay_source,
-    run_until_live,
-    tried_targets,
-)
+from meshtui.transport.sources import Source, run_until_live
 
 EXAMPLES = {
     "status": """
@@ -102,85 +94,12 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def inventory_args_sources(args: argparse.Namespace, inv: Inventory) -> list[Source]:
-    """One SSH source per inventory node (or per ``--node``), sharing one connection pool."""
-    names = args.node if getattr(args, "node", None) else None
-    if names:
-        try:
-            for name in names:
-                inv.node(name)
-        except InventoryError as exc:
-            raise CliError(str(exc)) from None
-        names = list(dict.fromkeys(names))
-    args.inventory = str(inv.path) if inv.path else ""
-    from meshtui.transport.ssh import SSHPool, inventory_sources  # asyncssh only when needed
-
-    try:
-        return inventory_sources(inv, names, pool=SSHPool())
-    except InventoryError as exc:
-        raise CliError(str(exc)) from None
-
-
 async def _close_ssh(sources: list[Source]) -> None:
     """Close the SSH connections of inventory sources (nothing to do for the others)."""
     if any(s.access.ssh is not None for s in sources):
         from meshtui.transport.ssh import close_sources
 
         await close_sources(sources)
-
-
-def resolve_sources(args: argparse.Namespace) -> list[Source]:
-    """The sources the options name; the usual local sockets when they name none.
-
-    With ``--inventory`` every node of the inventory is read over SSH; with no
-    option at all and no local socket, the default inventory is used when
-    there is one.
-    """
-    if getattr(args, "inventory", None) is not None:
-        for option in ("socket", "port", "replay"):
-            if getattr(args, option, None) is not None:
-                raise CliError(f"--inventory and --{option} cannot be combined")
-        return inventory_args_sources(args, inventory_from_arg(args.inventory))
-    if getattr(args, "node", None):
-        raise CliError("--node needs --inventory")
-    if getattr(args, "replay", None):
-        try:
-            return [replay_source(args.replay, speed=args.speed)]
-        except RecordingError as exc:
-            raise CliError(str(exc)) from None
-    if getattr(args, "socket", None):
-        _check_socket_path(args.socket)
-        return [local_source(args.socket)]
-    if getattr(args, "port", None) is not None:
-        if not 0 < args.port < 65536:
-            raise CliError(f"--port {args.port}: not a TCP port")
-        return [local_source(args.port)]
-    target = find_local_target()
-    if target is None and hasattr(args, "inventory"):
-        default = default_inventory_path()
-        if default is not None:
-            return inventory_args_sources(args, inventory_from_arg(str(default)))
-    if target is None:
-        raise CliError(
-            f"no babeld control socket found (tried {tried_targets()}); pass --socket PATH or "
-            "--port N, and enable one in babeld.conf with `local-path /run/babeld.sock` or "
-            "`local-port 33123`"
-        )
-    return [local_source(target)]
-
-
-def _check_socket_path(path: str) -> None:
-    """A path that exists but is no socket is named as such (connecting would say "refused")."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return  # missing or unreadable: connecting says which, with the usual hints
-    if not stat.S_ISSOCK(mode):
-        what = "a directory" if stat.S_ISDIR(mode) else "a file"
-        raise CliError(
-            f"{path}: not a socket ({what}); babeld's control socket is the path `local-path` "
-            "names in babeld.conf (e.g. /run/babeld.sock)"
-        )
 
 
 # --------------------------------------------------------------------- status
@@ -340,7 +259,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """Print one snapshot of each node and exit."""
     sources = resolve_sources(args)
     results = asyncio.run(_status(sources, args.timeout))
-    multi = getattr(args, "inventory", None) is not None
+    multi = from_inventory(sources)
     failed = [(s, r) for s, r in results if isinstance(r, Exception)]
     if not multi and failed:
         raise CliError(str(failed[0][1]))
@@ -660,7 +579,7 @@ async def _watch_mesh(sources: list[Source], args: argparse.Namespace) -> int:
 def cmd_watch(args: argparse.Namespace) -> int:
     """Stream semantic events until interrupted."""
     sources = resolve_sources(args)
-    if getattr(args, "inventory", None) is not None:
+    if from_inventory(sources):
         return asyncio.run(_watch_mesh(sources, args))
     printer = _Printer(args.json, args.verbose)
     return asyncio.run(

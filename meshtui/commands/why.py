@@ -31,7 +31,8 @@ def _prefix(text: str) -> tuple[str, str]:
 
 
 async def _why(args: argparse.Namespace):
-    from meshtui.commands.live import _close_ssh, resolve_sources
+    from meshtui.commands.live import _close_ssh
+    from meshtui.commands.sources import resolve_sources
     from meshtui.core.names import Names
     from meshtui.ops.why import ask_babeld
     from meshtui.transport.sources import run_until_live
