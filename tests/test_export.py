@@ -38,8 +38,8 @@ from meshtui.core.metrics import METRICS, Counters, NodeReading, collect
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
 from meshtui.core.sanitize import inert
+from meshtui.transport.held import demo_recording
 from meshtui.transport.sources import replay_source
-from meshtui.ui.feed import demo_recording
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_TEST = Path(__file__).parent / "data" / "export" / "alerts_test.yml"

@@ -10,8 +10,8 @@ import pytest
 from meshtui.core import foresight
 from meshtui.core.events import EventType
 from meshtui.core.model import NodeModel
+from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import load_recording
-from meshtui.ui.feed import demo_recording
 from tests.test_model import DST, R1, R2, neigh, route
 
 

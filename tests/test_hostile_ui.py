@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from meshtui.transport.held import held_replay_source
+from meshtui.transport.held import demo_recording, held_replay_source
 from meshtui.ui import app as app_module
 from meshtui.ui.app import MeshApp
-from meshtui.ui.feed import demo_recording
 from meshtui.ui.testing import DEMO_ORIGIN, NO_KEYMAP, screen_text, settle, until
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.views.filters import FiltersView

@@ -61,7 +61,7 @@ def test_shipped_data_is_the_top_level_folder_in_a_source_tree_else_the_packaged
     monkeypatch, tmp_path
 ) -> None:
     import meshtui.paths as paths
-    from meshtui.ui.feed import DEMO_DIR, demo_recording
+    from meshtui.transport.held import DEMO_DIR, demo_recording
     from meshtui.ui.themes import BUNDLED_DIR
 
     repo = Path(__file__).resolve().parents[1]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from meshtui.core.events import EventType
+from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import ReplaySource, Segment, recording_started
 from meshtui.transport.sources import replay_source
-from meshtui.ui.feed import demo_recording
 
 DEMO = demo_recording()
 SILENT_RELAY = (

@@ -13,10 +13,10 @@ from textual.command import CommandPalette
 from textual.widgets import ContentSwitcher, Input, RichLog
 
 from meshtui.core.events import EventType
+from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import load_recording
 from meshtui.transport.sources import local_source
 from meshtui.ui.app import MeshApp, binding_ids, load_keymap, make_app
-from meshtui.ui.feed import demo_recording
 from meshtui.ui.journal import LinkState
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpScreen, LabActionScreen, SaveScreen
@@ -726,7 +726,7 @@ def test_bare_meshtui_falls_back_to_the_demo(
 
 
 def test_demo_recording_ships_inside_the_package() -> None:
-    from meshtui.ui.feed import demo_recording
+    from meshtui.transport.held import demo_recording
 
     shipped = demo_recording()
     repo = Path(__file__).resolve().parents[1] / "demo" / shipped.name

@@ -23,9 +23,9 @@ from meshtui.core.babelconf import Chain, parse_config
 from meshtui.core.decisions import analyse, babeld_version_of, rule_key
 from meshtui.core.model import NodeModel
 from meshtui.ops.remote_config import LoadedConfig, SSHConfigSource
+from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import load_recording
 from meshtui.ui.app import MeshApp, make_app
-from meshtui.ui.feed import demo_recording
 from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle, until
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.views.filters import FiltersView

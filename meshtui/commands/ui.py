@@ -18,7 +18,8 @@ from pathlib import Path
 
 from meshtui.cli import CliError
 from meshtui.commands import speed, warn
-from meshtui.commands.live import add_target_args, resolve_sources
+from meshtui.commands.live import add_target_args
+from meshtui.commands.sources import resolve_sources
 from meshtui.core.inventory import default_inventory_path
 from meshtui.transport.replay import RecordingError
 from meshtui.transport.sources import Source, find_local_target, local_source, tried_targets
@@ -40,8 +41,7 @@ FALLBACK_BANNER = (
 
 
 def _demo_source(speed: float) -> Source:
-    from meshtui.transport.held import held_replay_source
-    from meshtui.ui.feed import demo_recording
+    from meshtui.transport.held import demo_recording, held_replay_source
 
     path = demo_recording()
     try:
@@ -157,7 +157,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.speed <= 0:
             raise CliError("--speed must be above 0 for the demo (1 = real time)")
         _require_terminal()
-        from meshtui.ui.feed import demo_recording
+        from meshtui.transport.held import demo_recording
 
         config = demo_recording().with_name("edge-a.conf")  # the recorded node's babeld.conf
         app = make_app(

@@ -1,5 +1,7 @@
 """Recordings replayed for the dashboard: :class:`HeldReplay` holds on the last state at the end.
 
+The demo recording shipped with meshtui is :func:`demo_recording`.
+
 A live babeld's last state stays on screen while it is quiet; a replay that
 holds does the same at the end of its recording (the demo, the snapshots).
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from meshtui.paths import shipped
 from meshtui.transport.node import ReplayAccess
 from meshtui.transport.replay import (
     ReplayChannel,
@@ -18,6 +21,14 @@ from meshtui.transport.replay import (
     recording_started,
 )
 from meshtui.transport.sources import Source
+
+DEMO_FILE = "relay-outage.rec"
+DEMO_DIR = shipped("demo", "ui/demo_data")
+
+
+def demo_recording() -> Path:
+    """The recording shipped with meshtui (a real relay outage seen from an edge router)."""
+    return DEMO_DIR / DEMO_FILE
 
 
 def _truncate(segments: list[Segment], stop_at: float) -> list[Segment]:

@@ -52,9 +52,8 @@ from textual.worker import Worker, WorkerState
 from meshtui.core.names import Names
 from meshtui.core.sanitize import inert
 from meshtui.paths import write_atomic
-from meshtui.ui.feed import NodeFeed
 from meshtui.ui.gcpolicy import CalmCollector
-from meshtui.ui.hub import NodeHub
+from meshtui.ui.hub import NodeFeed, NodeHub
 from meshtui.ui.journal import LinkState
 from meshtui.ui.keymap import keymap_path, load_keymap
 from meshtui.ui.keys import help_keys, palette_commands

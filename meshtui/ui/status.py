@@ -8,7 +8,7 @@ the app puts it into the :class:`~meshtui.ui.widgets.nodebar.NodeBar` and the
 from __future__ import annotations
 
 from meshtui.ui import format as fmt
-from meshtui.ui.feed import NodeFeed
+from meshtui.ui.hub import NodeFeed
 from meshtui.ui.journal import LinkState
 from meshtui.ui.widgets.nodebar import HeaderInfo, status_badge
 

@@ -15,9 +15,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from meshtui.transport.held import held_replay_source
+from meshtui.transport.held import demo_recording, held_replay_source
 from meshtui.ui.app import MeshApp, make_app
-from meshtui.ui.feed import demo_recording
 from meshtui.ui.themes import BUNDLED_DIR
 
 DEMO_ORIGIN = 1_800_000_000.0

@@ -44,9 +44,9 @@ from textual import events  # noqa: E402
 from textual.timer import Timer  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
+from meshtui.transport.held import demo_recording  # noqa: E402
 from meshtui.transport.sources import replay_source  # noqa: E402
 from meshtui.ui.app import MeshApp, make_app  # noqa: E402
-from meshtui.ui.feed import demo_recording  # noqa: E402
 from meshtui.ui.testing import NO_KEYMAP  # noqa: E402
 from meshtui.ui.themes import BUNDLED_DIR  # noqa: E402
 

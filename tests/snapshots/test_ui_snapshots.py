@@ -146,7 +146,7 @@ def test_filters(snap_compare, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Filters view with the recorded node's babeld.conf (what `meshtui demo` ships)."""
     import types
 
-    from meshtui.ui.feed import demo_recording
+    from meshtui.transport.held import demo_recording
     from meshtui.ui.views import filters
 
     # the same text on every machine: a relative path, and a fixed time the file was read
