@@ -40,7 +40,7 @@ from meshtui.core.filters import FilterSet
 from meshtui.core.model import NodeModel
 from meshtui.core.protocol import INFINITY
 from meshtui.lab.topology import LAN_IF
-from meshtui.ops.gen import write_atomic
+from meshtui.paths import write_atomic
 
 pytestmark = pytest.mark.lab
 

@@ -26,17 +26,17 @@ from typing import Any, TypeVar
 from meshtui.cli import CliError
 from meshtui.commands import warn
 from meshtui.commands.live import (
-    _close_ssh,
-    _inventory_of,
-    _run_sessions,
-    _TrackedSource,
+    TrackedSource,
     add_target_args,
+    close_ssh,
+    inventory_of,
+    run_sessions,
 )
 from meshtui.commands.sources import from_inventory, resolve_sources
 from meshtui.core.events import Event
 from meshtui.core.metrics import Counters, Family, Kind, NodeReading, collect
 from meshtui.core.names import Names
-from meshtui.ops.gen import write_atomic
+from meshtui.paths import write_atomic
 from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import Source
 
@@ -230,13 +230,13 @@ async def _write_textfiles(exporter: Exporter, registry: Any, path: Path, every:
 
 async def _export(sources: list[Source], args: argparse.Namespace) -> int:
     single = not from_inventory(sources)
-    names = Names(_inventory_of(sources))
+    names = Names(inventory_of(sources))
     for source in sources:  # names a recording carries (its header's names= field)
         names.add_names(source.access.names)
     exporter = Exporter(names, route_metrics=args.route_metrics, single=single)
     exporter.loop = asyncio.get_running_loop()
     tracked: list[Source] = [
-        _TrackedSource(
+        TrackedSource(
             **{f.name: getattr(s, f.name) for f in dataclasses.fields(s)},
             registry=exporter.sessions,
         )
@@ -249,7 +249,7 @@ async def _export(sources: list[Source], args: argparse.Namespace) -> int:
             registry = registry_for(exporter.families)
             target = Path(args.textfile) / TEXTFILE_NAME
             runner = asyncio.create_task(
-                _run_sessions(
+                run_sessions(
                     tracked, args.duration, on_events=exporter.events, on_state=exporter.state
                 ),
                 name="meshtui-export-sessions",
@@ -262,7 +262,7 @@ async def _export(sources: list[Source], args: argparse.Namespace) -> int:
             return await runner
         registry = registry_for(exporter.families_threadsafe, process=True)
         server = _serve_http(registry, args.listen)
-        return await _run_sessions(
+        return await run_sessions(
             tracked, args.duration, on_events=exporter.events, on_state=exporter.state
         )
     finally:
@@ -274,7 +274,7 @@ async def _export(sources: list[Source], args: argparse.Namespace) -> int:
             server.shutdown()
             server.server_close()
         exporter.loop = None
-        await _close_ssh(sources)
+        await close_ssh(sources)
 
 
 def cmd_export(args: argparse.Namespace) -> int:

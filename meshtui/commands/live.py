@@ -94,7 +94,7 @@ def add_target_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _close_ssh(sources: list[Source]) -> None:
+async def close_ssh(sources: list[Source]) -> None:
     """Close the SSH connections of inventory sources (nothing to do for the others)."""
     if any(s.access.ssh is not None for s in sources):
         from meshtui.transport.ssh import close_sources
@@ -211,10 +211,10 @@ async def _status(sources: list[Source], timeout: float) -> list[tuple[Source, A
     try:
         return await asyncio.gather(*(one(s) for s in sources))
     finally:
-        await _close_ssh(sources)
+        await close_ssh(sources)
 
 
-def _inventory_of(sources: list[Source]) -> Inventory | None:
+def inventory_of(sources: list[Source]) -> Inventory | None:
     for source in sources:
         if source.access.inventory is not None:
             return source.access.inventory
@@ -265,7 +265,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise CliError(str(failed[0][1]))
     if multi:
         models = {s.name: r for s, r in results if not isinstance(r, Exception)}
-        names = Names.build(_inventory_of(sources), models)
+        names = Names.build(inventory_of(sources), models)
         if args.json:
             json.dump(_multi_status_json(results, names), sys.stdout, indent=2)
             sys.stdout.write("\n")
@@ -316,7 +316,7 @@ class _Printer:
             warn(f"{node}: {state.value}: {message}")
 
 
-async def _run_sessions(sources: list[Source], duration: float | None, **session_kwargs) -> int:
+async def run_sessions(sources: list[Source], duration: float | None, **session_kwargs) -> int:
     sessions = [s.session(**session_kwargs) for s in sources]
     fail_fast = len(sessions) == 1
     for session in sessions:
@@ -429,7 +429,7 @@ def describe_named(event: Event, names: Names) -> str:
 
 
 @dataclass
-class _TrackedSource(Source):
+class TrackedSource(Source):
     """A source that remembers the session it made (so the printer can read its model)."""
 
     registry: dict[str, NodeSession] = field(default_factory=dict)
@@ -561,19 +561,19 @@ class _MeshPrinter(_Printer):
 async def _watch_mesh(sources: list[Source], args: argparse.Namespace) -> int:
     sessions: dict[str, NodeSession] = {}
     tracked: list[Source] = [
-        _TrackedSource(
+        TrackedSource(
             **{f.name: getattr(s, f.name) for f in dataclasses.fields(s)}, registry=sessions
         )
         for s in sources
     ]
-    names = Names(_inventory_of(sources))
+    names = Names(inventory_of(sources))
     printer = _MeshPrinter(args.json, args.verbose, names, sessions)
     try:
-        return await _run_sessions(
+        return await run_sessions(
             tracked, args.duration, on_events=printer.events, on_state=printer.state
         )
     finally:
-        await _close_ssh(sources)
+        await close_ssh(sources)
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
@@ -583,7 +583,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         return asyncio.run(_watch_mesh(sources, args))
     printer = _Printer(args.json, args.verbose)
     return asyncio.run(
-        _run_sessions(sources, args.duration, on_events=printer.events, on_state=printer.state)
+        run_sessions(sources, args.duration, on_events=printer.events, on_state=printer.state)
     )
 
 
@@ -618,7 +618,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     printer = _Printer(False, False)
     try:
         status = asyncio.run(
-            _run_sessions([source], args.duration, on_raw=recorder.raw, on_state=printer.state)
+            run_sessions([source], args.duration, on_raw=recorder.raw, on_state=printer.state)
         )
     finally:
         fh.flush()

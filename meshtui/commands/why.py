@@ -31,7 +31,7 @@ def _prefix(text: str) -> tuple[str, str]:
 
 
 async def _why(args: argparse.Namespace):
-    from meshtui.commands.live import _close_ssh
+    from meshtui.commands.live import close_ssh
     from meshtui.commands.sources import resolve_sources
     from meshtui.core.names import Names
     from meshtui.ops.why import ask_babeld
@@ -49,7 +49,7 @@ async def _why(args: argparse.Namespace):
         names = Names.build(inv, {source.name: session.model}) if inv is not None else None
         return report, names
     finally:
-        await _close_ssh(sources)
+        await close_ssh(sources)
 
 
 def cmd_why(args: argparse.Namespace) -> int:

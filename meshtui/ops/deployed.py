@@ -14,8 +14,7 @@ import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from meshtui.ops.gen import write_atomic
-from meshtui.paths import state_dir
+from meshtui.paths import state_dir, write_atomic
 
 __all__ = ["deployed_copy", "save_deployed"]
 

@@ -17,7 +17,7 @@ import asyncssh
 
 from meshtui.core.inventory import Node
 from meshtui.transport.local import ConnectError
-from meshtui.transport.ssh import SSHPool, _reason
+from meshtui.transport.ssh import SSHPool, reason_text
 
 OP_TIMEOUT = 60.0  # one SFTP operation or short command (generous: keepalives catch dead paths)
 
@@ -34,7 +34,7 @@ def reason_of(exc: BaseException) -> str:
     """The cause of ``exc`` in a few words (asyncssh's reason, the OS's strerror)."""
     if isinstance(exc, ConnectError):  # its message repeats the whole command: keep the cause
         return str(exc).rsplit(": ", 1)[-1]
-    return _reason(exc)  # an SFTPError's str() is its reason
+    return reason_text(exc)  # an SFTPError's str() is its reason
 
 
 class SFTPSession:

@@ -256,7 +256,7 @@ class SSHChannel:
         self.where = where
 
     def _lost(self, exc: BaseException | None) -> ConnectError:
-        detail = _reason(exc) if exc is not None else "closed"
+        detail = reason_text(exc) if exc is not None else "closed"
         return ConnectError(f"{self.node}: SSH connection to {self.where} lost: {detail}", "ssh")
 
     async def read(self) -> bytes:
@@ -282,7 +282,7 @@ class SSHChannel:
             await asyncio.wait_for(self._writer.channel.wait_closed(), 2.0)
 
 
-def _reason(exc: BaseException) -> str:
+def reason_text(exc: BaseException) -> str:
     if isinstance(exc, asyncssh.DisconnectError | asyncssh.ChannelOpenError):
         return exc.reason or type(exc).__name__
     if isinstance(exc, OSError):
@@ -358,7 +358,7 @@ class SSHPool:
             try:
                 self._options = await asyncssh.SSHClientConnectionOptions.construct(**kwargs)
             except (OSError, ValueError, asyncssh.Error) as exc:
-                raise ConnectError(f"SSH settings unusable: {_reason(exc)}", "auth") from None
+                raise ConnectError(f"SSH settings unusable: {reason_text(exc)}", "auth") from None
         return self._options
 
     def connection_of(self, node: str) -> asyncssh.SSHClientConnection | None:
@@ -403,14 +403,18 @@ class SSHPool:
             raise self._host_key_error(node, dest, exc) from None
         except asyncssh.PermissionDenied as exc:
             raise ConnectError(
-                f"{node.name}: SSH authentication to {dest.label} failed ({_reason(exc)}): "
+                f"{node.name}: SSH authentication to {dest.label} failed ({reason_text(exc)}): "
                 "check the user, the key or ssh-agent",
                 "auth",
             ) from None
         except (TimeoutError, asyncssh.ConnectionLost) as exc:
-            if isinstance(exc, asyncssh.ConnectionLost) and "timed out" not in _reason(exc).lower():
+            if (
+                isinstance(exc, asyncssh.ConnectionLost)
+                and "timed out" not in reason_text(exc).lower()
+            ):
                 raise ConnectError(
-                    f"{node.name}: SSH to {dest.label} closed during login: {_reason(exc)}", "ssh"
+                    f"{node.name}: SSH to {dest.label} closed during login: {reason_text(exc)}",
+                    "ssh",
                 ) from None
             raise ConnectError(
                 f"{node.name}: SSH to {dest.label} timed out after {timeout:g} s", "timeout"
@@ -421,11 +425,11 @@ class SSHPool:
             ) from None
         except OSError as exc:
             raise ConnectError(
-                f"{node.name}: cannot reach {dest.label} over SSH: {_reason(exc)}", "ssh"
+                f"{node.name}: cannot reach {dest.label} over SSH: {reason_text(exc)}", "ssh"
             ) from None
         except (asyncssh.Error, ValueError) as exc:
             raise ConnectError(
-                f"{node.name}: SSH to {dest.label} failed: {_reason(exc)}", "ssh"
+                f"{node.name}: SSH to {dest.label} failed: {reason_text(exc)}", "ssh"
             ) from None
 
     async def _refuse_unverified(
@@ -445,7 +449,7 @@ class SSHPool:
             probe = await asyncssh.SSHClientConnectionOptions.construct(options, **kwargs)
         except (OSError, ValueError, asyncssh.Error) as exc:
             raise ConnectError(
-                f"{node.name}: ssh_config unusable for {dest.label}: {_reason(exc)}", "auth"
+                f"{node.name}: ssh_config unusable for {dest.label}: {reason_text(exc)}", "auth"
             ) from None
         if probe.known_hosts is None:
             raise ConnectError(
@@ -465,7 +469,7 @@ class SSHPool:
                 "(changed key: possible man-in-the-middle)"
             )
         elif changed is None:
-            what = f"host key of {dest.label} is not trusted by {label} ({_reason(exc)})"
+            what = f"host key of {dest.label} is not trusted by {label} ({reason_text(exc)})"
         else:
             what = (
                 f"host key of {dest.label} is unknown (not in {label}); verify it, "
@@ -506,21 +510,22 @@ class SSHPool:
         except asyncssh.ChannelOpenError as exc:
             if isinstance(sock, int):
                 message = (
-                    f"{node.name}: nothing answers on {where} ({_reason(exc)}): "
+                    f"{node.name}: nothing answers on {where} ({reason_text(exc)}): "
                     f"is babeld running with local-port {sock}?"
                 )
                 reason = "refused"
             else:
                 message = (
-                    f"{node.name}: sshd could not open {where} ({_reason(exc)}): is babeld running "
-                    f"with local-path {sock}, and does sshd allow stream forwarding?"
+                    f"{node.name}: sshd could not open {where} ({reason_text(exc)}): "
+                    f"is babeld running with local-path {sock}, and does sshd allow stream "
+                    "forwarding?"
                 )
                 reason = "no-socket"
             raise ConnectError(message, reason) from None
         except (asyncssh.Error, OSError) as exc:
             self.forget(node.name, conn)
             raise ConnectError(
-                f"{node.name}: SSH connection to {dest.label} lost: {_reason(exc)}", "ssh"
+                f"{node.name}: SSH connection to {dest.label} lost: {reason_text(exc)}", "ssh"
             ) from None
         return SSHChannel(reader, writer, conn, node.name, where)
 
@@ -549,7 +554,7 @@ class SSHPool:
             ) from None
         except (asyncssh.Error, OSError) as exc:
             raise ConnectError(
-                f"{node.name}: `{shlex.join(argv)}` failed: {_reason(exc)}", "ssh"
+                f"{node.name}: `{shlex.join(argv)}` failed: {reason_text(exc)}", "ssh"
             ) from None
         return CommandResult(
             argv,
