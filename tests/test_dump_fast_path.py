@@ -247,3 +247,40 @@ def test_the_session_reads_a_dump_cut_anywhere_into_the_same_model() -> None:
         session, raw, _ = _session_read(data, [cut, cut + 7, cut + 301])
         assert raw == lines
         assert state(session.model) == want
+
+
+def test_the_garbage_collector_runs_again_after_a_dump_and_after_a_lost_one() -> None:
+    import gc
+
+    segment = load_recording(RECORDINGS[0])[0]
+    data = ("\n".join(line for _, line in segment.lines) + "\n").encode()
+    assert gc.isenabled()
+    _session_read(data, [len(data) // 2])
+    assert gc.isenabled()
+    cut = data[: data.index(b"add route") + 5]  # the connection ends inside the dump
+    session, _, _ = _session_read_lost(cut)
+    assert session.state is not session_mod.SessionState.LIVE
+    assert gc.isenabled()
+    # overlapping holds (sessions syncing at once) end with the last of them
+    session_mod._hold_gc()
+    session_mod._hold_gc()
+    session_mod._release_gc()
+    assert not gc.isenabled()
+    session_mod._release_gc()
+    assert gc.isenabled()
+
+
+def _session_read_lost(data: bytes) -> tuple[NodeSession, list, list]:
+    channel = _Chunks([data])
+
+    async def opener() -> _Chunks:
+        return channel
+
+    session = NodeSession("n", opener, clock=lambda: 1000.0)
+
+    async def run() -> None:
+        with pytest.raises(session_mod._Closed):
+            await session._connect_and_read()
+
+    asyncio.run(run())
+    return session, [], []

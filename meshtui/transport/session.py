@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from enum import Enum
@@ -45,6 +46,31 @@ class SessionState(Enum):
 
 class _Closed(Exception):
     pass
+
+
+_gc_holds = 0
+_gc_was_enabled = False
+
+
+def _hold_gc() -> None:
+    """Pause the cyclic garbage collector while a dump loads; counted, sessions overlap.
+
+    A dump makes 10,000s of objects that are no garbage: the collections they
+    trigger would traverse every model in the process for nothing (a third of
+    a 30,000-route resync). Reference counting still frees what dies.
+    """
+    global _gc_holds, _gc_was_enabled  # noqa: PLW0603
+    if _gc_holds == 0:
+        _gc_was_enabled = gc.isenabled()
+        gc.disable()
+    _gc_holds += 1
+
+
+def _release_gc() -> None:
+    global _gc_holds  # noqa: PLW0603
+    _gc_holds -= 1
+    if _gc_holds == 0 and _gc_was_enabled:
+        gc.enable()
 
 
 class NodeSession:
@@ -98,6 +124,7 @@ class NodeSession:
         self._channel: Channel | None = None
         self._live = asyncio.Event()
         self._stopping = False
+        self._gc_held = False
 
     # ----------------------------------------------------------------- public
 
@@ -201,6 +228,17 @@ class NodeSession:
                 self._emit(model.tick(self.clock()))
 
     async def _connect_and_read(self) -> None:
+        try:
+            await self._read_connection()
+        finally:
+            self._end_gc_hold()
+
+    def _end_gc_hold(self) -> None:
+        if self._gc_held:
+            self._gc_held = False
+            _release_gc()
+
+    async def _read_connection(self) -> None:
         if self.state is not SessionState.FAILED:
             self._set_state(
                 SessionState.CONNECTING if self.connects == 0 else SessionState.RECONNECTING,
@@ -285,6 +323,9 @@ class NodeSession:
                 if phase == 0:
                     phase = 1
                     self._set_state(SessionState.SYNCING, "")
+                    if not self._gc_held:  # until the dump is adopted (_synced)
+                        self._gc_held = True
+                        _hold_gc()
                     await channel.write(b"monitor\n")
                 else:
                     phase = 2
@@ -299,6 +340,7 @@ class NodeSession:
         model.stats.lines += staging.stats.lines
         model.stats.errors += staging.stats.errors
         events = model.adopt(staging, now)
+        self._end_gc_hold()
         self.synced_at = now
         info = staging.node
         head = Event(
