@@ -52,7 +52,11 @@ class Tmux:
     ) -> None:
         unset = " ".join(f"-u {k}" for k in os.environ if k.startswith("MESHTUI_"))
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
-        command = f"env {unset} {exports} {shlex.join(argv)}"
+        # Through a shell that reports how the command ended: tmux may mark a pane dead
+        # before it has its status (or none for a signal); the shell's own exit status
+        # (128 + N for a signal) is always there, and its line stays on the screen.
+        report = '"$@"; s=$?; echo "meshtui exited with status $s"; exit $s'
+        command = f"env {unset} {exports} sh -c {shlex.quote(report)} sh {shlex.join(argv)}"
         self.run(
             "new-session", "-d", "-s", self.session, "-x", str(width), "-y", str(height), command
         )
@@ -135,6 +139,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         "TZ": "UTC",
         "XDG_CONFIG_HOME": str(tmp_path / "config"),
         "PYTHONPATH": str(REPO),
+        "PYTHONFAULTHANDLER": "1",  # a crash prints its stack in the pane, for the failure
     }
 
 
