@@ -100,3 +100,17 @@ def test_huge_file_is_not_read(tmp_path, capsys) -> None:
         fh.truncate(3 << 20)
     assert cli_main(["lint", str(big)]) == 1
     assert "cannot read: larger than 1 MiB" in capsys.readouterr().out
+
+
+def test_a_file_full_of_errors_prints_the_first_fifty_then_how_many_more(tmp_path, capsys) -> None:
+    junk = _write(tmp_path, "junk.conf", "".join(f"frobnicate{i}\n" for i in range(120)))
+    assert cli_main(["lint", str(junk)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    shown = [line for line in out if ": error: " in line or ": warning: " in line]
+    assert len(shown) == 50 and shown[0].startswith(f"{junk}:1: error:")
+    more = [line for line in out if "not shown" in line]
+    assert len(more) == 1 and more[0].startswith(f"{junk}: ")
+    hidden = int(more[0].split(": ")[1].split()[0])
+    assert hidden + len(shown) >= 120
+    assert cli_main(["lint", "--max-findings", "0", str(junk)]) == 1
+    assert sum(": error: " in line for line in capsys.readouterr().out.splitlines()) >= 120

@@ -40,6 +40,17 @@ def speed(text: str) -> float:
     return value
 
 
+def count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: give 0 or more")
+    return value
+
+
 def tcp_port(text: str) -> int:
     """argparse type: a TCP port, 1–65535."""
     try:

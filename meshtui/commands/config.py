@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meshtui.cli import CliError
-from meshtui.commands import inventory_from_arg, say, seconds, warn
+from meshtui.commands import count, inventory_from_arg, say, seconds, warn
 from meshtui.core.babelconf import parse_config, parse_version
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.lint import EXIT_CLEAN, lint_config, lint_exit_status, lint_node, report_severity
@@ -62,6 +62,9 @@ meshtui lint --inventory mesh.toml --nft edge-fra=edge-fra.nft
 meshtui lint --inventory mesh.toml --remote --node relay-fra
 """,
 }
+
+MAX_FINDINGS = 50
+"""Findings `lint` prints per file by default (a binary file is not worth 500 lines)."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -120,6 +123,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     lint.add_argument(
         "--timeout", type=seconds, default=15.0, metavar="S", help="with --remote: bound per node"
+    )
+    lint.add_argument(
+        "--max-findings",
+        type=count,
+        default=MAX_FINDINGS,
+        metavar="N",
+        help="print at most N findings per file, then how many more (0: all; --json has all)",
     )
     lint.add_argument("--json", action="store_true", help="one JSON object on stdout")
     lint.set_defaults(func=run_lint)
@@ -478,9 +488,16 @@ def run_lint(args: argparse.Namespace) -> int:
         json.dump(doc, sys.stdout, indent=2)
         print()
         return status
+    limit = args.max_findings or None
     for unit in units:
-        for e in unit.entries:
+        for e in unit.entries[:limit]:
             print(e.text())
+        hidden = len(unit.entries) - len(unit.entries[:limit])
+        if hidden:
+            say(
+                f"{unit.node or unit.file}: {hidden} more finding(s) not shown "
+                "(--max-findings 0 shows them all)"
+            )
         summary = unit.summary()
         if summary is not None:
             print(summary)
