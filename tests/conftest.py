@@ -149,6 +149,71 @@ def healthy_lab(lab: object) -> object:
     return lab
 
 
+async def until(predicate, timeout: float, what: str):  # noqa: ANN001, ANN201
+    """Poll ``predicate`` (bounded) until it returns something true; that is returned."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+@dataclass
+class Healed:
+    """edge-a's session after relay-1 failed (srv-b1 moved to relay-2) and was healed."""
+
+    lab: object
+    source: object
+    session: object
+    events: list
+    target: str  # srv-b1's /128
+
+    until = staticmethod(until)
+
+
+@pytest.fixture
+async def healed_after_failover(healthy_lab: object):  # noqa: ANN201
+    """edge-a watched through a silent outage of relay-1 and its heal.
+
+    Right after the heal relay-1's route is the better one again, yet babeld keeps
+    relay-2 for a while (smoothing, then feasibility). The session is stopped and
+    relay-1 healed afterwards, also when the test fails.
+    """
+    import asyncio
+
+    from meshtui.core.events import EventType
+    from meshtui.transport.sources import local_source
+
+    lab = healthy_lab
+    events: list = []
+    source = local_source(lab.socket_path("edge-a"), name="edge-a")  # type: ignore[attr-defined]
+    session = source.session(on_events=lambda _n, evs: events.extend(evs))
+    runner = asyncio.create_task(session.run())
+    target = f"{lab.address('srv-b1')}/128"  # type: ignore[attr-defined]
+    try:
+        assert await session.wait_live(15)
+        await asyncio.to_thread(lab.fail_relay, "relay-1")  # type: ignore[attr-defined]
+        try:
+            await until(
+                lambda: any(e.type is EventType.FAILOVER and e.prefix == target for e in events),
+                30,
+                "the failover to relay-2",
+            )
+        finally:
+            await asyncio.to_thread(lab.heal_relay, "relay-1")  # type: ignore[attr-defined]
+        yield Healed(lab, source, session, events, target)
+    finally:
+        await session.stop()
+        await runner
+        if lab.relay_failed("relay-1"):  # type: ignore[attr-defined]
+            lab.heal_relay("relay-1")  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="module", params=BABELD_RELEASES)
 def _lab_of_release(request: pytest.FixtureRequest, lab_available: None) -> Iterator[object]:
     """A lab whose nodes run one babeld release (the shared lab when it runs that one).

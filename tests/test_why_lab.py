@@ -7,25 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
-from meshtui.core.events import EventType
 from meshtui.ops.why import ask_babeld
 from meshtui.transport.sources import local_source
 
 pytestmark = pytest.mark.lab
-
-
-async def _until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 def _why_cli(socket: str, prefix: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -39,64 +27,44 @@ def _why_cli(socket: str, prefix: str, **env: str) -> subprocess.CompletedProces
 
 
 async def test_why_shows_babelds_smoothed_metrics_for_the_uninstalled_better_route(
-    healthy_lab,
+    healed_after_failover,
 ) -> None:
     """After a heal, relay-1's route is better but not installed: babeld's dump says why."""
-    lab = healthy_lab
+    healed = healed_after_failover
+    lab, source, target, until = healed.lab, healed.source, healed.target, healed.until
+    model = healed.session.model
     edge = "edge-a"
-    events = []
-    source = local_source(lab.socket_path(edge), name=edge)
-    session = source.session(on_events=lambda _n, evs: events.extend(evs))
-    runner = asyncio.create_task(session.run())
-    target = f"{lab.address('srv-b1')}/128"
-    try:
-        assert await session.wait_live(15)
-        model = session.model
-        await asyncio.to_thread(lab.fail_relay, "relay-1")
-        try:
-            await _until(
-                lambda: any(e.type is EventType.FAILOVER and e.prefix == target for e in events),
-                30,
-                "the failover to relay-2",
-            )
-        finally:
-            await asyncio.to_thread(lab.heal_relay, "relay-1")
 
-        def waiting():
-            d = model.destination(target)
-            return any(lab.neighbour_name(r.via) == "relay-1" for r in d.pending) and d
+    def waiting():
+        d = model.destination(target)
+        return any(lab.neighbour_name(r.via) == "relay-1" for r in d.pending) and d
 
-        await _until(waiting, 30, "relay-1's better route pending")
-        report = await ask_babeld(source, model, target)
-        by_relay = {lab.neighbour_name(v.route.neighbour): v for v in report.verdicts}
-        assert set(by_relay) >= {"relay-1", "relay-2"}, report.lines()
-        installed, better = by_relay["relay-2"], by_relay["relay-1"]
-        assert installed.route.installed and not better.route.installed
-        assert better.route.metric < installed.route.metric  # better on the socket too
-        # babeld's own reason: its smoothed metric is still above, or it is not feasible
-        assert better.route.smoothed >= installed.route.smoothed or not better.route.feasible
-        assert ("smoothing" in better.text) or ("not feasible" in better.text)
-        assert better.ours in ("smoothing", "feasibility")  # meshtui's own, beside it
-        assert better.route.seqno > 0 and better.route.smoothed > better.route.metric
-        text = "\n".join(report.lines())
-        assert "smoothed" in text and "meshtui on" in text and "seqno" in text
+    await until(waiting, 30, "relay-1's better route pending")
+    report = await ask_babeld(source, model, target)
+    by_relay = {lab.neighbour_name(v.route.neighbour): v for v in report.verdicts}
+    assert set(by_relay) >= {"relay-1", "relay-2"}, report.lines()
+    installed, better = by_relay["relay-2"], by_relay["relay-1"]
+    assert installed.route.installed and not better.route.installed
+    assert better.route.metric < installed.route.metric  # better on the socket too
+    # babeld's own reason: its smoothed metric is still above, or it is not feasible
+    assert better.route.smoothed >= installed.route.smoothed or not better.route.feasible
+    assert ("smoothing" in better.text) or ("not feasible" in better.text)
+    assert better.ours in ("smoothing", "feasibility")  # meshtui's own, beside it
+    assert better.route.seqno > 0 and better.route.smoothed > better.route.metric
+    text = "\n".join(report.lines())
+    assert "smoothed" in text and "meshtui on" in text and "seqno" in text
 
-        # the command prints the same, and refuses in read-only mode with one line
-        done = await asyncio.to_thread(_why_cli, lab.socket_path(edge), target)
-        assert done.returncode == 0, done.stderr
-        out = json.loads(done.stdout)
-        assert out["prefix"] == target and len(out["babeld"]) >= 2
-        assert all("smoothed" in r and "seqno" in r and "feasible" in r for r in out["babeld"])
-        refused = await asyncio.to_thread(
-            _why_cli, lab.socket_path(edge), target, MESHTUI_READ_ONLY="1"
-        )
-        assert refused.returncode != 0 and "read-only" in refused.stderr
-        assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
-    finally:
-        await session.stop()
-        await runner
-        if lab.relay_failed("relay-1"):
-            lab.heal_relay("relay-1")
+    # the command prints the same, and refuses in read-only mode with one line
+    done = await asyncio.to_thread(_why_cli, lab.socket_path(edge), target)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["prefix"] == target and len(out["babeld"]) >= 2
+    assert all("smoothed" in r and "seqno" in r and "feasible" in r for r in out["babeld"])
+    refused = await asyncio.to_thread(
+        _why_cli, lab.socket_path(edge), target, MESHTUI_READ_ONLY="1"
+    )
+    assert refused.returncode != 0 and "read-only" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1 and "Traceback" not in refused.stderr
 
 
 async def test_the_detail_screen_asks_babeld_and_read_only_does_not_bind_it(
