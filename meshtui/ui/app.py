@@ -86,7 +86,7 @@ from meshtui.ui.widgets.nodebar import NodeBar
 
 if TYPE_CHECKING:
     from meshtui.core.inventory import Inventory
-    from meshtui.transport.sources import Source  # make_app's argument: the hub reads it
+    from meshtui.ui.hub import Source  # make_app's argument: the hub reads it
 
 REFRESH_INTERVAL = 0.2
 """Seconds between two refreshes of the visible view (5 Hz)."""
