@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+from collections.abc import Callable
 
 from meshtui.cli import CliError
 from meshtui.core.sanitize import inert
@@ -88,13 +89,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", parents=[which], help="labs, daemons and reachability")
     p.set_defaults(func=cmd_status)
 
-    p = sub.add_parser("fail", parents=[which], help="silent outage of a relay (drop Babel)")
-    p.add_argument("relay")
-    p.set_defaults(func=cmd_fail)
+    def action(name: str, help: str, method: str, params: tuple[str, ...], done: str) -> None:
+        p = sub.add_parser(name, parents=[which], help=help)
+        for param in params:
+            p.add_argument(param)
+        p.set_defaults(func=_lab_action(method, params, done))
 
-    p = sub.add_parser("heal", parents=[which], help="end a relay's outage")
-    p.add_argument("relay")
-    p.set_defaults(func=cmd_heal)
+    action(
+        "fail",
+        "silent outage of a relay (drop Babel)",
+        "fail_relay",
+        ("relay",),
+        "{relay}: Babel dropped in and out (silent outage); `meshtui lab heal` ends it",
+    )
+    action("heal", "end a relay's outage", "heal_relay", ("relay",), "{relay}: healed")
 
     p = sub.add_parser("kill", parents=[which], help="stop a node's babeld")
     p.add_argument("node")
@@ -106,18 +114,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_kill)
 
-    p = sub.add_parser("start", parents=[which], help="start a node's babeld")
-    p.add_argument("node")
-    p.set_defaults(func=cmd_start)
-
-    p = sub.add_parser("restart", parents=[which], help="restart a node's babeld (new config)")
-    p.add_argument("node")
-    p.set_defaults(func=cmd_restart)
-
-    p = sub.add_parser("roam", parents=[which], help="move a server to another site's LAN")
-    p.add_argument("server")
-    p.add_argument("site")
-    p.set_defaults(func=cmd_roam)
+    action("start", "start a node's babeld", "start_babeld", ("node",), "{node}: babeld started")
+    action(
+        "restart",
+        "restart a node's babeld (new config)",
+        "restart_babeld",
+        ("node",),
+        "{node}: babeld restarted",
+    )
+    action(
+        "roam",
+        "move a server to another site's LAN",
+        "roam",
+        ("server", "site"),
+        "{server}: now on site {site}'s LAN",
+    )
 
     p = sub.add_parser(
         "exec", parents=[which], help="run a command in a node's namespace (after --)"
@@ -155,6 +166,21 @@ def _guard(action, *a: object) -> None:
         action(*a)
     except LabError as exc:
         raise CliError(str(exc)) from None
+
+
+def _lab_action(
+    method: str, params: tuple[str, ...], done: str
+) -> Callable[[argparse.Namespace], int]:
+    """A sub-command that calls one ``Lab`` method with its positional arguments, then says
+    ``done`` (formatted with them)."""
+
+    def cmd(args: argparse.Namespace) -> int:
+        lab = _attach(args)
+        _guard(getattr(lab, method), *(getattr(args, name) for name in params))
+        print(done.format(**{name: getattr(args, name) for name in params}))
+        return 0
+
+    return cmd
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -253,20 +279,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_fail(args: argparse.Namespace) -> int:
-    lab = _attach(args)
-    _guard(lab.fail_relay, args.relay)
-    print(f"{args.relay}: Babel dropped in and out (silent outage); `meshtui lab heal` ends it")
-    return 0
-
-
-def cmd_heal(args: argparse.Namespace) -> int:
-    lab = _attach(args)
-    _guard(lab.heal_relay, args.relay)
-    print(f"{args.relay}: healed")
-    return 0
-
-
 def _signal(name: str) -> int:
     key = name.upper()
     if key.isdigit():
@@ -284,27 +296,6 @@ def cmd_kill(args: argparse.Namespace) -> int:
     lab = _attach(args)
     _guard(lab.kill_babeld, args.node, sig)
     print(f"{args.node}: babeld sent {signal.Signals(sig).name}")
-    return 0
-
-
-def cmd_start(args: argparse.Namespace) -> int:
-    lab = _attach(args)
-    _guard(lab.start_babeld, args.node)
-    print(f"{args.node}: babeld started")
-    return 0
-
-
-def cmd_restart(args: argparse.Namespace) -> int:
-    lab = _attach(args)
-    _guard(lab.restart_babeld, args.node)
-    print(f"{args.node}: babeld restarted")
-    return 0
-
-
-def cmd_roam(args: argparse.Namespace) -> int:
-    lab = _attach(args)
-    _guard(lab.roam, args.server, args.site)
-    print(f"{args.server}: now on site {args.site}'s LAN")
     return 0
 
 
