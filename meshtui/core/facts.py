@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "ServiceState",
     "WgInterface",
     "WgPeer",
+    "canonical_prefix",
     "normalise_prefix",
     "parse_ip_addrs",
     "parse_ip_links",
@@ -104,27 +107,26 @@ _TYPES = {
 
 def route_protocol_name(proto: int | str) -> str:
     """``babel`` for 42, ``kernel`` for 2, ...; names pass through."""
-    if isinstance(proto, str):
-        return proto
-    return _PROTOCOLS.get(proto, str(proto))
+    return _rtnl_name(_PROTOCOLS, proto, "unspec")
 
 
 def route_table_name(table: int | str | None) -> str:
     """``main`` for 254 (and for ``ip -j``'s omitted table), ``local`` for 255, ..."""
-    if table is None:
-        return "main"
-    if isinstance(table, str):
-        return table
-    return _TABLES.get(table, str(table))
+    return _rtnl_name(_TABLES, table, "main")
 
 
 def route_type_name(rtype: int | str | None) -> str:
     """``unicast`` for 1 (and for ``ip -j``'s omitted type), ``unreachable`` for 7, ..."""
-    if rtype is None:
-        return "unicast"
-    if isinstance(rtype, str):
-        return rtype
-    return _TYPES.get(rtype, str(rtype))
+    return _rtnl_name(_TYPES, rtype, "unicast")
+
+
+def _rtnl_name(names: dict[int, str], value: int | str | None, omitted: str) -> str:
+    """An rtnetlink number's name (its number when unnamed); names pass through."""
+    if value is None:
+        return omitted
+    if isinstance(value, str):
+        return value
+    return names.get(value, str(value))
 
 
 def normalise_prefix(dst: str, length: int | None = None, family: int = 6) -> str:
@@ -135,10 +137,25 @@ def normalise_prefix(dst: str, length: int | None = None, family: int = 6) -> st
         if length is None:
             length = 128 if ":" in dst else 32
         dst = f"{dst}/{length}"
+    return canonical_prefix(dst)
+
+
+@lru_cache(maxsize=1 << 14)  # per kernel route, per table cell on every refresh: parse once
+def canonical_prefix(text: str) -> str:
+    """A prefix as ``ipaddress`` spells it (host bits cleared); ``text`` itself if it is none."""
     try:
-        return str(ipaddress.ip_network(dst, strict=False))
+        return str(ipaddress.ip_network(text, strict=False))
     except ValueError:
-        return dst
+        return text
+
+
+def _fields_json(record: Any) -> dict[str, Any]:
+    """A record's JSON form: its fields in order, tuples as lists."""
+    out = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,13 +244,7 @@ class Address:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            "interface": self.interface,
-            "address": self.address,
-            "prefixlen": self.prefixlen,
-            "scope": self.scope,
-            "family": self.family,
-        }
+        return _fields_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,15 +265,7 @@ class WgPeer:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return {
-            "public_key": self.public_key,
-            "endpoint": self.endpoint,
-            "allowed_ips": list(self.allowed_ips),
-            "latest_handshake": self.latest_handshake,
-            "rx_bytes": self.rx_bytes,
-            "tx_bytes": self.tx_bytes,
-            "keepalive": self.keepalive,
-        }
+        return _fields_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -409,6 +412,18 @@ def _json_list(fact: str, text: str) -> list[dict[str, Any]]:
     return data
 
 
+def _named(fact: str, text: str, key: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The objects of ``ip -j`` output whose ``key`` is a string, with that string."""
+    for item in _json_list(fact, text):
+        name = item.get(key)
+        if isinstance(name, str):
+            yield name, item
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 def _int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -426,32 +441,28 @@ def parse_ip_routes(text: str) -> list[KernelRoute]:
     Raises:
         FactError: the text is not ``ip -j`` route output.
     """
-    out = []
-    for r in _json_list("routes", text):
-        dst = r.get("dst")
-        if not isinstance(dst, str):
-            continue
-        gateway = r.get("gateway")
-        dev = r.get("dev")
-        if gateway is None and isinstance(r.get("nexthops"), list) and r["nexthops"]:
-            first = r["nexthops"][0]
-            if isinstance(first, dict):
-                gateway = first.get("gateway")
-                dev = dev or first.get("dev")
-        src = r.get("from")
-        out.append(
-            KernelRoute(
-                prefix=normalise_prefix(dst),
-                type=route_type_name(r.get("type")),
-                gateway=gateway if isinstance(gateway, str) else None,
-                dev=dev if isinstance(dev, str) else None,
-                protocol=route_protocol_name(r.get("protocol", "boot")),
-                table=route_table_name(r.get("table")),
-                metric=_int(r.get("metric")),
-                src=normalise_prefix(src) if isinstance(src, str) else "::/0",
-            )
-        )
-    return out
+    return [_kernel_route(dst, r) for dst, r in _named("routes", text, "dst")]
+
+
+def _kernel_route(dst: str, r: dict[str, Any]) -> KernelRoute:
+    gateway = r.get("gateway")
+    dev = r.get("dev")
+    if gateway is None and isinstance(r.get("nexthops"), list) and r["nexthops"]:
+        first = r["nexthops"][0]
+        if isinstance(first, dict):
+            gateway = first.get("gateway")
+            dev = dev or first.get("dev")
+    src = _str(r.get("from"))
+    return KernelRoute(
+        prefix=normalise_prefix(dst),
+        type=route_type_name(r.get("type")),
+        gateway=_str(gateway),
+        dev=_str(dev),
+        protocol=route_protocol_name(r.get("protocol", "boot")),
+        table=route_table_name(r.get("table")),
+        metric=_int(r.get("metric")),
+        src=normalise_prefix(src) if src is not None else "::/0",
+    )
 
 
 def parse_ip_links(text: str) -> list[Link]:
@@ -460,27 +471,22 @@ def parse_ip_links(text: str) -> list[Link]:
     Raises:
         FactError: the text is not ``ip -j`` link output.
     """
-    out = []
-    for item in _json_list("links", text):
-        name = item.get("ifname")
-        if not isinstance(name, str):
-            continue
-        info = item.get("linkinfo")
-        kind = info.get("info_kind") if isinstance(info, dict) else None
-        flags = item.get("flags")
-        out.append(
-            Link(
-                name=name,
-                index=_int(item.get("ifindex")) or 0,
-                kind=kind if isinstance(kind, str) else None,
-                link_type=item.get("link_type") if isinstance(item.get("link_type"), str) else None,
-                operstate=str(item.get("operstate", "UNKNOWN")),
-                flags=tuple(sorted(str(f) for f in flags)) if isinstance(flags, list) else (),
-                mtu=_int(item.get("mtu")),
-                mac=item.get("address") if isinstance(item.get("address"), str) else None,
-            )
-        )
-    return out
+    return [_link(name, item) for name, item in _named("links", text, "ifname")]
+
+
+def _link(name: str, item: dict[str, Any]) -> Link:
+    info = item.get("linkinfo")
+    flags = item.get("flags")
+    return Link(
+        name=name,
+        index=_int(item.get("ifindex")) or 0,
+        kind=_str(info.get("info_kind")) if isinstance(info, dict) else None,
+        link_type=_str(item.get("link_type")),
+        operstate=str(item.get("operstate", "UNKNOWN")),
+        flags=tuple(sorted(str(f) for f in flags)) if isinstance(flags, list) else (),
+        mtu=_int(item.get("mtu")),
+        mac=_str(item.get("address")),
+    )
 
 
 def parse_ip_addrs(text: str) -> list[Address]:
@@ -489,25 +495,20 @@ def parse_ip_addrs(text: str) -> list[Address]:
     Raises:
         FactError: the text is not ``ip -j`` address output.
     """
-    out = []
-    for item in _json_list("addresses", text):
-        name = item.get("ifname")
-        infos = item.get("addr_info")
-        if not isinstance(name, str) or not isinstance(infos, list):
-            continue
-        for info in infos:
-            if not isinstance(info, dict) or not isinstance(info.get("local"), str):
-                continue
-            out.append(
-                Address(
-                    interface=name,
-                    address=info["local"],
-                    prefixlen=_int(info.get("prefixlen")) or 0,
-                    scope=str(info.get("scope", "global")),
-                    family=str(info.get("family", "inet6")),
-                )
+    return [a for name, item in _named("addresses", text, "ifname") for a in _addrs(name, item)]
+
+
+def _addrs(name: str, item: dict[str, Any]) -> Iterator[Address]:
+    infos = item.get("addr_info")
+    for info in infos if isinstance(infos, list) else ():
+        if isinstance(info, dict) and isinstance(info.get("local"), str):
+            yield Address(
+                interface=name,
+                address=info["local"],
+                prefixlen=_int(info.get("prefixlen")) or 0,
+                scope=str(info.get("scope", "global")),
+                family=str(info.get("family", "inet6")),
             )
-    return out
 
 
 def _endpoint(text: str) -> str | None:

@@ -35,7 +35,7 @@ from functools import lru_cache
 from typing import Any
 
 from meshtui.core.events import PathRef
-from meshtui.core.facts import NodeFacts
+from meshtui.core.facts import NodeFacts, canonical_prefix
 from meshtui.core.inventory import Inventory
 from meshtui.core.model import NodeModel, Route
 
@@ -90,14 +90,6 @@ def _canon_address(text: str) -> str:
         return text
 
 
-@lru_cache(maxsize=1 << 14)
-def _canon_prefix(text: str) -> str:
-    try:
-        return str(ipaddress.ip_network(text, strict=False))
-    except ValueError:
-        return text
-
-
 @dataclass(frozen=True, slots=True)
 class Hop:
     """A next hop as the operator reads it: the neighbour's node name, else its address."""
@@ -133,7 +125,7 @@ class Names:
                 self._roles[node.name] = node.role
                 self._sites[node.name] = node.site
                 if node.address is not None:
-                    self._prefix_node[_canon_prefix(f"{node.address}/128")] = node.name
+                    self._prefix_node[canonical_prefix(f"{node.address}/128")] = node.name
                 for t in node.tunnels:
                     self._tunnel_peer[(node.name, t.interface)] = t.peer
 
@@ -157,7 +149,7 @@ class Names:
 
         What the inventory says wins; a later name for the same address replaces an earlier one.
         """
-        prefix = _canon_prefix(f"{address.split('/', 1)[0]}/128")
+        prefix = canonical_prefix(f"{address.split('/', 1)[0]}/128")
         if self.inventory is not None and prefix in self._prefix_node:
             return
         self._prefix_node[prefix] = name
@@ -193,7 +185,7 @@ class Names:
             if iface.ipv6:
                 self._add_link_local(node, iface.name, iface.ipv6)
         for xr in model.xroutes.values():
-            prefix = _canon_prefix(xr.prefix)
+            prefix = canonical_prefix(xr.prefix)
             if prefix.endswith("/128"):
                 self._prefix_node.setdefault(prefix, label or node)
         stale = [k for k in self._origin_hops if k[0] == node]
@@ -264,7 +256,7 @@ class Names:
 
     def node_of_prefix(self, prefix: str) -> str | None:
         """The node owning a /128 (``fd42:1::21/128``, or the bare address)."""
-        prefix = _canon_prefix(prefix if "/" in prefix else f"{prefix}/128")
+        prefix = canonical_prefix(prefix if "/" in prefix else f"{prefix}/128")
         return self._prefix_node.get(prefix)
 
     def _inventory_address(self, node: str) -> object | None:
