@@ -42,23 +42,21 @@ def speed(text: str) -> float:
 
 def count(text: str) -> int:
     """argparse type: a whole number, 0 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: give 0 or more")
-    return value
+    return _whole(text, "a whole number", 0, None, "give 0 or more")
 
 
 def tcp_port(text: str) -> int:
     """argparse type: a TCP port, 1–65535."""
+    return _whole(text, "a TCP port", 1, 65535, "not a TCP port (1–65535)")
+
+
+def _whole(text: str, what: str, low: int, high: int | None, outside: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port") from None
-    if not 0 < value < 65536:
-        raise argparse.ArgumentTypeError(f"{value}: not a TCP port (1–65535)")
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f"{value}: {outside}")
     return value
 
 

@@ -216,32 +216,18 @@ def _wide_rule(
     if rule.action.kind == "deny" or rule.is_catch_all:
         return []
     if rule.prefix is None:
-        if rule.plen_ge == 0 and rule.plen_le >= 128 and rule.src_prefix is None:
-            return [
-                Finding(
-                    Severity.ERROR,
-                    node,
-                    file,
-                    rule.line,
-                    f"`{rule.text}` has no `ip` selector: it lets any range {chain.value}",
-                    f"add `ip {mesh}` to the rule",
-                )
-            ]
-        return []
-    if rule.prefix.version == 4 or not rule.prefix.subnet_of(mesh):
+        if rule.plen_ge != 0 or rule.plen_le < 128 or rule.src_prefix is not None:
+            return []
+        message = f"`{rule.text}` has no `ip` selector: it lets any range {chain.value}"
+        fix = f"add `ip {mesh}` to the rule"
+    elif rule.prefix.version == 4 or not rule.prefix.subnet_of(mesh):
         wider = rule.prefix.version == 6 and rule.prefix.supernet_of(mesh)
         what = "wider than" if wider else "outside"
-        return [
-            Finding(
-                Severity.ERROR,
-                node,
-                file,
-                rule.line,
-                f"`{rule.text}` lets {rule.prefix} {chain.value}, {what} the mesh prefix {mesh}",
-                f"narrow it to `ip {mesh}`",
-            )
-        ]
-    return []
+        message = f"`{rule.text}` lets {rule.prefix} {chain.value}, {what} the mesh prefix {mesh}"
+        fix = f"narrow it to `ip {mesh}`"
+    else:
+        return []
+    return [Finding(Severity.ERROR, node, file, rule.line, message, fix)]
 
 
 def lint_node(
@@ -282,13 +268,10 @@ def _public_interfaces(
             continue
         public = [a for a in fact.addresses if is_public(a)]
         line = _interface_line(config, name)
+        problems = []
         if public:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    node.name,
-                    config.filename,
-                    line,
+            problems.append(
+                (
                     f"babeld runs on {name}, which has the public address "
                     f"{', '.join(str(a) for a in public)}: unauthenticated routes could come "
                     "from the internet",
@@ -297,16 +280,16 @@ def _public_interfaces(
                 )
             )
         if fact.default_route:
-            out.append(
-                Finding(
-                    Severity.ERROR,
-                    node.name,
-                    config.filename,
-                    line,
+            problems.append(
+                (
                     f"babeld runs on {name}, which carries the default route (the uplink)",
                     f"remove `interface {name}`; announce the mesh over WireGuard instead",
                 )
             )
+        out += [
+            Finding(Severity.ERROR, node.name, config.filename, line, message, fix)
+            for message, fix in problems
+        ]
     return out
 
 
