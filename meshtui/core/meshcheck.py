@@ -8,7 +8,12 @@ From every node's live model (and, when gathered, its kernel facts):
   fall back to;
 * :func:`check_mesh` — findings: nodes that cannot reach some /128, routes
   babeld says are installed but the kernel table lacks, relays that carry
-  nothing, destinations that depend on a single relay, nodes without data.
+  nothing, destinations that depend on a single relay, nodes without data;
+* :func:`summarize` — the counts of the Mesh view's summary row: nodes down,
+  stale or connecting, pairs unreachable, pending, on a standby relay (one the
+  inventory's rxcosts rank below another) or on a single relay, degrading links;
+* :func:`row_words` and :func:`scope_choices` — what the view's filter and its
+  role / site keys match a node's row on.
 
 Pure: no I/O; names come from :class:`~meshtui.core.names.Names`.
 """
@@ -21,7 +26,7 @@ from enum import Enum
 from typing import Any
 
 from meshtui.core.facts import NodeFacts
-from meshtui.core.model import NodeModel
+from meshtui.core.model import Destination, NodeModel, Route
 from meshtui.core.names import Hop, Names
 
 __all__ = [
@@ -31,13 +36,22 @@ __all__ = [
     "Finding",
     "Matrix",
     "MeshReport",
+    "MeshSummary",
+    "Problem",
+    "ProblemKind",
     "Severity",
     "build_matrix",
     "changed_cells",
     "check_mesh",
+    "degrading_links",
     "format_findings",
     "format_matrix",
     "mesh_report",
+    "on_standby_relay",
+    "preferred_relay",
+    "row_words",
+    "scope_choices",
+    "summarize",
 ]
 
 MAX_HOPS = 32
@@ -110,6 +124,30 @@ class Cell:
         """What a change of the cell is judged on."""
         hop = (self.hop.via, self.hop.interface) if self.hop else None
         return (self.state, hop, self.metric, self.relay)
+
+    def describe(self) -> str:
+        """One line for the cell under the Mesh view's cursor: state, metric, path, relays."""
+        head = f"{self.source} → {self.dest}"
+        if self.state is CellState.SELF:
+            return f"{head}: itself"
+        if self.state is CellState.UNKNOWN:
+            return f"{head}: no live data from {self.source}"
+        standby = ", ".join(str(h) for h in self.standby)
+        if self.hop is None:
+            what = "unreachable: no route" if self.state is CellState.UNREACHABLE else "pending"
+            return f"{head}: {what}" + (f"; standbys {standby}" if standby else "")
+        pending = " (a better route pending)" if self.state is CellState.PENDING else ""
+        parts = [f"{head}: metric {self.metric}{pending}"]
+        trail = " › ".join(self.path) + ("" if self.complete else " › ?")
+        parts.append(f"path {trail}")
+        if self.relay is not None:
+            others = [a for a in self.alternatives if a != self.relay]
+            relays = f"relay {self.relay}"
+            relays += f", else {', '.join(others)}" if others else " alone"
+            parts.append(relays)
+        elif standby:
+            parts.append(f"standbys {standby}")
+        return "; ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
@@ -264,27 +302,74 @@ def _hop_name(hop: Hop) -> str:
     return hop.node or f"{hop.via}%{hop.interface}"
 
 
+class _Tables:
+    """The models and names of one matrix build, with what the traces ask again and again.
+
+    At 50 nodes every path of a site crosses the same edge and relay: their
+    destinations, own /128s and named next hops are looked up once per build.
+    """
+
+    def __init__(self, models: Mapping[str, NodeModel | None], names: Names) -> None:
+        self.models = models
+        self.names = names
+        self._own: dict[str, set[str]] = {}
+        self._dests: dict[tuple[str, str], Destination] = {}
+        self._hops: dict[tuple[str, str, str], Hop] = {}
+        self._next: dict[tuple[str, str], str | None] = {}
+
+    def own(self, node: str) -> set[str]:
+        own = self._own.get(node)
+        if own is None:
+            model = self.models.get(node)
+            own = self._own[node] = _own_prefixes(model) if model is not None else set()
+        return own
+
+    def destination(self, node: str, prefix: str) -> Destination | None:
+        key = (node, prefix)
+        dest = self._dests.get(key)
+        if dest is None:
+            model = self.models.get(node)
+            if model is None:
+                return None
+            dest = self._dests[key] = model.destination(prefix)
+        return dest
+
+    def hop(self, node: str, route: Route) -> Hop:
+        key = (node, route.via, route.interface)
+        hop = self._hops.get(key)
+        if hop is None:
+            hop = self._hops[key] = self.names.hop(node, route)
+        return hop
+
+    def next_node(self, node: str, prefix: str) -> str | None:
+        """The neighbour ``node``'s selected route to ``prefix`` goes through (None: none)."""
+        key = (node, prefix)
+        if key in self._next:
+            return self._next[key]
+        dest = self.destination(node, prefix)
+        selected = dest.selected if dest is not None else None
+        nxt = (
+            self.names.neighbour(node, selected.via, selected.interface)
+            if selected is not None
+            else None
+        )
+        self._next[key] = nxt
+        return nxt
+
+
 def _trace(
-    source: str,
-    prefix: str,
-    owner: str | None,
-    models: Mapping[str, NodeModel | None],
-    names: Names,
+    source: str, prefix: str, owner: str | None, tables: _Tables
 ) -> tuple[tuple[str, ...], bool]:
     path = [source]
     current = source
     for _ in range(MAX_HOPS):
         if current == owner:
             return tuple(path), True
-        model = models.get(current)
-        if model is None:
+        if current not in tables.models or tables.models[current] is None:
             break
-        if prefix in _own_prefixes(model):
+        if prefix in tables.own(current):
             return tuple(path), True
-        selected = model.destination(prefix).selected
-        if selected is None:
-            break
-        nxt = names.neighbour(current, selected.via, selected.interface)
+        nxt = tables.next_node(current, prefix)
         if nxt is None or nxt in path:
             break
         path.append(nxt)
@@ -292,42 +377,35 @@ def _trace(
     return tuple(path), path[-1] == owner
 
 
-def _alternatives(
-    chooser: str, prefix: str, models: Mapping[str, NodeModel | None], names: Names
-) -> tuple[str, ...]:
-    model = models.get(chooser)
-    if model is None:
+def _alternatives(chooser: str, prefix: str, tables: _Tables) -> tuple[str, ...]:
+    dest = tables.destination(chooser, prefix)
+    if dest is None:
         return ()
-    dest = model.destination(prefix)
     routes = ([dest.selected] if dest.selected else []) + list(dest.standby)
     out: list[str] = []
     for route in routes:
-        name = _hop_name(names.hop(chooser, route))
+        name = _hop_name(tables.hop(chooser, route))
         if name not in out:
             out.append(name)
     return tuple(out)
 
 
-def _cell(
-    source: str,
-    dest: str,
-    prefix: str,
-    models: Mapping[str, NodeModel | None],
-    names: Names,
-) -> Cell:
+def _cell(source: str, dest: str, prefix: str, tables: _Tables) -> Cell:
+    names = tables.names
     owner = names.node_of_prefix(prefix)
-    model = models.get(source)
-    if owner == source or (model is not None and prefix in _own_prefixes(model)):
+    model = tables.models.get(source)
+    if owner == source or (model is not None and prefix in tables.own(source)):
         return Cell(source, dest, prefix, CellState.SELF, path=(source,), complete=True)
     if model is None:
         return Cell(source, dest, prefix, CellState.UNKNOWN)
-    d = model.destination(prefix)
-    standby = tuple(names.hop(source, r) for r in d.standby)
+    d = tables.destination(source, prefix)
+    assert d is not None
+    standby = tuple(tables.hop(source, r) for r in d.standby)
     if d.selected is None:
         state = CellState.PENDING if d.standby else CellState.UNREACHABLE
         return Cell(source, dest, prefix, state, standby=standby)
-    hop = names.hop(source, d.selected)
-    path, complete = _trace(source, prefix, owner, models, names)
+    hop = tables.hop(source, d.selected)
+    path, complete = _trace(source, prefix, owner, tables)
     relay = None
     alternatives: tuple[str, ...] = ()
     for i, node in enumerate(path[1:], start=1):
@@ -335,7 +413,7 @@ def _cell(
             break
         if names.is_relay(node):
             relay = node
-            alternatives = _alternatives(path[i - 1], prefix, models, names)
+            alternatives = _alternatives(path[i - 1], prefix, tables)
             break
     state = CellState.PENDING if d.state == "pending" else CellState.OK
     return Cell(
@@ -374,10 +452,11 @@ def build_matrix(
         if node not in rows and sources is None:
             rows.append(node)
     cols = _destinations(names, models, destinations)
+    tables = _Tables(models, names)
     cells = {}
     for source in rows:
         for dest, prefix in cols:
-            cells[(source, prefix)] = _cell(source, dest, prefix, models, names)
+            cells[(source, prefix)] = _cell(source, dest, prefix, tables)
     return Matrix(tuple(rows), tuple(cols), cells)
 
 
@@ -562,6 +641,279 @@ def mesh_report(
     """The matrix and its findings."""
     matrix = build_matrix(models, names)
     return MeshReport(matrix, check_mesh(models, names, facts, matrix, errors))
+
+
+# ------------------------------------------------------------------ the summary of problems
+
+NAME_LIMIT = 3
+"""A problem names its nodes, pairs or links when there are at most this many."""
+
+DEFAULT_TUNNEL_RXCOST = 96
+"""babeld's rxcost on a tunnel whose inventory entry gives none."""
+
+ROLE_ORDER = ("relay", "edge", "server")
+"""The roles a mesh has, in the order the Mesh view cycles through them."""
+
+
+class ProblemKind(Enum):
+    """What the Mesh view's summary row counts, in the order it shows them."""
+
+    DOWN = "down"  # no live data (the connection failed or was refused)
+    STALE = "stale"  # was live, the connection is being re-established
+    UNREACHABLE = "unreachable"  # pairs: no route at all
+    NOT_IN_KERNEL = "not in kernel"  # routes babeld installed that the kernel lacks
+    STANDBY_RELAY = "on a standby relay"  # pairs crossing a relay their chooser ranks lower
+    SINGLE_RELAY = "single relay"  # pairs whose chooser has no other relay
+    PENDING = "pending"  # pairs waiting for a better (or first) route
+    DEGRADING = "degrading"  # links: Hellos missed or silent beyond the allowance
+    CONNECTING = "connecting"  # not live yet (first connection, or syncing)
+    NOT_READ = "not read"  # known by name only (a recording's other nodes): nobody reads them
+
+
+_PROBLEM_SEVERITY = {
+    ProblemKind.DOWN: Severity.ERROR,
+    ProblemKind.STALE: Severity.WARNING,
+    ProblemKind.UNREACHABLE: Severity.ERROR,
+    ProblemKind.NOT_IN_KERNEL: Severity.ERROR,
+    ProblemKind.STANDBY_RELAY: Severity.WARNING,
+    ProblemKind.SINGLE_RELAY: Severity.WARNING,
+    ProblemKind.PENDING: Severity.INFO,
+    ProblemKind.DEGRADING: Severity.WARNING,
+    ProblemKind.CONNECTING: Severity.INFO,
+    ProblemKind.NOT_READ: Severity.INFO,
+}
+
+_UNIT = {
+    ProblemKind.DOWN: "node",
+    ProblemKind.STALE: "node",
+    ProblemKind.CONNECTING: "node",
+    ProblemKind.NOT_READ: "node",
+    ProblemKind.DEGRADING: "link",
+    ProblemKind.NOT_IN_KERNEL: "route",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One count of the summary row: how many nodes, pairs or links, and which.
+
+    Attributes:
+        kind: what is counted.
+        count: how many.
+        items: the first :data:`NAME_LIMIT` of them: nodes (``srv-a1``), pairs
+            (``srv-a1→srv-b1``) or links (``edge-a→relay-1``).
+        relays: for pairs on a standby relay, the relays carrying them (by how many, most first).
+    """
+
+    kind: ProblemKind
+    count: int
+    items: tuple[str, ...] = ()
+    relays: tuple[str, ...] = ()
+
+    @property
+    def severity(self) -> Severity:
+        """How much it matters (the view colours it by this)."""
+        return _PROBLEM_SEVERITY[self.kind]
+
+    @property
+    def unit(self) -> str:
+        """What is counted: node, pair, link or route."""
+        return _UNIT.get(self.kind, "pair")
+
+    def text(self) -> str:
+        """``2 nodes down: relay-2, srv-a1``; more than :data:`NAME_LIMIT`: counted only."""
+        unit = self.unit + ("s" if self.count != 1 else "")
+        head = f"{self.count} {unit} {self.kind.value}"
+        if self.count <= NAME_LIMIT and self.items:
+            return f"{head}: {', '.join(self.items)}"
+        if self.relays:
+            return f"{head} ({', '.join(self.relays)})"
+        return head
+
+
+@dataclass(frozen=True)
+class MeshSummary:
+    """The Mesh view's summary row: live nodes and the problems, most severe first."""
+
+    live: int
+    nodes: int
+    pairs: int
+    problems: tuple[Problem, ...]
+
+    def of(self, kind: ProblemKind) -> Problem | None:
+        """The count of one kind (None: none of it)."""
+        return next((p for p in self.problems if p.kind is kind), None)
+
+    def count(self, kind: ProblemKind) -> int:
+        """How many of one kind (0: none)."""
+        problem = self.of(kind)
+        return problem.count if problem is not None else 0
+
+    def text(self) -> str:
+        """The row as plain text."""
+        parts = [f"{self.live}/{self.nodes} nodes live"]
+        parts += [p.text() for p in self.problems] or ["no problems"]
+        return " · ".join(parts)
+
+
+def preferred_relay(names: Names, chooser: str) -> str | None:
+    """The relay the inventory makes ``chooser`` prefer: its tunnel of lowest rxcost.
+
+    None when the inventory does not say (no inventory, no tunnels to relays, or
+    two relays tied at the lowest cost).
+    """
+    inventory = names.inventory
+    node = inventory.nodes.get(chooser) if inventory is not None else None
+    if node is None:
+        return None
+    costs = sorted(
+        (t.rxcost if t.rxcost is not None else DEFAULT_TUNNEL_RXCOST, t.peer)
+        for t in node.tunnels
+        if names.is_relay(t.peer)
+    )
+    if not costs or (len(costs) > 1 and costs[0][0] == costs[1][0]):
+        return None
+    return costs[0][1]
+
+
+def on_standby_relay(cell: Cell, names: Names) -> bool:
+    """The cell's path crosses a relay other than the one its chooser prefers."""
+    if cell.relay is None or cell.relay not in cell.path:
+        return False
+    index = cell.path.index(cell.relay)
+    if index == 0:
+        return False
+    preferred = preferred_relay(names, cell.path[index - 1])
+    return preferred is not None and preferred != cell.relay
+
+
+def degrading_links(models: Mapping[str, NodeModel | None], names: Names) -> list[tuple[str, str]]:
+    """(node, neighbour name) of every link whose last Hello was missed or that is silent
+    beyond its allowance (the model's ``degrading_since``), in node order."""
+    out = []
+    for node, model in models.items():
+        if model is None:
+            continue
+        for neigh in model.neighbours.values():
+            if not neigh.up:
+                continue
+            missed = neigh.reach & 0xFFFF and not neigh.reach & 0x8000
+            if missed or neigh.degrading_since is not None:
+                name = names.neighbour(node, neigh.address, neigh.interface)
+                out.append((node, name or f"{neigh.address}%{neigh.interface}"))
+    return out
+
+
+def _problem(kind: ProblemKind, items: list[str], relays: tuple[str, ...] = ()) -> Problem | None:
+    if not items:
+        return None
+    return Problem(kind, len(items), tuple(items[:NAME_LIMIT]), relays)
+
+
+def summarize(
+    matrix: Matrix,
+    models: Mapping[str, NodeModel | None],
+    names: Names,
+    findings: Iterable[Finding] = (),
+    states: Mapping[str, str] | None = None,
+) -> MeshSummary:
+    """Count the mesh's problems for the summary row.
+
+    Args:
+        matrix: the matrix of ``models``.
+        models: as for :func:`build_matrix` (None: no live data).
+        names: the names (and the inventory, which says which relay each edge prefers).
+        findings: :func:`check_mesh`'s findings (routes missing from the kernel are counted).
+        states: each node's connection state (``live``, ``connecting``, ``syncing``,
+            ``reconnecting``, ``failed``, ``stopped``); without it a node without data is
+            down. A node neither in ``models`` nor in ``states`` (a name a recording or
+            the live data told, that nobody reads) is "not read".
+    """
+    states = states or {}
+    down: list[str] = []
+    stale: list[str] = []
+    connecting: list[str] = []
+    unread: list[str] = []
+    for node in matrix.sources:
+        if models.get(node) is not None:
+            continue
+        if node not in models and node not in states:
+            unread.append(node)
+            continue
+        state = states.get(node, "failed")
+        if state == "reconnecting":
+            stale.append(node)
+        elif state in ("connecting", "syncing"):
+            connecting.append(node)
+        else:
+            down.append(node)
+    unreachable: list[str] = []
+    pending: list[str] = []
+    single: list[str] = []
+    standby: list[str] = []
+    standby_relays: dict[str, int] = {}
+    pairs = 0
+    for cell in matrix.cells.values():
+        if cell.state is CellState.SELF:
+            continue
+        pairs += 1
+        pair = f"{cell.source}→{cell.dest}"
+        if cell.state is CellState.UNREACHABLE:
+            unreachable.append(pair)
+        elif cell.state is CellState.PENDING:
+            pending.append(pair)
+        if cell.single_relay:
+            single.append(pair)
+        if on_standby_relay(cell, names):
+            standby.append(pair)
+            relay = cell.relay or ""
+            standby_relays[relay] = standby_relays.get(relay, 0) + 1
+    kernel = [
+        f"{f.node}→{f.dest or f.prefix}" for f in findings if f.kind is CheckKind.NOT_IN_KERNEL
+    ]
+    links = [f"{a}→{b}" for a, b in degrading_links(models, names)]
+    ranked = tuple(sorted(standby_relays, key=lambda r: (-standby_relays[r], r)))
+    problems = [
+        _problem(ProblemKind.DOWN, down),
+        _problem(ProblemKind.STALE, stale),
+        _problem(ProblemKind.UNREACHABLE, unreachable),
+        _problem(ProblemKind.NOT_IN_KERNEL, kernel),
+        _problem(ProblemKind.STANDBY_RELAY, standby, ranked),
+        _problem(ProblemKind.SINGLE_RELAY, single),
+        _problem(ProblemKind.PENDING, pending),
+        _problem(ProblemKind.DEGRADING, links),
+        _problem(ProblemKind.CONNECTING, connecting),
+        _problem(ProblemKind.NOT_READ, unread),
+    ]
+    live = sum(1 for s in matrix.sources if models.get(s) is not None)
+    return MeshSummary(live, len(matrix.sources), pairs, tuple(p for p in problems if p))
+
+
+def row_words(names: Names, node: str) -> str:
+    """The words a filter matches a node's row on besides its cells: its role and site,
+    plain and as ``role:relay`` / ``site:b`` (a bare site letter would match every name)."""
+    words = []
+    role = names.role(node)
+    if role:
+        words += [role, f"role:{role}"]
+    site = names.site(node)
+    if site:
+        words.append(f"site:{site}")
+    return " ".join(words).lower()
+
+
+def scope_choices(names: Names, nodes: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(roles, sites) present among ``nodes``: roles in :data:`ROLE_ORDER` (then others,
+    sorted), sites sorted — what the Mesh view's role and site keys cycle through."""
+    roles: set[str] = set()
+    sites: set[str] = set()
+    for node in nodes:
+        if role := names.role(node):
+            roles.add(role)
+        if site := names.site(node):
+            sites.add(site)
+    ordered = [r for r in ROLE_ORDER if r in roles] + sorted(roles - set(ROLE_ORDER))
+    return tuple(ordered), tuple(sorted(sites))
 
 
 # ------------------------------------------------------------------ text

@@ -4,23 +4,39 @@ Rows are source nodes, columns the /128 of every node; a cell shows the relay
 the path crosses (or the first hop when it crosses none) and the metric,
 coloured by state: selected, pending, unreachable, depends on one relay, no
 data. A cell that changed lights up (theme role ``changed``) for
-:data:`HIGHLIGHT` seconds. Below, the findings of
+:data:`HIGHLIGHT` seconds. Above the matrix, the summary row counts the
+problems (:func:`meshtui.core.meshcheck.summarize`: nodes down, stale or
+connecting, pairs unreachable, on a standby relay, on a single relay, pending,
+degrading links), coloured by severity and naming them when they are few;
+below it, the path of the cell under the cursor, then the findings of
 :func:`meshtui.core.meshcheck.check_mesh`, most severe first.
 
+Built for 50 × 50: the cursor moves cell by cell (arrows, page keys,
+``home``/``end``) and the table scrolls both ways with the source column
+fixed; the cursor (row key and column) and the scroll position survive every
+update. ``/`` filters rows on the source's name, its role and site
+(``server``, ``role:edge``, ``site:b``) and its cells; ``R`` and ``S`` cycle
+the rows shown through the roles (relay, edge, server, all) and the sites.
+
 The view draws from a :class:`MeshInput` (every node's model, the
-:class:`~meshtui.core.names.Names`, optional kernel facts and per-node
-errors). It gets one from, in order: :meth:`MeshView.show` called directly,
-the ``provider`` given to the constructor, or the context's ``mesh`` (the
-dashboard's hub builds it). It never reaches a transport. Enter on a row posts
+:class:`~meshtui.core.names.Names`, optional kernel facts, per-node errors
+and connection states). It gets one from, in order: :meth:`MeshView.show`
+called directly, the ``provider`` given to the constructor, or the context's
+``mesh`` (the dashboard's hub builds it). It never reaches a transport. The
+matrix is computed again only when a model moved (or once a second); a filter
+or scope change redraws from the last one. Enter on a row posts
 :class:`MeshView.NodeSelected` (the app shows that node).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
@@ -32,21 +48,36 @@ from meshtui.core.meshcheck import (
     Finding,
     Matrix,
     MeshReport,
+    MeshSummary,
+    ProblemKind,
     Severity,
     build_matrix,
     changed_cells,
     check_mesh,
+    row_words,
+    scope_choices,
+    summarize,
 )
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
+from meshtui.core.sanitize import inert
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
-__all__ = ["HIGHLIGHT", "MeshInput", "MeshView", "cell_style"]
+__all__ = ["HELP_KEYS", "HIGHLIGHT", "MeshInput", "MeshView", "cell_style", "problem_style"]
 
 HIGHLIGHT = 5.0
 """Seconds a changed cell stays lit."""
+
+RECOMPUTE = 1.0
+"""Seconds after which the matrix is computed again even when no model counted a change."""
+
+HELP_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("mesh.role", "R", "Mesh rows: next role (relay, edge, server, all)"),
+    ("mesh.site", "S", "Mesh rows: next site (a, b, …, all)"),
+)
+"""(binding id, key, help line) of the keys the Mesh view binds itself."""
 
 _STATE_STYLE = {
     CellState.OK: "route-selected",
@@ -56,6 +87,22 @@ _STATE_STYLE = {
     CellState.UNKNOWN: "node-down dim",
 }
 _SEVERITY_STYLE = {Severity.ERROR: "unreachable bold", Severity.WARNING: "spof", Severity.INFO: ""}
+_PROBLEM_STYLE = {
+    ProblemKind.DOWN: "node-down bold",
+    ProblemKind.STALE: "link-reconnecting bold",
+    ProblemKind.UNREACHABLE: "unreachable bold",
+    ProblemKind.NOT_IN_KERNEL: "unreachable bold",
+    ProblemKind.STANDBY_RELAY: "event-failover bold",
+    ProblemKind.SINGLE_RELAY: "spof",
+    ProblemKind.PENDING: "route-pending",
+    ProblemKind.DEGRADING: "degrading bold",
+    ProblemKind.CONNECTING: "lost",
+    ProblemKind.NOT_READ: "lost",
+}
+LEGEND = (
+    "cell: relay crossed (else first hop) and metric  * pending  ~ no route installed"
+    "  x unreachable  ? no data  - itself"
+)
 
 
 @dataclass
@@ -67,12 +114,17 @@ class MeshInput:
         names: names for next hops, router-ids and /128s (built from the same models).
         facts: kernel facts per node, when gathered (enables the kernel check).
         errors: why a node has no live data (its session's message).
+        states: each node's connection state (``SessionState.value``: ``live``,
+            ``connecting``, ``syncing``, ``reconnecting``, ``failed``, ``stopped``);
+            tells a stale node and one still connecting from one that is down (without
+            it, a node without data counts as down).
     """
 
     models: Mapping[str, NodeModel | None]
     names: Names
     facts: Mapping[str, NodeFacts] = field(default_factory=dict)
     errors: Mapping[str, str] = field(default_factory=dict)
+    states: Mapping[str, str] = field(default_factory=dict)
 
 
 def cell_style(cell: Cell, lit: bool) -> str:
@@ -84,16 +136,57 @@ def cell_style(cell: Cell, lit: bool) -> str:
     return _STATE_STYLE[cell.state]
 
 
+def problem_style(kind: ProblemKind) -> str:
+    """The style spec of one count of the summary row."""
+    return _PROBLEM_STYLE[kind]
+
+
+def _cycle(current: str | None, choices: tuple[str, ...]) -> str | None:
+    """The next of ``choices`` after ``current``; after the last, None (all)."""
+    if not choices:
+        return None
+    if current not in choices:
+        return choices[0]
+    index = choices.index(current) + 1
+    return choices[index] if index < len(choices) else None
+
+
+def _fingerprint(data: MeshInput) -> Hashable:
+    """What moves when a model changed something (a line that was not a repeat)."""
+    out = []
+    for node, model in data.models.items():
+        if model is None:
+            out.append((node, 0, 0))
+        else:
+            out.append((node, id(model), model.stats.lines - model.stats.noops))
+    states = getattr(data, "states", None) or {}
+    return (
+        id(data.names),
+        len(data.names.nodes),
+        tuple(out),
+        tuple(sorted(data.errors.items())),
+        tuple(sorted(states.items())),
+        tuple((node, id(f)) for node, f in data.facts.items()),
+    )
+
+
 class MeshView(View):
     """The whole mesh at a glance: who reaches whom, through which relay, and what is wrong.
 
     | Key | Action |
     | :- | :- |
     | enter | Select the node of the row under the cursor (posts ``NodeSelected``). |
+    | R | Rows of the next role only (relay, edge, server, then all). |
+    | S | Rows of the next site only (a, b, …, then all). |
     """
 
     view_id = "mesh"
     title = "Mesh"
+
+    BINDINGS = [
+        Binding("R", "cycle_role", "Role", id="mesh.role"),
+        Binding("S", "cycle_site", "Site", id="mesh.site"),
+    ]
 
     DEFAULT_CSS = """
     MeshView .mesh-matrix {
@@ -101,8 +194,14 @@ class MeshView(View):
     }
     MeshView #mesh-findings {
         height: 1fr;
+        min-height: 3;
     }
     MeshView #mesh-summary {
+        height: auto;
+        max-height: 3;
+        padding: 0 1;
+    }
+    MeshView #mesh-cursor {
         height: 1;
         padding: 0 1;
         color: $text-muted;
@@ -122,23 +221,28 @@ class MeshView(View):
         super().__init__(id=id)
         self.provider = provider
         self.report: MeshReport | None = None
+        self.summary: MeshSummary | None = None
+        self.role: str | None = None
+        self.site: str | None = None
         self._input: MeshInput | None = None
         self._matrix: Matrix | None = None
+        self._fingerprint: Hashable = None
+        self._computed = 0.0
         self._lit: dict[tuple[str, str], float] = {}
         self._columns: tuple[str, ...] = ()
         self._now = 0.0
         self._generation = 0
         self._table: KeyedTable | None = None
+        self._carry: tuple[str | None, str | None, float, float] | None = None
+        self.computations = 0
 
     def compose(self) -> ComposeResult:
-        """A title, the matrix, a summary line, the findings and the filter bar."""
-        yield Static("Mesh: relay (or first hop) and metric, from each node to each /128",
-                     classes="section", id="mesh-title")  # fmt: skip
-        self._table = KeyedTable(
-            [Column("from", "from \\ to")], self.style, id="mesh-matrix-0", classes="mesh-matrix"
-        )
-        yield self._table
+        """A title, the summary row, the matrix, the cell under the cursor, the findings."""
+        yield Static(self._title_text(), classes="section", id="mesh-title")
         yield Static("", id="mesh-summary")
+        self._table = self._new_table([Column("from", "from \\ to")], "mesh-matrix-0")
+        yield self._table
+        yield Static(LEGEND, id="mesh-cursor")
         yield Static("Checks", classes="section", id="mesh-checks-title")
         yield KeyedTable(
             [
@@ -150,6 +254,14 @@ class MeshView(View):
             id="mesh-findings",
         )
         yield FilterBar(id="mesh-filter")
+
+    def _new_table(self, columns: list[Column], id: str) -> KeyedTable:
+        # sorted by the matrix's own order (relays, then site by site), whatever the
+        # order rows came back in after a filter
+        table = KeyedTable(columns, self.style, sort="from", id=id, classes="mesh-matrix")
+        table.cursor_type = "cell"  # a matrix: the cursor names one pair
+        table.fixed_columns = 1  # the source stays in sight when scrolled right
+        return table
 
     def main_widget(self) -> Widget | None:
         """The matrix."""
@@ -178,25 +290,55 @@ class MeshView(View):
         return self.show(data, ctx.now)
 
     def redraw(self) -> None:
-        """Redraw with the last input (after a filter change)."""
-        if self._input is not None:
-            self.last_stats = self.show(self._input, self._now)
+        """Redraw from the last matrix (after a filter or scope change): nothing recomputed."""
+        if self._input is not None and self._matrix is not None:
+            self.last_stats = self._draw()
 
     def show(self, data: MeshInput, now: float) -> SyncStats:
-        """Draw ``data``: the matrix (changed cells lit), the summary and the findings."""
+        """Draw ``data``: the matrix (changed cells lit), the summary and the findings.
+
+        The matrix, the checks and the summary are computed again when a model
+        changed something (or :data:`RECOMPUTE` seconds went by, or the input is
+        another one); otherwise the rows are synced from the last ones (lit cells
+        go dark on time).
+        """
+        fingerprint = _fingerprint(data)
+        wall = time.monotonic()
+        stale = (
+            self._matrix is None
+            or fingerprint != self._fingerprint
+            or wall - self._computed >= RECOMPUTE
+        )
         self._input = data
         self._now = now
+        if stale:
+            self._compute(data, now)
+            self._fingerprint = fingerprint
+            self._computed = wall
+        self._lit = {k: t for k, t in self._lit.items() if now - t < HIGHLIGHT}
+        return self._draw()
+
+    def _compute(self, data: MeshInput, now: float) -> None:
+        self.computations += 1
         matrix = build_matrix(data.models, data.names)
         for key in changed_cells(self._matrix, matrix) if self._matrix is not None else ():
             self._lit[key] = now
-        self._lit = {k: t for k, t in self._lit.items() if now - t < HIGHLIGHT}
         self._matrix = matrix
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
+        states = getattr(data, "states", None) or {}
+        self.summary = summarize(matrix, data.models, data.names, findings, states)
+
+    def _draw(self) -> SyncStats:
+        matrix = self._matrix
+        assert matrix is not None and self.report is not None
         table = self._matrix_table(matrix)
         stats = table.sync(self._matrix_rows(matrix)) if table is not None else SyncStats()
+        findings = self.report.findings
         found = self.query_one("#mesh-findings", KeyedTable).sync(self._finding_rows(findings))
-        self._summary(matrix, data, findings)
+        self._show_summary()
+        self._show_title()
+        self._show_cursor()
         stats.added += found.added
         stats.updated_cells += found.updated_cells
         stats.removed += found.removed
@@ -205,6 +347,40 @@ class MeshView(View):
     def lit(self) -> set[tuple[str, str]]:
         """Keys (source, prefix) of the cells lit now."""
         return set(self._lit)
+
+    # ------------------------------------------------------------ scope (R / S)
+
+    def action_cycle_role(self) -> None:
+        """`R`: show the rows of the next role only (after the last: all)."""
+        roles, _ = self._choices()
+        self.role = _cycle(self.role, roles)
+        self.redraw()
+
+    def action_cycle_site(self) -> None:
+        """`S`: show the rows of the next site only (after the last: all)."""
+        _, sites = self._choices()
+        self.site = _cycle(self.site, sites)
+        self.redraw()
+
+    def _choices(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        if self._input is None or self._matrix is None:
+            return (), ()
+        return scope_choices(self._input.names, self._matrix.sources)
+
+    def back(self) -> bool:
+        """`esc`: clear the filter, else the role / site scope; False when neither was set."""
+        if super().back():
+            return True
+        if self.role is not None or self.site is not None:
+            self.role = self.site = None
+            self.redraw()
+            return True
+        return False
+
+    def _in_scope(self, names: Names, source: str) -> bool:
+        if self.role is not None and names.role(source) != self.role:
+            return False
+        return self.site is None or names.site(source) == self.site
 
     # ------------------------------------------------------------ matrix
 
@@ -217,35 +393,70 @@ class MeshView(View):
         if columns != self._columns:
             self._columns = columns
             self._generation += 1
-            table = KeyedTable(
+            table = self._new_table(
                 [Column("from", "from \\ to"), *(Column(p, n) for n, p in matrix.destinations)],
-                self.style,
-                id=f"mesh-matrix-{self._generation}",
-                classes="mesh-matrix",
+                f"mesh-matrix-{self._generation}",
             )
             focused = current.has_focus
+            if current.is_mounted and current.row_count:
+                # the new table takes over the cursor and the scroll once it is filled
+                coordinate = current.cursor_coordinate
+                try:
+                    cell_key = current.coordinate_to_cell_key(coordinate)
+                    column = cell_key.column_key.value
+                except Exception:  # noqa: BLE001 — an empty or shrinking table: start at the top
+                    column = None
+                self._carry = (current.cursor_key, column, current.scroll_x, current.scroll_y)
             current.remove()
-            self.mount(table, after=self.query_one("#mesh-title"))
+            self.mount(table, after=self.query_one("#mesh-summary"))
             self._table = table
             if focused:
                 table.focus()
-            self.call_after_refresh(self.redraw)  # fill it once it has its columns
+            self.call_after_refresh(self._fill_new_table)
             return None
         return current if current.is_mounted else None
+
+    def _fill_new_table(self) -> None:
+        self.redraw()
+        carry, self._carry = self._carry, None
+        table = self._table
+        if carry is None or table is None:
+            return
+        row, column, x, y = carry
+        try:
+            r = table.get_row_index(row) if row is not None else 0
+            c = table.get_column_index(column) if column is not None else 0
+        except Exception:  # noqa: BLE001 — that row or column is gone: leave the cursor be
+            return
+        table.move_cursor(row=r, column=c, animate=False, scroll=False)
+        table.scroll_to(x=x, y=y, animate=False)
 
     def _matrix_rows(self, matrix: Matrix) -> Iterator[RowSpec]:
         flt = self.filter
         lit = self._lit
-        models = self._input.models if self._input else {}
-        for source in matrix.sources:
-            row = matrix.row(source)
-            if flt.active and not flt.matches(" ".join([source, *(c.label for c in row)]).lower()):
+        data = self._input
+        models = data.models if data else {}
+        names = data.names if data else None
+        for index, source in enumerate(matrix.sources):
+            if names is not None and not self._in_scope(names, source):
                 continue
+            row = matrix.row(source)
+            if flt.active:
+                words = row_words(names, source) if names is not None else ""
+                haystack = " ".join([source, words, *(c.label for c in row)]).lower()
+                if not flt.matches(haystack):
+                    continue
             down = models.get(source) is None
-            signature = (down, tuple((c.signature, c.single_relay, c.key in lit) for c in row))
+            signature = (
+                index,
+                down,
+                tuple((c.signature, c.single_relay, c.key in lit) for c in row),
+            )
 
-            def build(source: str = source, row: list[Cell] = row, down: bool = down) -> tuple:
-                head: CellSpec = (source, "node-down bold" if down else "bold", source)
+            def build(
+                source: str = source, row: list[Cell] = row, down: bool = down, index: int = index
+            ) -> tuple:
+                head: CellSpec = (source, "node-down bold" if down else "bold", index)
                 cells = [(c.label, cell_style(c, c.key in lit), c.label) for c in row]
                 return (head, *cells)
 
@@ -272,24 +483,91 @@ class MeshView(View):
 
             yield key, signature, build
 
-    def _summary(self, matrix: Matrix, data: MeshInput, findings: list[Finding]) -> None:
-        live = sum(1 for s in matrix.sources if data.models.get(s) is not None)
-        errors = sum(1 for f in findings if f.severity is Severity.ERROR)
-        warnings = sum(1 for f in findings if f.severity is Severity.WARNING)
-        text = (
-            f"{live}/{len(matrix.sources)} nodes live · {errors} error(s), {warnings} warning(s)"
-            "   legend: name metric = relay crossed (else first hop)  ~ pending  x unreachable"
-            "  ? no data  - itself"
+    # ------------------------------------------------------------ the lines around
+
+    def summary_text(self) -> Text:
+        """The summary row: live nodes, then each problem in its colour (names inert)."""
+        summary = self.summary
+        text = Text(no_wrap=False, overflow="fold")
+        if summary is None:
+            return text
+        everyone = summary.live == summary.nodes
+        text.append(
+            f"{summary.live}/{summary.nodes} nodes live",
+            self.style("route-selected bold" if everyone else "node-down bold"),
         )
-        self.query_one("#mesh-summary", Static).update(text)
+        if not summary.problems:
+            text.append(f" · no problems ({summary.pairs} pairs)", self.style("route-selected"))
+        for problem in summary.problems:
+            text.append(" · ")
+            text.append(inert(problem.text()), self.style(problem_style(problem.kind)))
+        return text
+
+    def _show_summary(self) -> None:
+        self.query_one("#mesh-summary", Static).update(self.summary_text())
+
+    def _title_text(self) -> str:
+        text = "Mesh: relay (or first hop) and metric, from each node to each /128"
+        scope = []
+        if self.role is not None:
+            scope.append(f"role {self.role}")
+        if self.site is not None:
+            scope.append(f"site {self.site}")
+        if self.filter.active:
+            scope.append(f"filter '{self.filter.text}'")
+        if scope and self._matrix is not None and self._table is not None:
+            shown = self._table.row_count
+            text += f"  — {', '.join(scope)}: {shown} of {len(self._matrix.sources)} rows"
+        return inert(text)
+
+    def _show_title(self) -> None:
+        self.query_one("#mesh-title", Static).update(self._title_text())
+
+    def cursor_cell(self) -> Cell | None:
+        """The cell under the cursor (None: none, or the source column)."""
+        table = self._table
+        matrix = self._matrix
+        if table is None or matrix is None or not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate)
+        except Exception:  # noqa: BLE001 — no such cell (yet)
+            return None
+        source, prefix = key.row_key.value, key.column_key.value
+        if source is None or prefix is None or prefix == "from":
+            return None
+        return matrix.cell(source, prefix)
+
+    def _show_cursor(self) -> None:
+        cell = self.cursor_cell()
+        line = LEGEND if cell is None else cell.describe()
+        self.query_one("#mesh-cursor", Static).update(
+            Text(inert(line), no_wrap=True, overflow="ellipsis")
+        )
 
     # ------------------------------------------------------------ events
 
+    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        """The cursor moved: say which pair it is on."""
+        if event.data_table is self._table:
+            event.stop()
+            if self._matrix is not None:
+                self._show_cursor()
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a matrix row: tell the app which node was chosen."""
+        """Enter on a matrix row (a row cursor): tell the app which node was chosen."""
         if event.data_table is not self._table:
             return
         event.stop()
         key = event.row_key.value
+        if key is not None:
+            self.post_message(self.NodeSelected(key))
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        """Enter on a matrix cell: tell the app which source node was chosen."""
+        if event.data_table is not self._table:
+            return
+        event.stop()
+        key = event.cell_key.row_key.value
         if key is not None:
             self.post_message(self.NodeSelected(key))
