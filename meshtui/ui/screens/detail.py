@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable, Iterator
+from functools import partial
 
 from rich.style import Style
 from textual.app import ComposeResult
@@ -177,47 +178,49 @@ class DestinationScreen(Screen[None]):
             first = fmt.clock_time(route.first_seen) if route.first_seen else "-"
             node = ctx.hop(route.via, route.interface)
             sig = (mark, route.metric, route.refmetric, route.router_id, best, changed, node)
+            cells = partial(self._route_cells, route, mark, changed, first, node, best)
+            yield route_key(route), sig, cells
 
-            def build(
-                route: Route = route,
-                mark: tuple[str, str, int] = mark,
-                changed: str = changed,
-                first: str = first,
-                node: str = node,
-            ) -> tuple[CellSpec, ...]:
-                if best is None or route.installed or route.metric >= INFINITY:
-                    margin: CellSpec = ("", "", 0)
-                else:
-                    margin = (f"{route.metric - best:+d}", mark[1], route.metric - best)
-                return (
-                    mark,
-                    (node, "", node),
-                    (route.via, "", route.via),
-                    (route.interface, "", route.interface),
-                    (route.router_id, "", route.router_id),
-                    (fmt.metric(route.metric), mark[1], route.metric),
-                    (fmt.metric(route.refmetric), "", route.refmetric),
-                    margin,
-                    (first, "", route.first_seen),
-                    (changed, "", -route.last_change),
-                )
-
-            yield route_key(route), sig, build
+    @staticmethod
+    def _route_cells(
+        route: Route,
+        mark: tuple[str, str, int],
+        changed: str,
+        first: str,
+        node: str,
+        best: int | None,
+    ) -> tuple[CellSpec, ...]:
+        if best is None or route.installed or route.metric >= INFINITY:
+            margin: CellSpec = ("", "", 0)
+        else:
+            margin = (f"{route.metric - best:+d}", mark[1], route.metric - best)
+        return (
+            mark,
+            (node, "", node),
+            (route.via, "", route.via),
+            (route.interface, "", route.interface),
+            (route.router_id, "", route.router_id),
+            (fmt.metric(route.metric), mark[1], route.metric),
+            (fmt.metric(route.refmetric), "", route.refmetric),
+            margin,
+            (first, "", route.first_seen),
+            (changed, "", -route.last_change),
+        )
 
     def _history_rows(self, history: list[LogEntry]) -> Iterator[RowSpec]:
         # time (12) and what (14) columns, cell padding and the scrollbar take the rest
         width = max(20, self.size.width - (12 + 2) - (14 + 2) - 2 - 2)
         for entry in history:
+            yield str(entry.seq), (entry.seq, width), partial(self._history_cells, entry, width)
 
-            def build(entry: LogEntry = entry) -> tuple[CellSpec, ...]:
-                text = "\n".join(textwrap.wrap(entry.text, width, break_on_hyphens=False))
-                return (
-                    (fmt.clock_time(entry.time, millis=True), "", entry.seq),
-                    (entry.type.value, EVENT_ROLES.get(entry.type, ""), entry.type.value),
-                    (text or entry.text, "", entry.text),
-                )
-
-            yield str(entry.seq), (entry.seq, width), build
+    @staticmethod
+    def _history_cells(entry: LogEntry, width: int) -> tuple[CellSpec, ...]:
+        text = "\n".join(textwrap.wrap(entry.text, width, break_on_hyphens=False))
+        return (
+            (fmt.clock_time(entry.time, millis=True), "", entry.seq),
+            (entry.type.value, EVENT_ROLES.get(entry.type, ""), entry.type.value),
+            (text or entry.text, "", entry.text),
+        )
 
     def refresh_detail(self, ctx: ViewContext) -> None:
         """Bring the screen up to date (just remember ``ctx`` until mounted)."""

@@ -18,6 +18,7 @@ same read-only commands on its connection. The app probes them in a worker.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -153,15 +154,7 @@ class InterfacesView(View):
             seconds = round(hello[0], 1) if hello[0] is not None else None
             fastest = round(shortest, 1) if shortest is not None else None
             sig = (iface.up, iface.ipv6, iface.ipv4, sum(ups), len(ups), seconds, hello[1], fastest)
-
-            def build(
-                iface: Interface = iface,
-                ups: list[bool] = ups,
-                hello: tuple[float | None, str] = hello,
-            ) -> tuple[CellSpec, ...]:
-                return self._babel_cells(iface, ups, hello, shortest)
-
-            yield iface.name, sig, build
+            yield iface.name, sig, partial(self._babel_cells, iface, ups, hello, shortest)
 
     @staticmethod
     def _babel_cells(
@@ -201,19 +194,19 @@ class InterfacesView(View):
                 f"{link.name} {link.state} {link.kind} {' '.join(link.addresses)}".lower()
             ):
                 continue
+            yield link.name, link, partial(self._kernel_cells, link)
 
-            def build(link: KernelLink = link) -> tuple[CellSpec, ...]:
-                state_role = "route-selected" if link.state in ("up", "unknown") else "node-down"
-                return (
-                    (str(link.index), "", link.index),
-                    (link.name, "", link.name),
-                    (link.state, state_role, link.state),
-                    (link.kind, "", link.kind),
-                    (str(link.mtu), "", link.mtu),
-                    (" ".join(link.addresses) or "-", "", len(link.addresses)),
-                )
-
-            yield link.name, link, build
+    @staticmethod
+    def _kernel_cells(link: KernelLink) -> tuple[CellSpec, ...]:
+        state_role = "route-selected" if link.state in ("up", "unknown") else "node-down"
+        return (
+            (str(link.index), "", link.index),
+            (link.name, "", link.name),
+            (link.state, state_role, link.state),
+            (link.kind, "", link.kind),
+            (str(link.mtu), "", link.mtu),
+            (" ".join(link.addresses) or "-", "", len(link.addresses)),
+        )
 
     def _wg_rows(self, peers: tuple[WgPeer, ...], now: float) -> Iterator[RowSpec]:
         for peer in peers:
@@ -223,26 +216,21 @@ class InterfacesView(View):
                 continue
             shake = now - peer.latest_handshake if peer.latest_handshake else None
             shake_text = "never" if shake is None else f"{fmt.age(shake)} ago"
+            key = f"{peer.interface}|{peer.public_key}"
+            yield key, (peer, shake_text), partial(self._wg_cells, peer, shake, shake_text)
 
-            def build(
-                peer: WgPeer = peer, shake: float | None = shake, shake_text: str = shake_text
-            ) -> tuple[CellSpec, ...]:
-                stale = shake is None or shake > HANDSHAKE_STALE
-                return (
-                    (peer.interface, "", peer.interface),
-                    (peer.public_key[:12] + "…", "", peer.public_key),
-                    (peer.endpoint, "", peer.endpoint),
-                    (
-                        shake_text,
-                        "node-down" if stale else "",
-                        shake if shake is not None else 1e12,
-                    ),
-                    (fmt.byte_count(peer.rx), "", peer.rx),
-                    (fmt.byte_count(peer.tx), "", peer.tx),
-                    (f"{peer.keepalive} s" if peer.keepalive else "off", "", peer.keepalive),
-                )
-
-            yield f"{peer.interface}|{peer.public_key}", (peer, shake_text), build
+    @staticmethod
+    def _wg_cells(peer: WgPeer, shake: float | None, shake_text: str) -> tuple[CellSpec, ...]:
+        stale = shake is None or shake > HANDSHAKE_STALE
+        return (
+            (peer.interface, "", peer.interface),
+            (peer.public_key[:12] + "…", "", peer.public_key),
+            (peer.endpoint, "", peer.endpoint),
+            (shake_text, "node-down" if stale else "", shake if shake is not None else 1e12),
+            (fmt.byte_count(peer.rx), "", peer.rx),
+            (fmt.byte_count(peer.tx), "", peer.tx),
+            (f"{peer.keepalive} s" if peer.keepalive else "off", "", peer.keepalive),
+        )
 
     # ------------------------------------------------------------ refresh
 

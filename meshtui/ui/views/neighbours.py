@@ -12,6 +12,7 @@ Hellos. A lost neighbour stays visible, dimmed, with "lost N s ago", for
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -125,17 +126,7 @@ class NeighboursView(View):
                 neigh.asymmetric,
                 name,
             )
-
-            def build(
-                neigh: Neighbour = neigh,
-                lost: bool = lost,
-                lost_text: str = lost_text,
-                deg_text: str = deg_text,
-                name: str = name,
-            ) -> tuple[CellSpec, ...]:
-                return self._cells(neigh, lost, lost_text, deg_text, name)
-
-            yield key, sig, build
+            yield key, sig, partial(self._cells, neigh, lost, lost_text, deg_text, name)
 
     @staticmethod
     def _cells(

@@ -10,6 +10,7 @@ sort, `enter` opens the destination's detail.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import partial
 
 from textual import on
 from textual.app import ComposeResult
@@ -117,17 +118,7 @@ class RoutesView(View):
                 dest,
                 via,
             )
-
-            def build(
-                route: Route = route,
-                mark: tuple[str, str, int] = mark,
-                changed: str = changed,
-                dest: str = dest,
-                via: str = via,
-            ) -> tuple[CellSpec, ...]:
-                return self._cells(route, mark, changed, now, dest, via)
-
-            yield route_key(route), sig, build
+            yield route_key(route), sig, partial(self._cells, route, mark, changed, now, dest, via)
 
     @staticmethod
     def _cells(
