@@ -67,6 +67,14 @@ MAX_FINDINGS = 50
 """Findings `lint` prints per file by default (a binary file is not worth 500 lines)."""
 
 
+def _ssh_read_args(parser: argparse.ArgumentParser, flag: str, help: str) -> None:
+    """A switch that reads every node over SSH, and ``--timeout``, its bound per node."""
+    parser.add_argument(flag, action="store_true", help=help)
+    parser.add_argument(
+        "--timeout", type=seconds, default=15.0, metavar="S", help=f"with {flag}: bound per node"
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``gen`` and ``lint``."""
     gen = subparsers.add_parser(
@@ -77,14 +85,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _inventory_arg(gen)
     gen.add_argument("--node", action="append", metavar="NAME", help="only this node (repeat)")
     gen.add_argument("--out", metavar="DIR", help="output directory")
-    gen.add_argument(
+    _ssh_read_args(
+        gen,
         "--diff",
-        action="store_true",
-        help="instead of writing, diff each node's deployed babeld.conf (read over SSH) "
+        "instead of writing, diff each node's deployed babeld.conf (read over SSH) "
         "against the generated one; exit 1 when any differs, 2 when a node cannot be read",
-    )
-    gen.add_argument(
-        "--timeout", type=seconds, default=15.0, metavar="S", help="with --diff: bound per node"
     )
     gen.set_defaults(func=run_gen)
 
@@ -115,14 +120,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         help="with --inventory: `nft list ruleset` output saved from NODE",
     )
-    lint.add_argument(
+    _ssh_read_args(
+        lint,
         "--remote",
-        action="store_true",
-        help="with --inventory: lint what each node runs, read-only over SSH — its deployed "
+        "with --inventory: lint what each node runs, read-only over SSH — its deployed "
         "config, interface facts and `nft list ruleset`",
-    )
-    lint.add_argument(
-        "--timeout", type=seconds, default=15.0, metavar="S", help="with --remote: bound per node"
     )
     lint.add_argument(
         "--max-findings",
@@ -427,34 +429,17 @@ def _lint_remote(args: argparse.Namespace, inv: Inventory, names: list[str]) -> 
 
 
 def _grammar(diags, node: str | None = None) -> list[_Entry]:
-    return [
-        _Entry(
-            "grammar",
-            report_severity("grammar", d.severity.value),
-            d.file,
-            d.line,
-            d.message,
-            d.fix,
-            node,
-            d.version,
-        )
-        for d in diags
-    ]
+    return [_entry("grammar", d, node, d.version) for d in diags]
 
 
 def _security(findings) -> list[_Entry]:
-    return [
-        _Entry(
-            "security",
-            report_severity("security", f.severity.value),
-            f.file,
-            f.line,
-            f.message,
-            f.fix,
-            f.node,
-        )
-        for f in findings
-    ]
+    return [_entry("security", f, f.node) for f in findings]
+
+
+def _entry(kind: str, item, node: str | None, version: str | None = None) -> _Entry:
+    """A report entry from a babeld.conf diagnostic or a lint finding."""
+    severity = report_severity(kind, item.severity.value)
+    return _Entry(kind, severity, item.file, item.line, item.message, item.fix, node, version)
 
 
 def run_lint(args: argparse.Namespace) -> int:
