@@ -22,7 +22,7 @@ from meshtui.cli import CliError
 from meshtui.commands import inventory_from_arg, say, seconds, speed, tcp_port, warn
 from meshtui.commands.sources import from_inventory, resolve_sources
 from meshtui.core import foresight
-from meshtui.core.events import Event, EventType
+from meshtui.core.events import ROUTE_EVENTS, Event, EventType
 from meshtui.core.inventory import Inventory
 from meshtui.core.meshcheck import (
     CellState,
@@ -381,14 +381,6 @@ async def _first(*aws) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-_PATH_EVENTS = (
-    EventType.FAILOVER,
-    EventType.UNREACHABLE,
-    EventType.RECOVERED,
-    EventType.METRIC_CHANGED,
-    EventType.ROUTE_ADDED,
-    EventType.ROUTE_REMOVED,
-)
 _RELEARN_EVENTS = (EventType.CONNECTED, EventType.RESYNCED, EventType.NEIGHBOUR_UP)
 MESH_SETTLE = 0.5  # seconds a burst of changes gets before the mesh matrix is compared
 
@@ -396,7 +388,7 @@ MESH_SETTLE = 0.5  # seconds a burst of changes gets before the mesh matrix is c
 def describe_named(event: Event, names: Names) -> str:
     """:meth:`Event.describe` with node names for next hops and /128s."""
     node = event.node
-    if event.type in _PATH_EVENTS and event.prefix is not None:
+    if event.type in ROUTE_EVENTS and event.prefix is not None:
         dest = names.describe_prefix(event.prefix)
         old = (
             names.describe_hop(node, event.from_.via, event.from_.interface) if event.from_ else ""
@@ -523,7 +515,7 @@ class _MeshPrinter(_Printer):
     def events(self, node: str, events: list[Event]) -> None:
         if node not in self._learnt or any(e.type in _RELEARN_EVENTS for e in events):
             self._learn(node)
-        if any(e.type in _PATH_EVENTS or e.type in _RELEARN_EVENTS for e in events):
+        if any(e.type in ROUTE_EVENTS or e.type in _RELEARN_EVENTS for e in events):
             self._schedule_mesh()
         out = sys.stdout
         for event in events:

@@ -27,6 +27,19 @@ class EventType(Enum):
     PROTOCOL_ERROR = "protocol_error"
 
 
+ROUTE_EVENTS = frozenset(
+    {
+        EventType.FAILOVER,
+        EventType.UNREACHABLE,
+        EventType.RECOVERED,
+        EventType.METRIC_CHANGED,
+        EventType.ROUTE_ADDED,
+        EventType.ROUTE_REMOVED,
+    }
+)
+"""Events about one destination's route (they carry its prefix)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PathRef:
     """One way to a destination: the neighbour (relay) and our interface towards it."""
