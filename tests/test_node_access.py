@@ -1,4 +1,5 @@
-"""How a node is reached, typed (transport/node.py): each kind of source says what it offers."""
+"""How a node is reached, typed (transport/node.py): each kind of source says what it offers
+(its stream, kernel facts, where its config is read from)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from meshtui.commands.sources import from_inventory, resolve_sources
 from meshtui.core.inventory import parse_inventory
+from meshtui.transport.config_read import FileConfigSource, SSHConfigSource
 from meshtui.transport.facts import fetch_facts
 from meshtui.transport.held import demo_recording, held_replay_source
 from meshtui.transport.node import LocalAccess, NodeAccess, ReplayAccess, SSHAccess
@@ -91,3 +93,24 @@ def test_resolving_the_options_changes_none_of_them(tmp_path: Path) -> None:
     before = vars(args).copy()
     sources = resolve_sources(args)
     assert vars(args) == before and not from_inventory(sources)
+
+
+async def test_where_each_kind_of_node_reads_its_config(tmp_path: Path) -> None:
+    conf = tmp_path / "babeld.conf"
+    conf.write_text("in deny\n")
+    # a local socket or a recording: only the file the dashboard was given (--config FILE)
+    for source in (local_source("/run/x/babeld.sock"), replay_source(demo_recording(), speed=0)):
+        assert source.access.config_source() is None
+        chosen = source.access.config_source(conf)
+        assert isinstance(chosen, FileConfigSource) and chosen.label == str(conf)
+        loaded = await chosen.load()
+        assert loaded.text == "in deny\n" and loaded.filename == str(conf)
+    # an inventory node: its config_path on the node, over its pool (never the local file)
+    inv = inventory(tmp_path)
+    pool = SSHPool(SSHSettings(known_hosts=str(tmp_path / "kh"), config=()))
+    edge = inventory_sources(inv, pool=pool)[0]
+    for given in (None, conf):
+        remote = edge.access.config_source(given)
+        assert isinstance(remote, SSHConfigSource)
+        assert remote.pool is pool and remote.node is inv.node("edge-a")
+        assert remote.label == f"ssh root@edge-a:{inv.node('edge-a').config_path}"

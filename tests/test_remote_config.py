@@ -24,15 +24,14 @@ import pytest
 from meshtui.core.inventory import parse_inventory
 from meshtui.ops.remote_config import (
     DeployedConfig,
-    FileConfigSource,
     RemoteReadError,
     config_diff,
-    config_source_for,
     fetch_lint_facts,
     key_changes,
     mask_keys,
     read_deployed_config,
 )
+from meshtui.transport.config_read import FileConfigSource, SSHConfigSource
 from meshtui.transport.local import ConnectError
 from meshtui.transport.sources import local_source
 from meshtui.transport.ssh import SSHPool, SSHSettings
@@ -89,12 +88,12 @@ def test_config_diff_of_an_absent_file() -> None:
     assert "n1:/etc/babeld.conf (absent)" in diff.diff and "+in deny" in diff.diff
 
 
-async def test_config_source_for_local_and_file(tmp_path: Path) -> None:
+async def test_a_local_node_reads_the_config_file_it_was_given(tmp_path: Path) -> None:
     source = local_source("/run/nothing.sock", name="x")
-    assert config_source_for(source) is None
+    assert source.access.config_source() is None
     conf = tmp_path / "babeld.conf"
     conf.write_text("in deny\n")
-    chosen = config_source_for(source, conf)
+    chosen = source.access.config_source(conf)
     assert isinstance(chosen, FileConfigSource)
     loaded = await chosen.load()
     assert loaded.text == "in deny\n" and loaded.filename == str(conf)
@@ -237,6 +236,34 @@ async def test_falls_back_to_cat_without_sftp(fake_node: Any, tmp_path: Path) ->
         assert (await read_deployed_config(pool, node)).text is None
     finally:
         await pool.close()
+
+
+async def test_the_dashboard_reads_a_node_config_over_sftp(fake_node: Any, tmp_path: Path) -> None:
+    path = tmp_path / "babeld.conf"
+    path.write_text(f"in deny\nkey id a type hmac-sha256 value {SECRET}\n")
+    node, pool, handler = await fake_node({}, sftp=True)
+    try:
+        source = SSHConfigSource(pool, node)
+        loaded = await source.load()
+        assert loaded.text is not None and loaded.text.startswith("in deny\n")
+        assert loaded.filename == f"n1:{path}" and loaded.label == source.label
+        assert source.label.startswith("ssh root@127.0.0.1") and source.label.endswith(str(path))
+        assert SECRET not in repr(loaded)
+        assert handler.commands == []  # read-only: SFTP, no command on the node
+        path.unlink()
+        assert (await source.load()).text is None
+    finally:
+        await pool.close()
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    key = str(tmp_path / "id_ed25519")
+    settings = SSHSettings(known_hosts=str(empty), client_keys=(key,), config=(), connect_timeout=5)
+    stranger = SSHPool(settings)
+    try:
+        with pytest.raises(RemoteReadError, match="n1: refusing to connect: host key"):
+            await SSHConfigSource(stranger, node).load()
+    finally:
+        await stranger.close()
 
 
 async def test_lint_facts_and_missing_nft(fake_node: Any) -> None:

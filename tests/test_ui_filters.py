@@ -20,12 +20,13 @@ import pytest
 
 import meshtui.ui.app as app_module
 from meshtui.core.babelconf import Chain, parse_config
-from meshtui.core.decisions import analyse, babeld_version_of, rule_key
+from meshtui.core.decisions import LoadedConfig, analyse, babeld_version_of, rule_key
 from meshtui.core.model import NodeModel
-from meshtui.ops.remote_config import LoadedConfig, SSHConfigSource
+from meshtui.transport.config_read import SSHConfigSource
 from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import load_recording
 from meshtui.ui.app import MeshApp, make_app
+from meshtui.ui.palette import palette_commands
 from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle, until
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.views.filters import FiltersView
@@ -249,8 +250,7 @@ async def test_missing_and_unreadable_configs(filters_app: None, tmp_path: Path)
             async def load(self) -> LoadedConfig:
                 raise OSError("edge-a: refusing to connect: host key of fd00::1 is unknown")
 
-        view = view_of(app)
-        view.set_config_source("edge-a", Failing())
+        app.hub.set_config_source("edge-a", Failing())
         app.refresh_now(force=True)
         await until(pilot, loaded(app))
         app.refresh_now(force=True)
@@ -274,7 +274,7 @@ async def test_a_config_source_is_read_once_and_again_on_c(filters_app: None) ->
     app = demo_app(stop_at=20)
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
-        view_of(app).set_config_source("edge-a", Counting())
+        app.hub.set_config_source("edge-a", Counting())
         app.action_show_view("filters")
         await until(pilot, loaded(app))
         for _ in range(3):
@@ -292,7 +292,7 @@ async def test_the_view_in_a_keymap_and_the_palette(filters_app: None) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         assert "filters.reload" in app_module.binding_ids()
-        commands = [c.title for c in app.get_system_commands(app.screen)]
+        commands = [c.title for c in palette_commands(app)]
         assert "view: filters" in commands
 
 
@@ -318,7 +318,8 @@ async def test_a_remote_node_over_ssh(filters_app: None, lab: Any) -> None:
             view = view_of(app)
             state = view.configs["edge-a"]
             assert state.error is None and state.parsed is not None, state.error
-            assert isinstance(app.hub.config_source(feed), SSHConfigSource)
+            assert isinstance(feed.source.access.config_source(), SSHConfigSource)
+            assert app.hub.config_source(feed) is state  # the hub's read, drawn by the view
             assert state.parsed.filename == f"edge-a:{lab.config_path('edge-a')}"
 
             def counted() -> bool:

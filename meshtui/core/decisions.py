@@ -6,7 +6,7 @@ announce on each interface (split horizon first). Verdicts are
 :mod:`meshtui.core.filters`' — babeld's first-match semantics. A
 :class:`ConfigSource` is where a node's config is read from (read-only): the
 implementations (a local file, a node's ``config_path`` over SSH) live in
-:mod:`meshtui.ops.remote_config`.
+:mod:`meshtui.transport.config_read`.
 """
 
 from __future__ import annotations

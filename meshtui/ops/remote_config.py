@@ -1,10 +1,10 @@
 """What nodes run, read-only: deployed babeld.conf, config diffs and security-lint facts over SSH.
 
-Nothing here writes to a node. The deployed babeld.conf is read through SFTP
-(no shell, no command run on the node), or where sshd has no SFTP subsystem
-with ``cat -- CONFIG_PATH``. Every remote command is an argv that the node's one
-SSH connection (:class:`~meshtui.transport.ssh.SSHPool`) quotes with
-:func:`shlex.join`::
+Nothing here writes to a node. The deployed babeld.conf is read with
+:func:`meshtui.transport.config_read.read_remote_file` (SFTP, no shell; where
+sshd has no SFTP subsystem, ``cat -- CONFIG_PATH``). Every remote command is an
+argv that the node's one SSH connection (:class:`~meshtui.transport.ssh.SSHPool`)
+quotes with :func:`shlex.join`::
 
     ip -j addr show, ip -j -6 route show table all, ip -j -d link show
                                              interface facts (meshtui.transport.facts)
@@ -16,47 +16,41 @@ config may hold ``key ... value HEX`` lines; its text lives in fields with
 *before* diffing (:mod:`meshtui.core.secrets`, the one masker and diff) — a key
 whose value alone differs is reported by name, never by value.
 
-:func:`config_source_for` gives the dashboard's Filters view a way to load a
-node's config: over SSH for an inventory node, from a local file (``--config
-FILE``) otherwise.
+Where the dashboard's Filters view reads a node's config from is the node's
+access to say (:meth:`meshtui.transport.node.NodeAccess.config_source`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Generic, TypeVar
 
-import asyncssh
-
-from meshtui.core.decisions import ConfigSource, LoadedConfig
 from meshtui.core.inventory import Node
 from meshtui.core.lint import InterfaceFacts, interface_facts_from
 from meshtui.core.secrets import key_changes, masked_diff
 from meshtui.core.secrets import mask_secrets as mask_keys  # the name callers know
+from meshtui.transport.config_read import (
+    READ_TIMEOUT,
+    RemoteReadError,
+    first_line,
+    read_remote_file,
+    tool_missing,
+)
 from meshtui.transport.facts import fetch_remote_facts
 from meshtui.transport.local import ConnectError
-from meshtui.transport.sources import Source
-from meshtui.transport.ssh import CommandResult, SSHPool, destination_of
+from meshtui.transport.ssh import SSHPool
 
 __all__ = [
     "LINT_FACTS",
-    "MAX_CONFIG_BYTES",
     "NFT_ARGV",
     "ConfigDiff",
-    "ConfigSource",
     "DeployedConfig",
-    "FileConfigSource",
     "LintFacts",
-    "LoadedConfig",
     "NodeResult",
     "RemoteReadError",
-    "SSHConfigSource",
     "config_diff",
-    "config_source_for",
     "fetch_lint_facts",
     "key_changes",
     "mask_keys",
@@ -65,17 +59,9 @@ __all__ = [
     "read_remote_file",
 ]
 
-MAX_CONFIG_BYTES = 1 << 20
-READ_TIMEOUT = 15.0
 NFT_ARGV = ("nft", "list", "ruleset")
 LINT_FACTS = ("addresses", "routes", "links")
 """The facts the security lint needs: addresses, the default route, the interfaces."""
-
-_NOT_FOUND = ("command not found", "not found")
-
-
-class RemoteReadError(Exception):
-    """A read-only fetch failed; the message names the node and the path or command."""
 
 
 # --------------------------------------------------------------------- reading files
@@ -113,104 +99,6 @@ class NodeResult(Generic[T]):
     @property
     def ok(self) -> bool:
         return self.error is None
-
-
-def _first_line(text: str) -> str:
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _tool_missing(result: CommandResult) -> bool:
-    if result.exit_status == 127:
-        return True
-    line = _first_line(result.stderr)
-    tool = result.argv[0] if result.argv else ""
-    return (
-        result.exit_status not in (0, None)
-        and not result.stdout
-        and tool in line
-        and any(s in line for s in _NOT_FOUND)
-    )
-
-
-async def _sftp_read(pool: SSHPool, node: Node, path: str, timeout: float) -> str | None:
-    """The file through SFTP (no shell on the node); raises _NoSFTP when SFTP is unavailable."""
-    conn = await pool.connection(node)
-    try:
-        sftp = await asyncio.wait_for(conn.start_sftp_client(), timeout)
-    except (asyncssh.Error, OSError, TimeoutError) as exc:
-        if conn.is_closed():
-            raise ConnectError(f"{node.name}: SSH connection lost: {exc}", "ssh") from None
-        raise _NoSFTP(str(exc) or type(exc).__name__) from None
-    try:
-        async with asyncio.timeout(timeout):
-            try:
-                attrs = await sftp.stat(path)
-            except asyncssh.SFTPNoSuchFile:
-                return None
-            if attrs.size is not None and attrs.size > MAX_CONFIG_BYTES:
-                raise RemoteReadError(
-                    f"{node.name}: {path} is larger than {MAX_CONFIG_BYTES} bytes: "
-                    "not a babeld.conf"
-                )
-            async with sftp.open(path, "rb") as f:
-                data: bytes = await f.read(MAX_CONFIG_BYTES + 1)
-    except TimeoutError:
-        raise ConnectError(
-            f"{node.name}: reading {path} took over {timeout:g} s", "timeout"
-        ) from None
-    except asyncssh.SFTPError as exc:
-        if conn.is_closed():
-            raise ConnectError(f"{node.name}: SSH connection lost: {exc.reason}", "ssh") from None
-        raise RemoteReadError(f"{node.name}: cannot read {path}: {exc.reason}") from None
-    finally:
-        sftp.exit()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(sftp.wait_closed(), 2.0)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise RemoteReadError(f"{node.name}: {path} is larger than {MAX_CONFIG_BYTES} bytes")
-    return bytes(data).decode("utf-8", "replace")
-
-
-class _NoSFTP(Exception):
-    """The node's sshd offers no SFTP subsystem."""
-
-
-async def _cat_read(pool: SSHPool, node: Node, path: str, timeout: float) -> str | None:
-    result = await pool.run(node, ("cat", "--", path), timeout=timeout)
-    if result.exit_status == 0:
-        if len(result.stdout.encode("utf-8", "replace")) > MAX_CONFIG_BYTES:
-            raise RemoteReadError(
-                f"{node.name}: {path} is larger than {MAX_CONFIG_BYTES} bytes: not a babeld.conf"
-            )
-        return result.stdout
-    detail = _first_line(result.stderr) or f"exit status {result.exit_status}"
-    if _tool_missing(result):
-        raise RemoteReadError(f"{node.name}: cannot read {path}: no SFTP and no cat on the node")
-    if "No such file or directory" in detail:
-        return None
-    detail = detail.removeprefix("cat: ").removeprefix(f"{path}: ")
-    raise RemoteReadError(f"{node.name}: cannot read {path}: {detail}")
-
-
-async def read_remote_file(
-    pool: SSHPool, node: Node, path: str, timeout: float = READ_TIMEOUT
-) -> str | None:
-    """The text of ``path`` on ``node``, read-only; None when the file does not exist.
-
-    Read through SFTP (no shell, no command on the node); where sshd offers no
-    SFTP subsystem, through ``cat -- PATH`` (an argv quoted with shlex.join).
-
-    Raises:
-        ConnectError: the node cannot be reached (host key, auth, timeout...).
-        RemoteReadError: the file exists but cannot be read, or is too large.
-    """
-    try:
-        return await _sftp_read(pool, node, path, timeout)
-    except _NoSFTP:
-        return await _cat_read(pool, node, path, timeout)
 
 
 async def read_deployed_config(
@@ -322,10 +210,10 @@ async def fetch_lint_facts(pool: SSHPool, node: Node, timeout: float = READ_TIME
         except ConnectError as exc:
             out.notes.append(f"firewall: {exc}")
             return
-        if _tool_missing(result):
+        if tool_missing(result):
             out.notes.append("firewall: not available: nft is not installed")
         elif result.exit_status != 0:
-            detail = _first_line(result.stderr) or f"exit status {result.exit_status}"
+            detail = first_line(result.stderr) or f"exit status {result.exit_status}"
             out.notes.append(f"firewall: `{result.command}` failed: {detail}")
         else:
             out.firewall = result.stdout
@@ -333,75 +221,3 @@ async def fetch_lint_facts(pool: SSHPool, node: Node, timeout: float = READ_TIME
     await pool.connection(node)  # one connect, with its clear errors
     await asyncio.gather(facts(), firewall())
     return out
-
-
-# --------------------------------------------------------------------- config sources
-
-
-@dataclass(frozen=True)
-class FileConfigSource:
-    """A babeld.conf on this machine (the dashboard's ``--config FILE``)."""
-
-    path: Path
-
-    @property
-    def label(self) -> str:
-        return str(self.path)
-
-    async def load(self) -> LoadedConfig:
-        """Read the file in a worker thread.
-
-        Raises:
-            RemoteReadError: the file cannot be read.
-        """
-
-        def read() -> str | None:
-            try:
-                if self.path.stat().st_size > MAX_CONFIG_BYTES:
-                    raise RemoteReadError(f"{self.path}: larger than {MAX_CONFIG_BYTES} bytes")
-                return self.path.read_text(encoding="utf-8", errors="replace")
-            except FileNotFoundError:
-                return None
-            except OSError as exc:
-                raise RemoteReadError(f"cannot read {self.path}: {exc.strerror or exc}") from None
-
-        text = await asyncio.to_thread(read)
-        return LoadedConfig(self.label, str(self.path), text)
-
-
-@dataclass(frozen=True)
-class SSHConfigSource:
-    """A node's deployed babeld.conf, read over its SSH connection."""
-
-    pool: SSHPool = field(repr=False)
-    node: Node
-
-    @property
-    def label(self) -> str:
-        return f"ssh {destination_of(self.node).label}:{self.node.config_path}"
-
-    async def load(self) -> LoadedConfig:
-        """Read the config over SSH.
-
-        Raises:
-            RemoteReadError: the node cannot be reached, or the file cannot be read.
-        """
-        try:
-            deployed = await read_deployed_config(self.pool, self.node)
-        except ConnectError as exc:
-            raise RemoteReadError(str(exc)) from None
-        return LoadedConfig(self.label, deployed.label, deployed.text)
-
-
-def config_source_for(source: Source, config_file: Path | None = None) -> ConfigSource | None:
-    """How to read the config of the node ``source`` reads.
-
-    An inventory node reached over SSH: its ``config_path`` on the node. Any other
-    node (local socket, replay): ``config_file`` when given, else None (not shown).
-    """
-    ssh = source.access.ssh
-    if ssh is not None:
-        return SSHConfigSource(ssh.pool, ssh.inventory_node)
-    if config_file is not None:
-        return FileConfigSource(Path(config_file))
-    return None

@@ -3,9 +3,11 @@
 A :class:`~meshtui.transport.sources.Source` opens a node's stream; its
 :class:`NodeAccess` says what else the node offers — the inventory node and its
 SSH connection, the local control socket, the names a recording carries, the
-hello intervals its config sets — and gathers its kernel facts. Capabilities
-ask ``source.access.ssh`` (an :class:`SSHAccess` or None) instead of looking
-keys up in a dict.
+hello intervals its config sets — gathers its kernel facts and says where its
+babeld.conf is read from (:meth:`NodeAccess.config_source`: the inventory
+node's ``config_path`` over SSH, else the file given with ``--config FILE``).
+Capabilities ask ``source.access.ssh`` (an :class:`SSHAccess` or None) instead
+of looking keys up in a dict.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from meshtui.core.facts import NodeFacts
 from meshtui.core.inventory import Inventory, Node
 
 if TYPE_CHECKING:  # asyncssh is imported only when a node is reached over SSH
+    from meshtui.core.decisions import ConfigSource
     from meshtui.transport.held import HeldReplay
     from meshtui.transport.ssh import SSHDestination, SSHPool
 
@@ -80,6 +84,17 @@ class NodeAccess:
 
         return await fetch_local_facts(name, facts, timeout=timeout or COMMAND_TIMEOUT)
 
+    def config_source(self, config_file: Path | str | None = None) -> ConfigSource | None:
+        """Where the node's babeld.conf is read from, read-only (None: nowhere).
+
+        A node reached only through its stream (a local socket, a recording) has
+        no config of its own to point at: ``config_file`` (the dashboard's
+        ``--config FILE``) when given.
+        """
+        from meshtui.transport.config_read import FileConfigSource
+
+        return FileConfigSource(Path(config_file)) if config_file is not None else None
+
     async def close(self) -> None:
         """Release what reaching the node holds (nothing, here)."""
 
@@ -137,6 +152,15 @@ class SSHAccess(NodeAccess):
         return await fetch_remote_facts(
             self.pool, self.inventory_node, facts, timeout or COMMAND_TIMEOUT
         )
+
+    def config_source(self, config_file: Path | str | None = None) -> ConfigSource | None:
+        """The node's ``config_path``, read over its pool (``config_file`` is not this node's).
+
+        The pool's connections belong to the loop that opened them: load it there.
+        """
+        from meshtui.transport.config_read import SSHConfigSource
+
+        return SSHConfigSource(self.pool, self.inventory_node)
 
     async def close(self) -> None:
         """Close the pool's connections (a shared pool: every node's)."""

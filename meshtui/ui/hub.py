@@ -3,10 +3,16 @@
 The hub owns the node feeds and their sessions, the socket pump and the SSH
 pools (and which event loop owns each: the sessions' pool lives on the pump's
 loop, an action's pool on the app's), the kernel probes of the Interfaces
-view, where each node's config is read from (the Filters view) and the Mesh
-view's input. The app composes screens and routes keys and messages; it runs
-the hub's coroutines in its workers, and views get what the hub knows through
-:class:`~meshtui.ui.views.base.ViewContext`.
+view, the reading of each node's config for the Filters view (where from is
+the node access's to say) and the Mesh view's input. The app composes screens
+and routes keys and messages; it runs the hub's coroutines in its workers, and
+views get what the hub knows through :class:`~meshtui.ui.views.base.ViewContext`.
+
+No other UI module imports :mod:`meshtui.transport` or :mod:`meshtui.ops` (an
+import-linter contract in pyproject.toml): the few of their types the UI names
+come from here (:class:`Source`, the deploy dialog's :class:`Change` and
+:class:`Verification`), and so does a recording for the tests
+(:func:`held_recording`).
 
 A :class:`NodeFeed` is one node as the dashboard sees it: the session's
 callbacks only append to the node's :class:`~meshtui.ui.journal.NodeJournal`
@@ -23,33 +29,75 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from meshtui.core.decisions import ConfigSource
+from meshtui.core.babelconf import ParsedConfig, parse_config
+from meshtui.core.decisions import ConfigSource, LoadedConfig, babeld_version_of
 from meshtui.core.events import Event
 from meshtui.core.kernel import LocalFacts, from_node_facts
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
-from meshtui.ops.remote_config import config_source_for
-from meshtui.transport.held import HeldReplay
+from meshtui.transport.held import HeldReplay, demo_recording, held_replay_source
 from meshtui.transport.probe import probe_local
 from meshtui.transport.pump import SocketPump
 from meshtui.transport.session import NodeSession, SessionState
 from meshtui.transport.sources import Source
 from meshtui.ui.journal import LinkState, NodeJournal
+from meshtui.ui.views.base import NodeConfig
 from meshtui.ui.views.mesh import MeshInput
 
 if TYPE_CHECKING:
     from meshtui.core.inventory import Inventory
-    from meshtui.ops.deploy import DeployReport, Operator
+    from meshtui.ops.deploy import Change, DeployReport, Operator, Verification
     from meshtui.ops.why import WhyReport
     from meshtui.transport.ssh import SSHPool
+
+__all__ = [
+    "Change",
+    "NodeFeed",
+    "NodeHub",
+    "Source",
+    "Verification",
+    "held_recording",
+]
 
 PROBE_INTERVAL = 10.0
 """Seconds between two probes of the kernel and WireGuard (Interfaces view)."""
 PROBE_TIMEOUT = 15.0
 REMOTE_FACTS = ("links", "addresses", "wireguard")
 
+CONFIG_TIMEOUT = 120.0
+"""Bound on reading one node's config (a stuck SSH path shows an error, not "reading …")."""
+
 WorkerRunner = Callable[..., Any]
 """The app's ``run_worker`` (workers belong to the app; their outcomes come back to it)."""
+
+
+def held_recording(
+    path: Path | str | None = None,
+    *,
+    speed: float = 1.0,
+    stop_at: float | None = None,
+    origin: float | None = None,
+    name: str | None = None,
+) -> Source:
+    """A recording replayed for the dashboard, holding on its last state (default: the demo's).
+
+    Args:
+        path: the recording (default: the one shipped with meshtui).
+        speed: 1.0 is real time, 0 as fast as possible.
+        stop_at: end the replay at this offset (seconds).
+        origin: wall-clock time of the recording's start (fixed for snapshots).
+        name: the node's name (default: the recording's).
+
+    Raises:
+        RecordingError: the file is missing or not a recording.
+    """
+    return held_replay_source(
+        path if path is not None else demo_recording(),
+        speed=speed,
+        stop_at=stop_at,
+        origin=origin,
+        name=name,
+    )
 
 
 class NodeFeed:
@@ -199,7 +247,10 @@ class NodeHub:
         self.feeds = feeds
         self.pump = pump
         self._filters_config = filters_config
-        self._configs: dict[str, ConfigSource | None] = {}
+        self._configs: dict[str, NodeConfig | None] = {}
+        self._config_sources: dict[str, ConfigSource | None] = {}
+        self._reading: dict[str, object] = {}  # the latest config read of each node
+        self._run_worker: WorkerRunner | None = None
         inventories = (f.source.access.inventory for f in feeds if f.source.access.inventory)
         self.inventory: Inventory | None = next(inventories, None)
         self.names = Names.build(self.inventory, {})
@@ -233,7 +284,11 @@ class NodeHub:
     # ------------------------------------------------------------ sessions
 
     def start(self, run_worker: WorkerRunner) -> None:
-        """Start the socket pump and every node's session, in the app's workers."""
+        """Start the socket pump and every node's session, in the app's workers.
+
+        ``run_worker`` also runs the hub's later work (config reads).
+        """
+        self._run_worker = run_worker
         if self.pump is not None:
             run_worker(
                 self.pump.serve,
@@ -403,11 +458,95 @@ class NodeHub:
         self._filters_config = path
         self._configs.clear()
 
-    def config_source(self, feed: NodeFeed) -> ConfigSource | None:
-        """Where the node's babeld.conf is read from (None: nowhere)."""
-        if feed.name not in self._configs:
-            self._configs[feed.name] = config_source_for(feed.source, self._filters_config)
-        return self._configs[feed.name]
+    def set_config_source(self, node: str, source: ConfigSource | None) -> None:
+        """Read ``node``'s config from ``source`` from now on (None: it has none to show)."""
+        self._config_sources[node] = source
+        self._configs.pop(node, None)
+
+    def config_source(self, feed: NodeFeed) -> NodeConfig | None:
+        """The node's babeld.conf for the Filters view (None: there is nowhere to read it).
+
+        Where it is read from is the node access's to say (an inventory node's
+        ``config_path`` over SSH; for a local babeld or a recording,
+        :attr:`filters_config`); nothing is read until a view asks
+        (:meth:`NodeConfig.read <meshtui.ui.views.base.NodeConfig.read>`).
+        """
+        name = feed.name
+        if name not in self._configs:
+            if name in self._config_sources:
+                source = self._config_sources[name]
+            else:
+                source = feed.source.access.config_source(self._filters_config)
+            self._configs[name] = None if source is None else self._node_config(feed, source)
+        return self._configs[name]
+
+    def _node_config(self, feed: NodeFeed, source: ConfigSource) -> NodeConfig:
+        def reader(then: Callable[[], None] | None) -> None:
+            self._read_config(feed, source, config, then)
+
+        config = NodeConfig(source.label, reader)
+        return config
+
+    def _read_config(
+        self,
+        feed: NodeFeed,
+        source: ConfigSource,
+        config: NodeConfig,
+        then: Callable[[], None] | None,
+    ) -> None:
+        """Start reading ``config`` (again) in a worker: read-only, never raises."""
+        config.requested = True
+        config.loading = True
+        if self._run_worker is None:  # not started: there is no app to run the read
+            config.loading, config.error = False, "the dashboard has not started"
+            return
+        token = self._reading[feed.name] = object()
+        self._run_worker(
+            self._load_config(feed, source, config, token, then),
+            name=f"filters-config:{feed.name}",
+            group="filters-config",
+            description=f"read {source.label} (read-only)",
+            exit_on_error=False,
+        )
+
+    async def _load_config(
+        self,
+        feed: NodeFeed,
+        source: ConfigSource,
+        config: NodeConfig,
+        token: object,
+        then: Callable[[], None] | None,
+    ) -> None:
+        """Read and parse the node's config into ``config``; a failure is its ``error``.
+
+        A node read over SSH is read on the socket pump's loop, where its
+        connection lives. A later read of the node's config wins over this one.
+        """
+        version = babeld_version_of(feed.model)
+        interfaces = list(feed.model.interfaces)
+        loaded: LoadedConfig | None = None
+        parsed: ParsedConfig | None = None
+        error: str | None = None
+        try:
+            if self.pump is not None and feed.source.access.ssh is not None:
+                loaded = await self.pump.call(source.load(), CONFIG_TIMEOUT)
+            else:
+                loaded = await source.load()
+            if loaded.text is not None:
+                parsed = parse_config(
+                    loaded.text, loaded.filename, version, extra_interfaces=interfaces
+                )
+        except Exception as exc:  # noqa: BLE001 - shown on screen, never a traceback
+            error = str(exc) or type(exc).__name__
+        if self._reading.get(feed.name) is not token:
+            return  # read again meanwhile (`c`): that read tells
+        del self._reading[feed.name]
+        config.loading = False
+        config.parsed = parsed
+        config.absent = error is None and loaded is not None and loaded.text is None
+        config.error = error
+        if then is not None:
+            then()
 
     def own_label(self, feed: NodeFeed) -> str | None:
         """What a node calls itself when its own name says nothing: babeld's ``host``."""

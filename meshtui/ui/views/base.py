@@ -17,7 +17,7 @@ from rich.style import Style
 from textual.containers import Vertical
 from textual.widget import Widget
 
-from meshtui.core.decisions import ConfigSource
+from meshtui.core.babelconf import ParsedConfig
 from meshtui.core.kernel import LocalFacts
 from meshtui.core.model import DestKey, NodeModel, Route
 from meshtui.core.names import Names
@@ -110,6 +110,37 @@ class RouteTracker:
         return {r.dest for r in changed} | set(gone)
 
 
+@dataclass(eq=False)
+class NodeConfig:
+    """A node's babeld.conf as the hub reads it for the Filters view (read-only).
+
+    The :class:`~meshtui.ui.hub.NodeHub` owns one per node that has a config to
+    read, runs the read in its worker and fills this in; a view only draws it
+    and asks for a read with :meth:`read` (the first time it needs it, and on
+    ``c``). Nothing is ever written to the node.
+
+    Attributes:
+        label: where it is read from, for the screen (``ssh root@host:/etc/babeld.conf``).
+        requested: a read was asked for (until then nothing was read).
+        loading: a read is under way.
+        parsed: the config, parsed against the node's babeld version and interfaces.
+        absent: there is no such file (babeld runs with its defaults).
+        error: why the last read failed, in one line.
+    """
+
+    label: str
+    reader: Callable[[Callable[[], None] | None], None] = field(repr=False)
+    requested: bool = False
+    loading: bool = False
+    parsed: ParsedConfig | None = None
+    absent: bool = False
+    error: str | None = None
+
+    def read(self, then: Callable[[], None] | None = None) -> None:
+        """Read the config (again) in the hub's worker; ``then()`` once it is read or failed."""
+        self.reader(then)
+
+
 @dataclass(slots=True)
 class ViewContext:
     """What a view is drawn from, for one refresh.
@@ -131,7 +162,7 @@ class ViewContext:
             sight keep their clock columns (``5 s ago``) from the last complete refresh.
         names: node names for hops and prefixes (inventory, recording, learnt live).
         addresses: show addresses instead of names (the ``a`` toggle).
-        config: where the node's babeld.conf is read from (None: nowhere to read it).
+        config: the node's babeld.conf as the hub reads it (None: nowhere to read it from).
         mesh: every node's model and names, for the Mesh view.
     """
 
@@ -148,7 +179,7 @@ class ViewContext:
     complete: bool = True
     names: Names | None = None
     addresses: bool = False
-    config: ConfigSource | None = None
+    config: NodeConfig | None = None
     mesh: Callable[[], MeshInput] | None = None
     _hops: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 

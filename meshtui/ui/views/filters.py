@@ -9,10 +9,12 @@ there). The second table lists those decisions; the route under the cursor
 shows the rule that decided it, and the rules table follows it. ``enter`` on a
 rule shows only the decisions it makes.
 
-The config comes, read-only, from where the node is (the context's
-``config``, chosen by the hub): an inventory node's ``config_path`` over SSH,
-or for a local or recorded babeld the file given with ``--config FILE``;
-without either the view says so and shows nothing. The analysis is
+The config is read, read-only, by the hub (the context's ``config``: where
+from, loading, parsed, absent or failed), from where the node's access says:
+an inventory node's ``config_path`` over SSH, or for a local or recorded
+babeld the file given with ``--config FILE``; without either the view says so
+and shows nothing. The view only draws it and asks for it (once, then again
+on ``c``). The analysis is
 :mod:`meshtui.core.decisions`'; verdicts are :mod:`meshtui.core.filters`' —
 babeld's first-match semantics, checked against real babeld in
 tests/test_filters_lab.py.
@@ -21,8 +23,7 @@ tests/test_filters_lab.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 
 from textual import on
@@ -30,27 +31,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
 
-from meshtui.core.babelconf import Chain, Filter, ParsedConfig, parse_config
+from meshtui.core.babelconf import Chain, Filter, ParsedConfig
 from meshtui.core.decisions import (
     CHAINS,
-    ConfigSource,
     Decision,
     FilterAnalysis,
-    LoadedConfig,
     RuleRow,
     VerdictCache,
     analyse,
-    babeld_version_of,
 )
 from meshtui.core.protocol import INFINITY
 from meshtui.ui import format as fmt
-from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.views.base import NodeConfig, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
-__all__ = ["ConfigState", "FiltersView"]
+__all__ = ["FiltersView"]
 
 
 def _verdict_text(d: Decision) -> tuple[str, str]:
@@ -73,23 +70,6 @@ def _rule_text(rule: Filter | None, chain: Chain) -> str:
 
 def _where(filename: str, rule: Filter | None) -> str:
     return f"{Path(filename).name}:{rule.line}" if rule is not None else "default"
-
-
-# --------------------------------------------------------------------- loading state
-
-
-@dataclass
-class ConfigState:
-    """A node's config as the view knows it: loading, loaded (parsed) or failed."""
-
-    label: str
-    loading: bool = True
-    parsed: ParsedConfig | None = None
-    absent: bool = False
-    error: str | None = None
-    loaded_at: float = 0.0
-    verdicts: VerdictCache = field(default_factory=dict)  # for this config
-    interfaces: frozenset[str] = frozenset()  # the interfaces the verdicts were made with
 
 
 # --------------------------------------------------------------------- the view
@@ -135,21 +115,12 @@ class FiltersView(View):
     }
     """
 
-    def __init__(
-        self,
-        *,
-        id: str | None = None,
-        sources: Mapping[str, ConfigSource] | None = None,
-    ) -> None:
-        """The view; without ``sources`` each node's config is the context's ``config``.
-
-        Args:
-            id: the widget id (default ``filters``).
-            sources: where each node's config is read from, by node name.
-        """
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.sources: dict[str, ConfigSource | None] = dict(sources or {})
-        self.configs: dict[str, ConfigState] = {}
+        self.configs: dict[str, NodeConfig] = {}
+        """The configs the hub handed this view, by node (the hub fills them in)."""
+        self._verdicts: dict[str, tuple[ParsedConfig, frozenset[str], VerdictCache]] = {}
+        self._read_at: dict[str, float] = {}
         self.analysis: FilterAnalysis | None = None
         self.focus_rule: str | None = None
         self._node: str | None = None
@@ -198,74 +169,42 @@ class FiltersView(View):
         self.focus_rule = None
         self.analysis = None
 
-    # ------------------------------------------------------------ config sources
+    # ------------------------------------------------------------ the config
 
-    def set_config_source(self, node: str, source: ConfigSource | None) -> None:
-        """Read ``node``'s config from ``source`` (None: the node has no config to show)."""
-        self.sources[node] = source
-        self.configs.pop(node, None)
-
-    def _source_for(self, ctx: ViewContext) -> ConfigSource | None:
-        if ctx.node in self.sources:
-            return self.sources[ctx.node]
-        return ctx.config
-
-    def _ensure_config(self, ctx: ViewContext) -> ConfigState | None:
-        state = self.configs.get(ctx.node)
-        if state is not None:
-            return state
-        source = self._source_for(ctx)
-        if source is None:
+    def _config_for(self, ctx: ViewContext) -> NodeConfig | None:
+        """The node's config from the context; the first time, ask the hub to read it."""
+        config = ctx.config
+        if config is None:
+            self.configs.pop(ctx.node, None)
             return None
-        state = self.configs[ctx.node] = ConfigState(source.label)
-        self.run_worker(
-            self._load(ctx.node, source, babeld_version_of(ctx.model), list(ctx.model.interfaces)),
-            name=f"filters-config:{ctx.node}",
-            group="filters-config",
-            description=f"read {source.label} (read-only)",
-            exit_on_error=False,
-        )
-        return state
+        self.configs[ctx.node] = config
+        if not config.requested:
+            self._ask(ctx.node, config)
+        return config
 
-    async def _load(
-        self, node: str, source: ConfigSource, version: str, interfaces: list[str]
-    ) -> None:
-        state = self.configs.get(node)
-        if state is None:
-            return
-        try:
-            loaded: LoadedConfig = await source.load()
-        except Exception as exc:  # noqa: BLE001 - shown on screen, never a traceback
-            state.loading, state.error = False, str(exc) or type(exc).__name__
+    def _ask(self, node: str, config: NodeConfig) -> None:
+        def read() -> None:  # the hub's read ended (read, absent or failed)
+            self._read_at[node] = time.time()
             self.redraw()
-            return
-        state.loading = False
-        state.loaded_at = time.time()
-        if loaded.text is None:
-            state.absent = True
-        else:
-            state.parsed = parse_config(
-                loaded.text, loaded.filename, version, extra_interfaces=interfaces
-            )
-        self.redraw()
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """A config read that failed unexpectedly is shown, never raised."""
-        worker = event.worker
-        if worker.group != "filters-config" or event.state is not WorkerState.ERROR:
-            return
-        event.stop()
-        node = (worker.name or "").partition(":")[2]
-        state = self.configs.get(node)
-        if state is not None:
-            state.loading, state.error = False, str(worker.error)
-        self.redraw()
+        config.read(then=read)
 
     def action_reload_config(self) -> None:
         """Read the shown node's config again (read-only)."""
-        if self._node is not None:
-            self.configs.pop(self._node, None)
+        node = self._node
+        config = self.configs.get(node) if node is not None else None
+        if node is not None and config is not None:
+            self._ask(node, config)
             self.redraw()
+
+    def _verdict_cache(
+        self, node: str, parsed: ParsedConfig, names: frozenset[str]
+    ) -> VerdictCache:
+        """Verdicts made for this config with these interfaces (``if NAME`` depends on them)."""
+        kept = self._verdicts.get(node)
+        if kept is None or kept[0] is not parsed or kept[1] != names:
+            kept = self._verdicts[node] = (parsed, names, {})
+        return kept[2]
 
     # ------------------------------------------------------------ refresh
 
@@ -273,10 +212,10 @@ class FiltersView(View):
         """Analyse the node's routes against its config and sync both tables."""
         self.begin(ctx)
         self._node = ctx.node
-        state = self._ensure_config(ctx)
+        state = self._config_for(ctx)
         rules = self.query_one("#fl-rules", KeyedTable)
         decisions = self.query_one("#fl-decisions", KeyedTable)
-        parsed = state.parsed if state is not None else None
+        parsed = state.parsed if state is not None and not state.loading else None
         if state is None or parsed is None:
             self.analysis = None
             stats = rules.sync(())
@@ -284,10 +223,8 @@ class FiltersView(View):
             self._show_missing(ctx, state)
             return stats
         names = frozenset(ctx.model.interfaces) | frozenset(parsed.interfaces)
-        if names != state.interfaces:  # a filter `if NAME` depends on what exists
-            state.verdicts.clear()
-            state.interfaces = names
-        analysis = self.analysis = analyse(parsed, ctx.model, names, state.verdicts)
+        verdicts = self._verdict_cache(ctx.node, parsed, names)
+        analysis = self.analysis = analyse(parsed, ctx.model, names, verdicts)
         stats = rules.sync(self._rule_rows(analysis, parsed))
         shown = decisions.sync(self._decision_rows(analysis, parsed))
         stats.added += shown.added
@@ -297,7 +234,7 @@ class FiltersView(View):
         self._show_why()
         return stats
 
-    def _show_missing(self, ctx: ViewContext, state: ConfigState | None) -> None:
+    def _show_missing(self, ctx: ViewContext, state: NodeConfig | None) -> None:
         title = self.query_one("#fl-title", Static)
         note = self.query_one("#fl-note", Static)
         why = self.query_one("#fl-why", Static)
@@ -307,7 +244,7 @@ class FiltersView(View):
                 "Not shown: meshtui reads a node's babeld.conf over SSH for inventory nodes, "
                 "and for a local babeld or a recording from `--config FILE`."
             )
-        elif state.loading:
+        elif state.loading or not state.requested:
             title.update(fmt.plain(f"Filters — {ctx.node}: reading {state.label} …"))
             note.update("")
         elif state.absent:
@@ -319,7 +256,7 @@ class FiltersView(View):
         why.update("")
 
     def _titles(
-        self, ctx: ViewContext, state: ConfigState, parsed: ParsedConfig, analysis: FilterAnalysis
+        self, ctx: ViewContext, state: NodeConfig, parsed: ParsedConfig, analysis: FilterAnalysis
     ) -> None:
         n_in = len(parsed.filters[Chain.IN])
         n_out = len(parsed.filters[Chain.OUT])
@@ -335,8 +272,9 @@ class FiltersView(View):
                 f"babeld would refuse this file ({len(parsed.errors)} error(s)); first: "
                 f"{first.format()}"
             )
-        if state.loaded_at:
-            notes.append(f"read {fmt.clock_time(state.loaded_at)} (c reads it again)")
+        read_at = self._read_at.get(ctx.node)
+        if read_at:
+            notes.append(f"read {fmt.clock_time(read_at)} (c reads it again)")
         self.query_one("#fl-note", Static).update(fmt.plain("  ·  ".join(notes)))
         learnt = sum(1 for d in analysis.decisions if d.chain is Chain.IN)
         announced = sum(
