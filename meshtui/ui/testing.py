@@ -15,8 +15,8 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from meshtui.transport.held import demo_recording, held_replay_source
 from meshtui.ui.app import MeshApp, make_app
+from meshtui.ui.hub import held_recording
 from meshtui.ui.themes import BUNDLED_DIR
 
 DEMO_ORIGIN = 1_800_000_000.0
@@ -32,9 +32,7 @@ def demo_app(stop_at: float | None = None, **kwargs: Any) -> MeshApp:
     Only the bundled themes are loaded and no user keymap, unless the keyword
     arguments (passed to :func:`~meshtui.ui.app.make_app`) say otherwise.
     """
-    source = held_replay_source(
-        demo_recording(), speed=0, stop_at=stop_at, origin=DEMO_ORIGIN, name="edge-a"
-    )
+    source = held_recording(speed=0, stop_at=stop_at, origin=DEMO_ORIGIN, name="edge-a")
     kwargs.setdefault("theme_dirs", [BUNDLED_DIR])
     kwargs.setdefault("keymap_file", NO_KEYMAP)
     # No timer-driven refresh while the replay races through: what was drawn midway

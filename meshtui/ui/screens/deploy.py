@@ -5,16 +5,16 @@ Self-contained: :class:`DeployScreen` is a ``ModalScreen[bool]`` that shows one
 key values already redacted) and returns True (write / keep) or False
 (cancel / roll back). In ``confirm`` mode it also shows what verification
 found and counts down the confirmation window; at zero it returns False (the
-node rolls back). :class:`TuiOperator` plugs the dialog into
-:class:`meshtui.ops.deploy.Deployer`, so a deploy action runs as a worker::
+node rolls back). :class:`TuiOperator` is the deployer's ``Operator`` port
+(:class:`meshtui.ops.deploy.Operator`): the hub runs the deployer, the dialog
+asks, so a deploy action runs as a worker::
 
-    from meshtui.ops.deploy import Deployer
     from meshtui.ui.screens.deploy import TuiOperator
 
     @work(group="deploy", exclusive=True, exit_on_error=False, description="deploy")
     async def deploy_nodes(self, names: list[str]) -> None:
         operator = TuiOperator(self, log=lambda node, msg: self.notify(f"{node}: {msg}"))
-        report = await Deployer(inventory, pool, operator).deploy(names)
+        report = await self.hub.deploy(names, operator, self.feed)  # NodeHub: Deployer
 
 The action that starts it must not be bound at all in read-only mode (see
 :func:`meshtui.ops.audit.read_only_setting`). The safe choice has the focus:
@@ -35,8 +35,8 @@ from textual.widgets import Button, Label, Static
 
 from meshtui.core.sanitize import inert
 
-if TYPE_CHECKING:
-    from meshtui.ops.deploy import Change, Verification
+if TYPE_CHECKING:  # ops' types, as the hub names them (no UI module but the hub imports ops)
+    from meshtui.ui.hub import Change, Verification
 
 __all__ = ["DeployScreen", "TuiOperator", "diff_line_class"]
 
