@@ -5,6 +5,12 @@ builds the row's cells; :meth:`KeyedTable.sync` adds, updates (cell by cell)
 and removes rows so that the cursor and the scroll position survive, and
 only rebuilds a row's cells when its signature changed. Cells name a
 semantic colour role (see :mod:`meshtui.ui.themes`), never a colour.
+
+Under a storm most syncs only change cells in place, of rows mostly off
+screen: such a sync repaints the changed rows that are on screen, and
+nothing else (a whole-table repaint re-renders every visible cell, and it is
+what kept the UI loop busy when a key arrived); a sort runs only when a
+changed sort value broke the order.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Any
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
@@ -168,7 +175,8 @@ class KeyedTable(DataTable):
         self._specs: dict[str, tuple[CellSpec, ...]] = {}
         self._column_keys = [c.key for c in columns]
         self._auto_width = [c.width is None for c in columns]
-        self._cells_touched = False
+        self._touched: set[str] = set()
+        self._whole = False  # a cell update that repaints the whole table (a column widened)
         self.sort_column = sort
         self.sort_reverse = reverse
         self.row_height = row_height
@@ -257,6 +265,7 @@ class KeyedTable(DataTable):
             else -1
         )
         auto_width = self._auto_width
+        resorted: list[str] = []
         for key, sig, build in rows:
             seen.add(key)
             old_sig = sigs.get(key)
@@ -277,6 +286,7 @@ class KeyedTable(DataTable):
                     stats.updated_cells += 1
                     if index == sort_index and a[2] != b[2]:
                         sort_dirty = True
+                        resorted.append(key)
                     self._update(key, index, b, auto_width[index])
         if remove is None:
             gone = [key for key in sigs if key not in seen]
@@ -297,10 +307,18 @@ class KeyedTable(DataTable):
                 self.add_row(
                     *(self._cell(s, key) for s in specs[key]), key=key, height=self.row_height
                 )
-            if added or sort_dirty:
+            if added or (sort_dirty and not self._order_holds(resorted)):
                 self._apply_sort()
-        if self._cells_touched:
-            self._cells_touched = False
+                sort_dirty = True
+            else:
+                sort_dirty = False
+        touched, self._touched = self._touched, set()
+        whole, self._whole = self._whole, False
+        if not (gone or added or sort_dirty or whole) and self.row_height == 1:
+            if touched:  # cells changed in place, rows stayed where they were
+                self._repaint_rows(touched)
+            return stats
+        if touched:
             self._update_count += 1
             self.refresh()
         if stats.changed:
@@ -310,6 +328,67 @@ class KeyedTable(DataTable):
         if stats.changed and cursor is not None and cursor in sigs:
             self._restore_cursor(cursor)
         return stats
+
+    def _order_holds(self, keys: list[str]) -> bool:
+        """Whether the rows are still in sort order after ``keys``' sort values changed
+        (each compared with its neighbours: no sort of thousands of rows for nothing)."""
+        if self.sort_column is None or self.sort_column not in self._column_keys:
+            return True
+        column = ColumnKey(self.sort_column)
+        data = self._data
+        locations = self._row_locations
+        last = len(data) - 1
+        reverse = self.sort_reverse
+
+        def value(index: int) -> tuple[bool, Any, str]:
+            row_key = locations.get_key(index)
+            if row_key is None:
+                raise KeyError(index)
+            return _sort_value(data[row_key][column])
+
+        try:
+            for key in keys:
+                index = locations.get(RowKey(key))
+                if index is None:
+                    return False
+                here = value(index)
+                if index > 0 and (value(index - 1) > here) != reverse:
+                    return False
+                if index < last and (here > value(index + 1)) != reverse:
+                    return False
+        except (TypeError, KeyError):  # values that do not compare: let the sort decide
+            return False
+        return True
+
+    def _repaint_rows(self, keys: set[str]) -> None:
+        """Repaint the on-screen lines of the rows ``keys``, whose cells changed in place.
+
+        The update count stays (a new one invalidates every cached line, and the
+        row offsets and order, which are O(rows) to rebuild); the changed rows'
+        cached renders go instead. Lines are cached by position: all go (the
+        others are rebuilt from the cached rows, and only when drawn).
+        """
+        rows = self._row_render_cache
+        for cache_key in [k for k in rows.keys() if k[0].value in keys]:
+            rows.discard(cache_key)
+        self._cell_render_cache.clear()
+        self._row_renderable_cache.clear()
+        self._line_cache.clear()
+        header = self.header_height if self.show_header else 0
+        top = int(self.scroll_y)
+        lines = self._y_offsets[top : top + max(0, self.size.height - header)]
+        width = max(self.size.width, self.virtual_size.width)
+        regions: list[Region] = []
+        start = -1
+        for y, (row_key, _) in enumerate([*lines, (None, 0)]):
+            inside = row_key is not None and row_key.value in keys
+            if inside and start < 0:
+                start = y
+            elif not inside and start >= 0:
+                regions.append(Region(0, header + start, width, y - start))
+                start = -1
+        if regions:
+            self.refresh(*regions)
 
     def _update(self, key: str, index: int, spec: CellSpec, auto_width: bool) -> None:
         """Update one cell; widen its column when the text got wider (never narrower).
@@ -322,15 +401,17 @@ class KeyedTable(DataTable):
             column = self.columns.get(ColumnKey(column_key))
             if column is not None and _width(spec) > column.content_width:
                 self.update_cell(key, column_key, self._cell(spec, key), update_width=True)
+                self._whole = True
                 return
         # What update_cell does, minus a repaint request per cell: under a storm hundreds
         # of cells change per refresh, and one repaint (in _apply) covers them all.
         row = self._data.get(RowKey(key))
         if row is None:
             self.update_cell(key, column_key, self._cell(spec, key))
+            self._whole = True
             return
         row[ColumnKey(column_key)] = self._cell(spec, key)
-        self._cells_touched = True
+        self._touched.add(key)
 
     def _rebuild(self) -> None:
         self.clear()

@@ -1,0 +1,112 @@
+"""KeyedTable under a storm: in-place changes repaint only the changed rows on screen, and
+what is drawn is always what the table holds (on screen, off screen, after a scroll, after a
+change of sort order)."""
+
+from __future__ import annotations
+
+from rich.style import Style
+from textual.app import App, ComposeResult
+from textual.geometry import Region
+
+from meshtui.ui.widgets.table import Column, KeyedTable, RowSpec
+
+ROWS = 200
+
+
+def spec(i: int, value: int) -> RowSpec:
+    key = f"k{i:03d}"
+    return (key, value, lambda: ((key, "", key), (f"v{value}", "", value)))
+
+
+class TableApp(App[None]):
+    def __init__(self, sort: str) -> None:
+        super().__init__()
+        self.sort = sort
+
+    def compose(self) -> ComposeResult:
+        yield KeyedTable(
+            [Column("name", "name", 8), Column("value", "value", 8)],
+            lambda _spec: Style(),
+            sort=self.sort,
+        )
+
+
+def drawn(kt: KeyedTable) -> list[list[str]]:
+    """The words of the table's lines as on screen (header first): through the widget's
+    line cache, which keeps what was painted unless a region was marked for repaint."""
+    strips = kt.render_lines(Region(0, 0, kt.size.width, kt.size.height))
+    return [strip.text.split() for strip in strips]
+
+
+def expected(kt: KeyedTable, values: dict[int, int]) -> list[list[str]]:
+    """What the lines must say: the header, then the rows on screen in the table's order."""
+    top = int(kt.scroll_y)
+    keys = kt.keys()[top : top + kt.size.height - 1]
+    return [drawn(kt)[0]] + [[key, f"v{values[int(key[1:])]}"] for key in keys]
+
+
+async def test_in_place_changes_repaint_the_visible_changed_rows_only() -> None:
+    app = TableApp(sort="name")
+    async with app.run_test(size=(40, 12)) as pilot:
+        kt = app.query_one(KeyedTable)
+        values = dict.fromkeys(range(ROWS), 0)
+        kt.sync(spec(i, v) for i, v in values.items())
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+        count = kt._update_count
+        # row 3 (on screen) and row 150 (off screen) change: only row 3's line is repainted
+        values[3], values[150] = 7, 9
+        stats = kt.sync(spec(i, v) for i, v in values.items())
+        assert (stats.updated_cells, stats.added, stats.removed) == (2, 0, 0)
+        assert kt._update_count == count  # no whole-table invalidation
+        assert kt._repaint_regions and all(r.height == 1 for r in kt._repaint_regions)
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+        # the off-screen change is there when scrolled to
+        kt.scroll_to(y=145, animate=False)
+        await pilot.pause()
+        assert ["k150", "v9"] in drawn(kt)
+        assert drawn(kt) == expected(kt, values)
+        # changes seen from a scrolled table: drawn where they are
+        values[147], values[10] = 3, 4
+        kt.sync_some([spec(147, 3), spec(10, 4)])
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+        kt.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+
+
+async def test_a_sort_value_change_sorts_only_when_it_breaks_the_order() -> None:
+    app = TableApp(sort="value")
+    async with app.run_test(size=(40, 12)) as pilot:
+        kt = app.query_one(KeyedTable)
+        values = {i: 10 * i for i in range(ROWS)}
+        kt.sync(spec(i, v) for i, v in values.items())
+        await pilot.pause()
+        count = kt._update_count
+        # 50 -> 51 stays between 40 and 60: no sort, no invalidation
+        values[5] = 51
+        kt.sync(spec(i, v) for i, v in values.items())
+        assert kt._update_count == count
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+        # 50 -> 5: before 10, the order broke: sorted (the row moves up)
+        values[5] = 5
+        kt.sync(spec(i, v) for i, v in values.items())
+        assert kt._update_count > count
+        assert kt.keys()[:3] == ["k000", "k005", "k001"]
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+        # reversed: the same check the other way round
+        kt.sort_by("value", reverse=True)
+        await pilot.pause()
+        count = kt._update_count
+        values[ROWS - 1] = values[ROWS - 1] + 1
+        kt.sync(spec(i, v) for i, v in values.items())
+        assert kt._update_count == count
+        values[ROWS - 1] = -1
+        kt.sync(spec(i, v) for i, v in values.items())
+        assert kt.keys()[-1] == f"k{ROWS - 1:03d}"
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
