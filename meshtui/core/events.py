@@ -6,8 +6,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from meshtui.core.jsonform import record_json
-
 
 class EventType(Enum):
     """The kinds of event the model and the connection emit."""
@@ -53,7 +51,12 @@ class PathRef:
 
     def to_json(self) -> dict[str, Any]:
         """The JSON form used by ``status --json`` and ``watch --json``."""
-        return record_json(self)
+        return {
+            "via": self.via,
+            "interface": self.interface,
+            "metric": self.metric,
+            "router_id": self.router_id,
+        }
 
     @property
     def hop(self) -> tuple[str, str]:

@@ -14,12 +14,10 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import Enum
 from functools import lru_cache
 from typing import Any
-
-from meshtui.core.jsonform import record_json
 
 __all__ = [
     "FACT_NAMES",
@@ -151,6 +149,15 @@ def canonical_prefix(text: str) -> str:
         return text
 
 
+def _fields_json(record: Any) -> dict[str, Any]:
+    """A record's JSON form: its fields in order, tuples as lists."""
+    out = {}
+    for f in fields(record):
+        value = getattr(record, f.name)
+        out[f.name] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class KernelRoute:
     """One route of the kernel's tables (IPv6)."""
@@ -237,7 +244,7 @@ class Address:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return record_json(self)
+        return _fields_json(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +265,7 @@ class WgPeer:
 
     def to_json(self) -> dict[str, Any]:
         """JSON form."""
-        return record_json(self)
+        return _fields_json(self)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,6 @@ from enum import StrEnum
 from typing import Any
 
 from meshtui.core.babelconf import Severity
-from meshtui.core.jsonform import record_json
 
 DEFAULT_CONFIRM_TIMEOUT = 120.0
 DEFAULT_RESTART_TIMEOUT = 60.0
@@ -111,7 +110,14 @@ class LintEntry:
         return f"{self.file}:{self.line}: {self.severity}: {self.message}{fix}"
 
     def to_json(self) -> dict[str, Any]:
-        return record_json(self)
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "file": self.file,
+            "line": self.line,
+            "message": self.message,
+            "fix": self.fix,
+        }
 
 
 @dataclass(frozen=True)
