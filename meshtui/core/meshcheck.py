@@ -286,8 +286,9 @@ def _destinations(
             if model is None:
                 continue
             # what the nodes announce, then what they route to (without an
-            # inventory, that is all there is to know of the other nodes)
-            routed = {d.prefix for d in model.destinations()}
+            # inventory, that is all there is to know of the other nodes); the
+            # routes' prefixes, not model.destinations(), which ranks every one
+            routed = {r.prefix for r in model.routes.values()}
             for prefix in [*sorted(_own_prefixes(model)), *sorted(routed)]:
                 if prefix.endswith("/128") and prefix not in seen and names.in_mesh(prefix):
                     seen.add(prefix)
@@ -390,9 +391,8 @@ def _alternatives(chooser: str, prefix: str, tables: _Tables) -> tuple[str, ...]
     return tuple(out)
 
 
-def _cell(source: str, dest: str, prefix: str, tables: _Tables) -> Cell:
+def _cell(source: str, dest: str, prefix: str, owner: str | None, tables: _Tables) -> Cell:
     names = tables.names
-    owner = names.node_of_prefix(prefix)
     model = tables.models.get(source)
     if owner == source or (model is not None and prefix in tables.own(source)):
         return Cell(source, dest, prefix, CellState.SELF, path=(source,), complete=True)
@@ -453,10 +453,11 @@ def build_matrix(
             rows.append(node)
     cols = _destinations(names, models, destinations)
     tables = _Tables(models, names)
+    owners = [names.node_of_prefix(prefix) for _, prefix in cols]
     cells = {}
     for source in rows:
-        for dest, prefix in cols:
-            cells[(source, prefix)] = _cell(source, dest, prefix, tables)
+        for (dest, prefix), owner in zip(cols, owners, strict=True):
+            cells[(source, prefix)] = _cell(source, dest, prefix, owner, tables)
     return Matrix(tuple(rows), tuple(cols), cells)
 
 
