@@ -19,7 +19,16 @@ from meshtui.ui.journal import LogEntry
 from meshtui.ui.themes import Palette
 from meshtui.ui.views.base import ViewContext
 from meshtui.ui.views.events import EVENT_ROLES
-from meshtui.ui.views.routes import route_key, route_mark
+from meshtui.ui.views.routes import (
+    INTERFACE_COLUMN,
+    MARK_COLUMN,
+    METRIC_COLUMN,
+    REFMETRIC_COLUMN,
+    ROUTER_ID_COLUMN,
+    VIA_COLUMN,
+    route_key,
+    route_mark,
+)
 from meshtui.ui.widgets.nodebar import NodeBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec
 
@@ -112,13 +121,13 @@ class DestinationScreen(Screen[None]):
         yield Static("Routes", classes="section", id="dd-routes-title")
         yield KeyedTable(
             [
-                Column("mark", "", 9),
+                MARK_COLUMN,
                 Column("node", "neighbour"),
-                Column("via", "via"),
-                Column("if", "interface"),
-                Column("router", "router-id", 23),
-                Column("metric", "metric", 6),
-                Column("refmetric", "refmetric", 9),
+                VIA_COLUMN,
+                INTERFACE_COLUMN,
+                ROUTER_ID_COLUMN,
+                METRIC_COLUMN,
+                REFMETRIC_COLUMN,
                 Column("margin", "margin", 7),
                 Column("first", "first seen", 10),
                 Column("changed", "last change", 11),

@@ -27,6 +27,14 @@ from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, Sync
 
 DEFAULT_SRC = ("::/0", "0.0.0.0/0")
 
+# A route's columns, the same in this view and in a destination's detail.
+MARK_COLUMN = Column("mark", "", 9)
+VIA_COLUMN = Column("via", "via")
+INTERFACE_COLUMN = Column("if", "interface")
+ROUTER_ID_COLUMN = Column("router", "router-id", 23)
+METRIC_COLUMN = Column("metric", "metric", 6)
+REFMETRIC_COLUMN = Column("refmetric", "refmetric", 9)
+
 
 def route_key(route: Route) -> str:
     """The row key of a route: babeld's identity of a route (prefix, source, neighbour)."""
@@ -70,14 +78,14 @@ class RoutesView(View):
         yield Static("Routes", classes="section", id="rt-title")
         yield KeyedTable(
             [
-                Column("mark", "", 9),
+                MARK_COLUMN,
                 Column("prefix", "destination"),
                 Column("from", "from"),
-                Column("router", "router-id", 23),
-                Column("metric", "metric", 6),
-                Column("refmetric", "refmetric", 9),
-                Column("via", "via"),
-                Column("if", "interface"),
+                ROUTER_ID_COLUMN,
+                METRIC_COLUMN,
+                REFMETRIC_COLUMN,
+                VIA_COLUMN,
+                INTERFACE_COLUMN,
                 Column("changed", "changed at", 10),
             ],
             self.style,
