@@ -82,53 +82,41 @@ class InterfacesView(View):
 
     def compose(self) -> ComposeResult:
         """Three sections: babeld, kernel, WireGuard."""
+        babeld = [
+            Column("name", "interface"),
+            Column("state", "state", 6),
+            Column("ll", "link-local"),
+            Column("neigh", "neighbours", 10),
+            Column("hello", "hello interval"),
+            Column("detect", f"{fmt.DETECTION} (typical, earliest–latest)"),
+        ]
+        kernel = [
+            Column("index", "#", 3),
+            Column("name", "link"),
+            Column("state", "state", 8),
+            Column("kind", "kind", 9),
+            Column("mtu", "mtu", 6),
+            Column("addresses", "addresses"),
+        ]
+        wireguard = [
+            Column("if", "interface"),
+            Column("peer", "peer (public key)", 14),
+            Column("endpoint", "endpoint"),
+            Column("handshake", "latest handshake", 16),
+            Column("rx", "received", 10),
+            Column("tx", "sent", 10),
+            Column("keepalive", "keepalive", 9),
+        ]
         with VerticalScroll(id="if-scroll"):
-            yield Static("babeld interfaces", classes="section", id="if-title")
-            yield KeyedTable(
-                [
-                    Column("name", "interface"),
-                    Column("state", "state", 6),
-                    Column("ll", "link-local"),
-                    Column("neigh", "neighbours", 10),
-                    Column("hello", "hello interval"),
-                    Column("detect", f"{fmt.DETECTION} (typical, earliest–latest)"),
-                ],
-                self.style,
-                sort="name",
-                id="if-table",
+            sections = (  # each: its title, its table, a note under it
+                ("babeld interfaces", "if-title", "if-table", "if-note", babeld, "name"),
+                ("Kernel links", "if-kernel-title", "if-kernel", "if-kernel-note", kernel, "index"),
+                ("WireGuard peers", "if-wg-title", "if-wg", "if-wg-note", wireguard, "if"),
             )
-            yield Static("", classes="note", id="if-note")
-            yield Static("Kernel links", classes="section", id="if-kernel-title")
-            yield KeyedTable(
-                [
-                    Column("index", "#", 3),
-                    Column("name", "link"),
-                    Column("state", "state", 8),
-                    Column("kind", "kind", 9),
-                    Column("mtu", "mtu", 6),
-                    Column("addresses", "addresses"),
-                ],
-                self.style,
-                sort="index",
-                id="if-kernel",
-            )
-            yield Static("", classes="note", id="if-kernel-note")
-            yield Static("WireGuard peers", classes="section", id="if-wg-title")
-            yield KeyedTable(
-                [
-                    Column("if", "interface"),
-                    Column("peer", "peer (public key)", 14),
-                    Column("endpoint", "endpoint"),
-                    Column("handshake", "latest handshake", 16),
-                    Column("rx", "received", 10),
-                    Column("tx", "sent", 10),
-                    Column("keepalive", "keepalive", 9),
-                ],
-                self.style,
-                sort="if",
-                id="if-wg",
-            )
-            yield Static("", classes="note", id="if-wg-note")
+            for title, title_id, table_id, note_id, columns, sort in sections:
+                yield Static(title, classes="section", id=title_id)
+                yield KeyedTable(columns, self.style, sort=sort, id=table_id)
+                yield Static("", classes="note", id=note_id)
         yield FilterBar(id="if-filter")
 
     def main_widget(self) -> Widget | None:
