@@ -23,8 +23,9 @@ The view draws from a :class:`MeshInput` (every node's model, the
 and connection states). It gets one from, in order: :meth:`MeshView.show`
 called directly, the ``provider`` given to the constructor, or the context's
 ``mesh`` (the dashboard's hub builds it). It never reaches a transport. The
-matrix is computed again only when a model moved (or once a second); a filter
-or scope change redraws from the last one. Enter on a row posts
+matrix is computed again only when a model moved (or every :data:`RECOMPUTE`
+seconds), the summary row at every refresh; a filter or scope change redraws
+from the last matrix. Enter on a row posts
 :class:`MeshView.NodeSelected` (the app shows that node).
 """
 
@@ -70,14 +71,15 @@ __all__ = ["HELP_KEYS", "HIGHLIGHT", "MeshInput", "MeshView", "cell_style", "pro
 HIGHLIGHT = 5.0
 """Seconds a changed cell stays lit."""
 
-RECOMPUTE = 1.0
-"""Seconds after which the matrix is computed again even when no model counted a change."""
+RECOMPUTE = 5.0
+"""Seconds after which the matrix is computed again even when no model counted a change
+(a route turning pending between two lines); the summary row is counted at every refresh."""
 
 HELP_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("mesh.role", "R", "Mesh rows: next role (relay, edge, server, all)"),
-    ("mesh.site", "S", "Mesh rows: next site (a, b, …, all)"),
+    ("mesh.role", "R", "rows of the next role only: relay, edge, server, then all"),
+    ("mesh.site", "S", "rows of the next site only: a, b, …, then all"),
 )
-"""(binding id, key, help line) of the keys the Mesh view binds itself."""
+"""(binding id, key, help line) of the keys the Mesh view binds itself (help: where "Mesh")."""
 
 _STATE_STYLE = {
     CellState.OK: "route-selected",
@@ -159,13 +161,12 @@ def _fingerprint(data: MeshInput) -> Hashable:
             out.append((node, 0, 0))
         else:
             out.append((node, id(model), model.stats.lines - model.stats.noops))
-    states = getattr(data, "states", None) or {}
     return (
         id(data.names),
         len(data.names.nodes),
         tuple(out),
         tuple(sorted(data.errors.items())),
-        tuple(sorted(states.items())),
+        tuple(sorted(data.states.items())),
         tuple((node, id(f)) for node, f in data.facts.items()),
     )
 
@@ -297,10 +298,10 @@ class MeshView(View):
     def show(self, data: MeshInput, now: float) -> SyncStats:
         """Draw ``data``: the matrix (changed cells lit), the summary and the findings.
 
-        The matrix, the checks and the summary are computed again when a model
-        changed something (or :data:`RECOMPUTE` seconds went by, or the input is
-        another one); otherwise the rows are synced from the last ones (lit cells
-        go dark on time).
+        The matrix and the checks are computed again when a model changed
+        something, a node's error or state changed, or :data:`RECOMPUTE` seconds
+        went by; otherwise the rows are synced from the last ones (lit cells go
+        dark on time). The summary row is counted at every call.
         """
         fingerprint = _fingerprint(data)
         wall = time.monotonic()
@@ -315,6 +316,11 @@ class MeshView(View):
             self._compute(data, now)
             self._fingerprint = fingerprint
             self._computed = wall
+        elif self._matrix is not None and self.report is not None:
+            # degrading links are the model's judgement of silence, not a line: counted anew
+            self.summary = summarize(
+                self._matrix, data.models, data.names, self.report.findings, data.states
+            )
         self._lit = {k: t for k, t in self._lit.items() if now - t < HIGHLIGHT}
         return self._draw()
 
@@ -326,8 +332,7 @@ class MeshView(View):
         self._matrix = matrix
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
-        states = getattr(data, "states", None) or {}
-        self.summary = summarize(matrix, data.models, data.names, findings, states)
+        self.summary = summarize(matrix, data.models, data.names, findings, data.states)
 
     def _draw(self) -> SyncStats:
         matrix = self._matrix
