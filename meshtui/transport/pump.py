@@ -8,6 +8,12 @@ task reads the socket as fast as babeld writes and hands the bytes over to
 the UI loop; the session then reads from memory (:class:`PumpedChannel`).
 Model and views stay single-threaded: only bytes cross the thread boundary.
 Replays need no pump (there is no babeld to cut anyone off).
+
+What the UI loop takes in one go is bounded: a backlog (the UI was busy, a
+dump is arriving) is handed over in slices of at most :data:`READ_BUDGET`
+bytes, cut after a line, and the loop runs whatever is ready (a key press,
+a repaint) between two slices. So a key waits for at most one slice of
+parsing (a few ms), never for a whole backlog.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ Opener = Callable[[], Awaitable[Channel]]
 READY_TIMEOUT = 10.0
 OPEN_TIMEOUT = 60.0  # the opener has its own, shorter timeouts; this only guards a lost pump
 CLOSE_TIMEOUT = 5.0
+READ_BUDGET = 16 * 1024
+"""Most bytes one :meth:`PumpedChannel.read` returns (~110 route lines, a few ms to parse)."""
 
 
 class SocketPump:
@@ -99,8 +107,9 @@ class SocketPump:
 class PumpedChannel:
     """A channel read by the pump's loop; :meth:`read` returns what has arrived since.
 
-    Chunks that queued up while the UI was busy are handed over joined, so a
-    backlog is parsed in one go rather than one wake-up per chunk.
+    Chunks that queued up while the UI was busy are handed over joined (one
+    wake-up, not one per chunk), up to :data:`READ_BUDGET` bytes at a time;
+    the rest waits for the next read, which first lets the UI loop run.
     """
 
     def __init__(self, inner: Channel, pump: SocketPump, loop: asyncio.AbstractEventLoop) -> None:
@@ -109,6 +118,9 @@ class PumpedChannel:
         self._loop = loop
         self._queue: asyncio.Queue[bytes | BaseException] = asyncio.Queue()
         self._backlog = 0
+        self._rest = b""  # read but not handed over yet (over the budget)
+        self._more = False  # the last read left some behind
+        self.budget = READ_BUDGET
         assert pump.loop is not None
         self._task: Future[None] = asyncio.run_coroutine_threadsafe(self._run(), pump.loop)
 
@@ -140,23 +152,38 @@ class PumpedChannel:
         self._queue.put_nowait(item)
 
     async def read(self) -> bytes:
-        """What the pump has read since the last call (waits for at least one chunk)."""
+        """What the pump has read since the last call, at most :attr:`budget` bytes cut
+        after a line (waits for at least one chunk; the end of stream comes alone)."""
         queue = self._queue
-        item = await queue.get()
-        if isinstance(item, BaseException):
-            raise item
-        if not item or queue.empty():
-            self._backlog -= len(item)
-            self._pump.backlog -= len(item)
-            return item
-        parts = [item]
-        while not queue.empty():
-            more = queue.get_nowait()
-            if isinstance(more, BaseException) or not more:
-                queue.put_nowait(more)  # deliver the end (or the error) on the next read
-                break
-            parts.append(more)
-        data = b"".join(parts)
+        if self._more:
+            await asyncio.sleep(0)  # the UI loop's turn between two slices of a backlog
+        if self._rest:
+            data = self._rest
+        else:
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            if not item:
+                return item
+            data = item
+        budget = self.budget
+        if len(data) < budget and not queue.empty():
+            parts = [data]
+            size = len(data)
+            while size < budget and not queue.empty():
+                more = queue.get_nowait()
+                if isinstance(more, BaseException) or not more:
+                    queue.put_nowait(more)  # the end (or the error), last: on a later read
+                    break
+                parts.append(more)
+                size += len(more)
+            data = b"".join(parts)
+        if len(data) > budget:
+            cut = data.rfind(b"\n", 0, budget) + 1 or data.find(b"\n", budget) + 1 or len(data)
+            data, self._rest = data[:cut], data[cut:]
+        else:
+            self._rest = b""
+        self._more = bool(self._rest) or not queue.empty()
         self._backlog -= len(data)
         self._pump.backlog -= len(data)
         return data
