@@ -257,3 +257,9 @@ async def test_mesh_view_summary_row_names_the_problems(healthy: Any) -> None:
         assert styled["1 node stale: relay-1"] == palette.resolve(problem_style(ProblemKind.STALE))
         assert styled["53 pairs unreachable"] == palette.resolve("unreachable bold")
         assert palette.resolve("unreachable bold") != palette.resolve("link-reconnecting bold")
+        # without states (a hub that gives only errors), a bare state word there still tells
+        view.show(MeshInput(down, names, errors={"relay-1": "connecting"}), 102.0)
+        assert view.summary.count(ProblemKind.CONNECTING) == 1
+        assert not view.summary.of(ProblemKind.DOWN)
+        view.show(MeshInput(down, names, errors={"relay-1": "relay-1: host key refused"}), 103.0)
+        assert view.summary.of(ProblemKind.DOWN).items == ("relay-1",)  # type: ignore[union-attr]

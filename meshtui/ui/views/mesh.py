@@ -153,6 +153,17 @@ def _cycle(current: str | None, choices: tuple[str, ...]) -> str | None:
     return choices[index] if index < len(choices) else None
 
 
+_TRANSIENT = ("connecting", "syncing", "reconnecting")
+
+
+def _states(data: MeshInput) -> Mapping[str, str]:
+    """The nodes' connection states; without them, what a bare state word in ``errors``
+    tells (a session without a message reports its state's name there)."""
+    if data.states:
+        return data.states
+    return {node: why for node, why in data.errors.items() if why in _TRANSIENT}
+
+
 def _fingerprint(data: MeshInput) -> Hashable:
     """What moves when a model changed something (a line that was not a repeat)."""
     out = []
@@ -319,7 +330,7 @@ class MeshView(View):
         elif self._matrix is not None and self.report is not None:
             # degrading links are the model's judgement of silence, not a line: counted anew
             self.summary = summarize(
-                self._matrix, data.models, data.names, self.report.findings, data.states
+                self._matrix, data.models, data.names, self.report.findings, _states(data)
             )
         self._lit = {k: t for k, t in self._lit.items() if now - t < HIGHLIGHT}
         return self._draw()
@@ -332,7 +343,7 @@ class MeshView(View):
         self._matrix = matrix
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
-        self.summary = summarize(matrix, data.models, data.names, findings, data.states)
+        self.summary = summarize(matrix, data.models, data.names, findings, _states(data))
 
     def _draw(self) -> SyncStats:
         matrix = self._matrix
