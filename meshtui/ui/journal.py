@@ -5,17 +5,36 @@ return at once); the views read from here on the UI's own schedule. Every
 mutation bumps :attr:`NodeJournal.revision`, so a view can tell cheaply
 whether anything changed since it last looked.
 
-Bounded, so that a week-long session holds a fixed budget: the event log
-keeps the newest :data:`LOG_SIZE` entries, the raw lines :data:`RAW_SIZE`, the
-failover timeline :data:`TIMELINE_SIZE`, each destination's history
-:data:`HISTORY_SIZE` for at most :data:`HISTORY_DESTINATIONS` destinations
-(those changed longest ago are forgotten first). Older entries are dropped
-and counted (:attr:`NodeJournal.dropped`, shown in the Events view's title;
-``s`` there saves what is kept). About 10 MB per node at the caps.
+Memory budget: a session that runs for a week holds at most this per node,
+whatever the mesh does (bytes per entry measured with tracemalloc on the demo
+recording's events, text included: ``tests/test_journal_budget.py`` keeps the
+figures honest):
+
+======================  ==========================  ==============  ===========
+what                    cap                         bytes / entry   at the cap
+======================  ==========================  ==============  ===========
+event log               :data:`LOG_SIZE` 10,000     ≤ 360           ≤ 3.6 MB
+raw babeld lines        :data:`RAW_SIZE` 5,000      ≤ 320           ≤ 1.6 MB
+failover timeline       :data:`TIMELINE_SIZE` 500   ≤ 400           ≤ 0.2 MB
+per-destination history :data:`HISTORY_ENTRIES`     ≤ 360           ≤ 0.7 MB
+                        2,000 in all, at most
+                        :data:`HISTORY_SIZE` 100
+                        per destination
+======================  ==========================  ==============  ===========
+
+so :data:`BUDGET_BYTES` ≈ 6.1 MB per node (a failover's line, the longest, costs
+360 bytes: 210 of text, 80 of entry, 56 of its number and time). Older entries are dropped, oldest
+first, and counted (:attr:`NodeJournal.dropped`, :attr:`~NodeJournal.raw_dropped`,
+:attr:`~NodeJournal.timeline_dropped`, :attr:`~NodeJournal.history_dropped`):
+the Events view's and the Failover timeline's titles show how many (``s`` in
+the Events view saves what is kept). The history forgets the destinations
+changed longest ago first. Entries are compact: slotted, and their prefixes
+interned (one string per destination, however many entries name it).
 """
 
 from __future__ import annotations
 
+import sys
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -41,20 +60,35 @@ TIMELINE_EVENTS = frozenset({EventType.FAILOVER, EventType.UNREACHABLE, EventTyp
 DEGRADE_MEMORY = 600.0
 """Seconds a DEGRADING event may explain a later failover from that neighbour."""
 
-LOG_SIZE = 20_000
-"""Events kept in the log (~300 bytes each)."""
+LOG_SIZE = 10_000
+"""Events kept in the log (≤ 360 bytes each; the Events view draws the newest 1,000)."""
 
 RAW_SIZE = 5_000
-"""Raw babeld lines kept for the raw view."""
+"""Raw babeld lines kept for the raw view (≤ 320 bytes each)."""
 
 TIMELINE_SIZE = 500
-"""Failovers, losses and recoveries kept on the timeline."""
+"""Failovers, losses and recoveries kept on the timeline (≈ 400 bytes each, and a table row)."""
 
 HISTORY_SIZE = 100
 """Failovers, losses and recoveries kept per destination."""
 
-HISTORY_DESTINATIONS = 5_000
-"""Destinations with a history kept (a mesh whose prefixes come and go forgets the oldest)."""
+HISTORY_ENTRIES = 2_000
+"""Failovers, losses and recoveries kept in all destinations' histories together (the
+destinations changed longest ago give theirs up first)."""
+
+HISTORY_DESTINATIONS = HISTORY_ENTRIES
+"""Destinations with a history kept (each has at least one entry: the entries' cap bounds them)."""
+
+ENTRY_BYTES = {"log": 360, "raw": 320, "timeline": 400, "history": 360}
+"""Bytes one entry costs, rounded up from tracemalloc on the demo recording's events."""
+
+BUDGET_BYTES = (
+    LOG_SIZE * ENTRY_BYTES["log"]
+    + RAW_SIZE * ENTRY_BYTES["raw"]
+    + TIMELINE_SIZE * ENTRY_BYTES["timeline"]
+    + HISTORY_ENTRIES * ENTRY_BYTES["history"]
+)
+"""What one node's journal holds at most, in bytes (≈ 6.1 MB)."""
 
 
 class LinkState(Enum):
@@ -174,6 +208,8 @@ class NodeJournal:
             events are looked up in the log).
         timeline_size: timeline entries kept.
         history_destinations: destinations whose history is kept.
+        history_entries: history entries kept in all (the destinations changed longest
+            ago give theirs up first).
     """
 
     def __init__(
@@ -185,12 +221,14 @@ class NodeJournal:
         history_size: int = HISTORY_SIZE,
         timeline_size: int = TIMELINE_SIZE,
         history_destinations: int = HISTORY_DESTINATIONS,
+        history_entries: int = HISTORY_ENTRIES,
     ) -> None:
         self.node = node
         self.log: deque[LogEntry] = deque(maxlen=log_size)
         self.raw: deque[tuple[int, float, str]] = deque(maxlen=raw_size)
         self.timeline: deque[TimelineEntry] = deque(maxlen=timeline_size)
-        self.history: dict[DestKey, deque[LogEntry]] = {}
+        # oldest change first (a destination changed again moves to the end)
+        self.history: dict[DestKey, list[LogEntry]] = {}
         self.link = LinkStatus()
         self.revision = 0
         self.seq = 0
@@ -201,6 +239,9 @@ class NodeJournal:
         self.synced_at = 0.0
         self._history_size = history_size
         self._history_destinations = history_destinations
+        self._history_entries = history_entries
+        self.history_kept = 0
+        self.history_dropped = 0
         self._degrading: dict[tuple[str, str], float] = {}
         self.timeline_in = 0
         self.histories_dropped = 0
@@ -220,25 +261,20 @@ class NodeJournal:
             events = sorted(events, key=_event_order)
         for event in events:
             self.seq += 1
-            src = (event.src or "::/0") if event.prefix is not None else None
-            entry = LogEntry(self.seq, event.time, event.type, event.describe(), event.prefix, src)
+            prefix = event.prefix
+            src: str | None = None
+            if prefix is not None:  # one string per destination, however many entries name it
+                prefix = sys.intern(prefix)
+                src = sys.intern(event.src) if event.src else "::/0"
+            entry = LogEntry(self.seq, event.time, event.type, event.describe(), prefix, src)
             self.log.append(entry)
             etype = event.type
             if etype in (EventType.CONNECTED, EventType.RESYNCED):
                 self.synced_at = event.time
             if etype is EventType.DEGRADING and event.neighbour and event.interface:
                 self._remember_degrading((event.neighbour, event.interface), event.time)
-            if etype in TIMELINE_EVENTS and event.prefix is not None:
-                dest = (event.prefix, event.src or "::/0")
-                bucket = self.history.pop(dest, None)  # re-inserted: newest last
-                if bucket is None:
-                    bucket = deque(maxlen=self._history_size)
-                    if len(self.history) >= self._history_destinations:
-                        del self.history[next(iter(self.history))]
-                        self.histories_dropped += 1
-                self.history[dest] = bucket
-                bucket.append(entry)
-            if etype in TIMELINE_EVENTS and event.prefix is not None:
+            if etype in TIMELINE_EVENTS and prefix is not None and src is not None:
+                self._remember((prefix, src), entry)
                 extra = event.extra
                 lead = extra.get("lead_time")
                 self.timeline_in += 1
@@ -247,8 +283,8 @@ class NodeJournal:
                         self.seq,
                         event.time,
                         etype,
-                        event.prefix,
-                        event.src or "::/0",
+                        prefix,
+                        src,
                         event.from_,
                         event.to,
                         float(lead) if lead is not None else self._lead(event, model),
@@ -258,6 +294,37 @@ class NodeJournal:
                     )
                 )
         self.revision += 1
+
+    def _remember(self, dest: DestKey, entry: LogEntry) -> None:
+        """Add to a destination's history; keep within the per-destination and overall caps."""
+        history = self.history
+        bucket = history.pop(dest, None)  # re-inserted: changed last, forgotten last
+        if bucket is None:
+            bucket = []
+            if len(history) >= self._history_destinations:
+                self._forget(next(iter(history)))
+        history[dest] = bucket
+        bucket.append(entry)
+        self.history_kept += 1
+        if len(bucket) > self._history_size:
+            del bucket[0]
+            self.history_kept -= 1
+            self.history_dropped += 1
+        while self.history_kept > self._history_entries:
+            oldest = next(iter(history))
+            del history[oldest][0]
+            self.history_kept -= 1
+            self.history_dropped += 1
+            if not history[oldest]:
+                del history[oldest]
+                self.histories_dropped += 1
+
+    def _forget(self, dest: DestKey) -> None:
+        """Drop one destination's whole history (counted)."""
+        bucket = self.history.pop(dest)
+        self.history_kept -= len(bucket)
+        self.history_dropped += len(bucket)
+        self.histories_dropped += 1
 
     @property
     def dropped(self) -> int:

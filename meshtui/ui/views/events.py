@@ -203,17 +203,17 @@ class EventsView(View):
             return
         journal = ctx.journal
         if self.raw:
-            title = f"babeld's raw lines ({journal.raw_seq} received)  r: back to events"
+            title = f"babeld's raw lines ({journal.raw_seq:,} received)  r: back to events"
             dropped, kept = journal.raw_dropped, len(journal.raw)
         else:
-            title = f"Events ({journal.seq} this session)  r: raw lines"
+            title = f"Events ({journal.seq:,} this session)  r: raw lines"
             dropped, kept = journal.dropped, len(journal.log)
         if dropped:
-            title += f"  ({dropped} oldest dropped, newest {kept} kept)"
+            title += f"  ({dropped:,} older dropped, newest {kept:,} kept)"
         if self.filter.active:
             title += f"  filter: {self.filter.text}"
         if self.skipped:
-            title += f"  ({self.skipped} lines not drawn under load)"
+            title += f"  ({self.skipped:,} lines not drawn under load)"
         self.query_one("#ev-title", Static).update(title)
 
     def redraw(self) -> None:

@@ -13,7 +13,9 @@ Right (below, in narrow terminals), the timeline of failovers, losses and
 recoveries, newest first, in the order babeld reported them. The newest entry
 stays in view while the user has not scrolled the timeline; once they have,
 its title counts the entries that arrived since (``▲ 2 new``: ``home`` or a
-click on the title goes back to the newest).
+click on the title goes back to the newest). The timeline keeps the newest
+:data:`~meshtui.ui.journal.TIMELINE_SIZE` entries; its title counts the older
+ones dropped (``Timeline, newest first (12 failovers, 1,204 older dropped)``).
 
 While the connection is down the rows are the last ones known: dimmed, marked
 ``stale``, their "since" frozen at the moment the connection was lost.
@@ -613,7 +615,9 @@ class FailoverView(View):
         new = sum(1 for e in journal.timeline if e.seq > self._timeline_mark)
         self._timeline_new = new
         failovers = sum(1 for e in journal.timeline if e.type is EventType.FAILOVER)
-        text = f"Timeline, newest first ({failovers} failover{'s' if failovers != 1 else ''})"
+        text = f"Timeline, newest first ({failovers} failover{'s' if failovers != 1 else ''}"
+        dropped = journal.timeline_dropped
+        text += f", {dropped:,} older dropped)" if dropped else ")"
         if new:
             text = f"▲ {new} new: home or click here  " + text
         title = self.query_one("#fo-tl-title", Static)
