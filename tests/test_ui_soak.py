@@ -22,6 +22,7 @@ from meshtui.core.events import Event, EventType, PathRef
 from meshtui.core.model import NodeModel
 from meshtui.ui.app import MeshApp
 from meshtui.ui.journal import NodeJournal
+from meshtui.ui.oneshot import rearm
 from meshtui.ui.testing import demo_app, settle
 from meshtui.ui.views.base import RouteTracker
 
@@ -93,6 +94,27 @@ async def test_detail_screen_and_theme_changes_leave_nothing_behind() -> None:
             await round_trip()
         after = live_objects(app)
         assert_no_growth(before, after, "12 detail screens and theme changes")
+
+
+async def test_a_re_armed_timer_stops_the_one_before() -> None:
+    """The refresh loop's fork: a failover re-arms between a tick firing and its queued call.
+
+    Textual's ``set_timer`` queues its callback when it fires, so the loop's
+    pending timer was replaced twice (the failover's refresh, then the queued
+    tick), and before :func:`rearm` both replacements went on re-arming: two
+    refresh loops, then three (live timers crept 10 → 14 in an hour's soak).
+    """
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        ticks: list[str] = []
+        tick = rearm(app, None, 0.01, lambda: ticks.append("tick"), name="soak-loop")
+        await pilot.pause(0.1)  # it fired: its call is queued or done, its task is over
+        urgent = rearm(app, tick, 30.0, lambda: ticks.append("urgent"), name="soak-loop")
+        queued = rearm(app, urgent, 30.0, lambda: ticks.append("queued"), name="soak-loop")
+        running = [t for t in (tick, urgent, queued) if t._task is not None]
+        assert running == [queued]
+        queued.stop()
 
 
 def test_journal_is_bounded_and_counts_what_it_dropped() -> None:

@@ -339,7 +339,7 @@ class NodeJournal:
     @property
     def timeline_dropped(self) -> int:
         """Timeline entries dropped to keep within its cap."""
-        return self.timeline_in - len(self.timeline)
+        return max(0, self.timeline_in - len(self.timeline))
 
     def _remember_degrading(self, key: tuple[str, str], time: float) -> None:
         """Note when a neighbour started missing Hellos; forget what is too old to matter."""
