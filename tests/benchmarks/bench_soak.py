@@ -4,6 +4,9 @@ Run from a clone (no root needed)::
 
     python tests/benchmarks/bench_soak.py [--minutes 3] [--speed 8] [--interval 0.15]
     python tests/benchmarks/bench_soak.py --pattern 12 --switches 320 --speed 1   # issue 17's row
+    python tests/benchmarks/bench_soak.py --minutes 55 --warmup 300 --sample 60 --no-tracemalloc
+    python tests/benchmarks/bench_soak.py --replay-only --minutes 60 --warmup 300 --sample 60 \
+        --no-tracemalloc                                                       # an hour, no keys
 
 The dashboard (the one factory, :func:`meshtui.ui.app.make_app`, headless at
 160 × 45) reads the shipped demo recording — a real babeld mesh through two
@@ -16,12 +19,24 @@ a resync), as two nodes, so that ``n`` changes node. Two phases in one run:
   sort, the destination detail opened and closed, a theme change, the next
   node. ``--pattern 12`` presses only those keys, in turn (no extras).
 
+``--replay-only`` is the replay phase alone, for ``--minutes`` (nobody
+touches a key: "an hour of a busy replay"). ``--fill`` first fills both
+nodes' journals to their caps (the demo's own events and lines, repeated: what
+a day of a busy mesh leaves), so that the journal's budget is reached at once
+and what the run measures is the steady state, not the journal filling.
+
 Every ``--sample`` seconds it prints RSS, the Python heap (tracemalloc, one
-frame), live widgets (every ``Widget`` object after a full collection —
-attached or not — and those in the DOM), live timers, the CPU used in the
-interval (% of one core), and the journal's sizes. At the end: the slope of
-RSS and heap after the warm-up (``--warmup`` seconds of the operator phase),
-per 1,000 view switches and per hour, beside the replay-only slope.
+frame; ``--no-tracemalloc``: 0), the objects the collector tracks, live
+widgets (every ``Widget`` object after a full collection — attached or not —
+and those in the DOM), live timers, the CPU used in the interval (% of one
+core), the journals' sizes and the bytes they hold (``sys.getsizeof`` of the
+entries and their strings). When the live timers change, it names them (what
+each one calls, on what, whether it still runs). A partial run's output is
+enough for a slope: every sample is printed as it is taken. At the end: the
+slope of RSS and heap after the warm-up (``--warmup`` seconds of the measured
+phase), per 1,000 view switches and per hour, the journals' own slope (their
+budget is :data:`meshtui.ui.journal.BUDGET_BYTES` per node), beside the
+replay-only slope.
 
 Asserts nothing; timing figures are noisy on a shared machine.
 """
@@ -31,6 +46,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import re
 import statistics
 import sys
 import time
@@ -44,11 +60,18 @@ from textual import events  # noqa: E402
 from textual.timer import Timer  # noqa: E402
 from textual.widget import Widget  # noqa: E402
 
+from meshtui.core.events import Event  # noqa: E402
+from meshtui.core.model import NodeModel  # noqa: E402
 from meshtui.transport.held import demo_recording  # noqa: E402
+from meshtui.transport.replay import load_recording  # noqa: E402
 from meshtui.transport.sources import replay_source  # noqa: E402
 from meshtui.ui.app import MeshApp, make_app  # noqa: E402
+from meshtui.ui.journal import BUDGET_BYTES, TIMELINE_EVENTS, NodeJournal  # noqa: E402
 from meshtui.ui.testing import NO_KEYMAP  # noqa: E402
 from meshtui.ui.themes import BUNDLED_DIR  # noqa: E402
+
+KEYS_DONE = "views, filter, sort, detail, theme, node"
+"""What the operator does without ``--pattern``."""
 
 VIEW_KEYS = "2131415161712"
 """Every view, back and forth to the home view (Failover, ``1``)."""
@@ -79,6 +102,31 @@ class Sample:
     log: int
     timeline: int
     dropped: int
+    objects: int
+    journal_mb: float
+    timer_kinds: dict[str, int]
+
+
+def timer_kind(timer: Timer) -> str:
+    """A timer's name (its serial number left out), what it calls and on what, and whether it runs.
+
+    ``set_timer#…`` (Textual's default name) says nothing; the callback's
+    qualified name and the target's class do.
+    """
+    name = re.sub(r"#\d+$", "", timer.name)
+    callback = getattr(timer._callback, "__qualname__", None) or type(timer._callback).__name__
+    target = timer._target()
+    running = "running" if timer._task is not None and not timer._task.done() else "stopped"
+    return f"{name} {callback} on {type(target).__name__ if target else 'gone'} ({running})"
+
+
+def timer_kinds(timers: list[Timer]) -> dict[str, int]:
+    """How many live timers of each kind."""
+    kinds: dict[str, int] = {}
+    for timer in timers:
+        kind = timer_kind(timer)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 def look(app: MeshApp, phase: str, started: float, switches: int, cpu: float) -> Sample:
@@ -86,8 +134,10 @@ def look(app: MeshApp, phase: str, started: float, switches: int, cpu: float) ->
     gc.unfreeze()
     gc.collect()
     objects = gc.get_objects()
+    tracked = len(objects)
     widgets = sum(1 for o in objects if isinstance(o, Widget))
-    timers = sum(1 for o in objects if isinstance(o, Timer))
+    timers = [o for o in objects if isinstance(o, Timer)]
+    kinds = timer_kinds(timers)
     del objects
     gc.freeze()
     dom = sum(len(list(screen.query("*"))) + 1 for screen in app.screen_stack)
@@ -101,12 +151,71 @@ def look(app: MeshApp, phase: str, started: float, switches: int, cpu: float) ->
         heap,
         widgets,
         dom,
-        timers,
+        len(timers),
         cpu,
         sum(len(j.log) for j in journals),
         sum(len(j.timeline) for j in journals),
         sum(getattr(j, "dropped", 0) for j in journals),
+        tracked,
+        sum(journal_bytes(j) for j in journals) / 2**20,
+        kinds,
     )
+
+
+def journal_bytes(journal: NodeJournal) -> int:
+    """What a journal holds: its entries, their strings and numbers (shared ones counted once)."""
+    size = sys.getsizeof
+    seen: set[int] = set()
+
+    def once(obj: object) -> int:
+        if obj is None or id(obj) in seen:
+            return 0
+        seen.add(id(obj))
+        return size(obj)
+
+    total = size(journal.log) + size(journal.raw) + size(journal.timeline) + size(journal.history)
+    for entry in journal.log:
+        total += once(entry) + once(entry.text) + once(entry.time) + once(entry.seq)
+        total += once(entry.prefix) + once(entry.src)
+    for seq, stamp, line in journal.raw:
+        total += size((seq, stamp, line)) + once(seq) + once(stamp) + once(line)
+    for item in journal.timeline:
+        total += once(item) + once(item.time) + once(item.from_) + once(item.to)
+        total += once(item.lead) + once(item.detection) + once(item.gap) + once(item.outage)
+    for bucket in journal.history.values():
+        total += size(bucket) + sum(once(e) + once(e.text) for e in bucket)
+    return total
+
+
+def fill_journals(app: MeshApp) -> None:
+    """Fill every node's journal past its caps with the demo's events and lines, repeated."""
+    lines = [item for segment in load_recording(demo_recording()) for item in segment.lines]
+    model = NodeModel()
+    events: list[Event] = []
+    for offset, line in lines:
+        model.feed(line, offset)
+        events.extend(model.commit(offset))
+    for feed in app.feeds:
+        journal = feed.journal
+        start = time.time() - 86400.0  # a day ago
+        span = lines[-1][0] + 1
+        timeline_events = sum(1 for e in events if e.prefix and e.type in TIMELINE_EVENTS)
+        loops = max(
+            (journal.log.maxlen or 0) // max(1, len(events)) + 1,
+            (journal.timeline.maxlen or 0) // max(1, timeline_events) + 1,
+        )
+        for k in range(loops):
+            journal.ingest([replace(e, time=start + k * span + e.time) for e in events], model)
+        for k in range((journal.raw.maxlen or 0) // len(lines) + 1):
+            for offset, line in lines:  # a copy each: the socket's strings, not the file's
+                journal.note_raw(start + k * span + offset, line[:1] + line[1:])
+        print(
+            f"filled    {feed.name}: log {len(journal.log)} (dropped {journal.dropped}), "
+            f"raw {len(journal.raw)}, timeline {len(journal.timeline)}, "
+            f"history {journal.history_kept}: {journal_bytes(journal) / 2**20:.1f} MB "
+            f"(budget {BUDGET_BYTES / 2**20:.1f} MB)",
+            flush=True,
+        )
 
 
 def slope(xs: list[float], ys: list[float]) -> float | None:
@@ -173,10 +282,18 @@ def print_sample(s: Sample, interval: float) -> None:
     print(
         f"{s.phase:<9} {s.seconds:6.0f} s  switches {s.switches:5d}  RSS {s.rss:7.1f} MB  "
         f"heap {s.heap:6.1f} MB  widgets {s.widgets:4d} (DOM {s.dom:3d})  timers {s.timers:3d}  "
-        f"CPU {s.cpu / interval * 100:5.1f}%  log {s.log:6d} timeline {s.timeline:4d} "
-        f"dropped {s.dropped}",
+        f"CPU {s.cpu / interval * 100:5.1f}%  objects {s.objects:7d}  log {s.log:6d} "
+        f"timeline {s.timeline:4d} dropped {s.dropped}  journals {s.journal_mb:5.2f} MB",
         flush=True,
     )
+
+
+def print_timer_changes(before: dict[str, int], after: dict[str, int]) -> None:
+    """The kinds of timer that appeared or went since the last sample (all of them at first)."""
+    for kind in sorted(before.keys() | after.keys()):
+        old, new = before.get(kind, 0), after.get(kind, 0)
+        if old != new:
+            print(f"  timers  {new - old:+d} = {new}  {kind}", flush=True)
 
 
 async def run(args: argparse.Namespace) -> list[Sample]:
@@ -190,6 +307,8 @@ async def run(args: argparse.Namespace) -> list[Sample]:
     if args.tracemalloc:
         tracemalloc.start(1)
     async with app.run_test(size=(160, 45)) as pilot:
+        if args.fill:
+            fill_journals(app)
         operator = Operator(app, args.pattern)
         started = time.monotonic()
         cpu_mark = time.process_time()
@@ -202,16 +321,21 @@ async def run(args: argparse.Namespace) -> list[Sample]:
                 return
             cpu = time.process_time() - cpu_mark
             sample = look(app, phase, started, operator.switches, cpu)
+            previous = samples[-1].timer_kinds if samples else {}
             samples.append(sample)
             print_sample(sample, args.sample)
+            print_timer_changes(previous, sample.timer_kinds)
             next_sample += args.sample
             cpu_mark = time.process_time()
 
         while time.monotonic() - started < args.idle:
             await asyncio.sleep(0.1)
             await maybe_sample("replay")
+        if args.replay_only:
+            next_sample = 0.0
+            await maybe_sample("replay")
         next_sample = time.monotonic()  # the operator phase starts with a look
-        while True:
+        while not args.replay_only:
             await maybe_sample("operator")
             elapsed = time.monotonic() - started
             if args.switches and operator.switches >= args.switches:
@@ -220,58 +344,79 @@ async def run(args: argparse.Namespace) -> list[Sample]:
                 break
             await operator.act()
             await asyncio.sleep(args.interval)
-        await pilot.pause(0.5)
-        next_sample = 0.0
-        await maybe_sample("operator")
+        if not args.replay_only:
+            await pilot.pause(0.5)
+            next_sample = 0.0
+            await maybe_sample("operator")
         if operator.extras:
             print("extras    " + ", ".join(f"{k} {v}" for k, v in sorted(operator.extras.items())))
         app.exit()
     return samples
 
 
-def report(samples: list[Sample], warmup: float) -> None:
-    replay = [s for s in samples if s.phase == "replay"]
-    operator = [s for s in samples if s.phase == "operator"]
-    if not operator:
-        print("no operator samples")
-        return
-    start = operator[0].seconds + warmup
-    steady = [s for s in operator if s.seconds >= start] or operator[-3:]
+def per(xs: list[float], ys: list[float], scale: float, unit: str, what: str = "MB") -> str:
+    """A slope as text (n/a with too few samples)."""
+    value = slope(xs, ys)
+    return "n/a" if value is None else f"{value * scale:+.2f} {what} {unit}"
+
+
+def report_phase(name: str, samples: list[Sample], warmup: float) -> None:
+    """What grew in one phase after its warm-up: totals, then slopes per hour (and per switch)."""
+    start = samples[0].seconds + warmup
+    steady = [s for s in samples if s.seconds >= start] or samples[-3:]
     first, last = steady[0], steady[-1]
     switches = last.switches - first.switches
     print(
-        f"after warm-up ({warmup:g} s): {switches} switches "
-        f"in {last.seconds - first.seconds:.0f} s; "
+        f"{name:<9} after warm-up ({warmup:g} s): {switches} switches "
+        f"in {last.seconds - first.seconds:.0f} s, {len(steady)} samples; "
         f"RSS {first.rss:.1f} → {last.rss:.1f} MB ({last.rss - first.rss:+.1f}), "
         f"heap {first.heap:.1f} → {last.heap:.1f} MB ({last.heap - first.heap:+.1f}), "
+        f"journals {first.journal_mb:.2f} → {last.journal_mb:.2f} MB, "
+        f"objects {first.objects} → {last.objects}, "
         f"widgets {first.widgets} → {last.widgets}, timers {first.timers} → {last.timers}"
     )
-
-    def per(xs: list[float], ys: list[float], scale: float, unit: str) -> str:
-        value = slope(xs, ys)
-        return "n/a" if value is None else f"{value * scale:+.2f} MB {unit}"
-
-    xs_switch = [float(s.switches) for s in steady]
-    xs_hours = [s.seconds / 3600 for s in steady]
+    hours = [s.seconds / 3600 for s in steady]
+    rss = [s.rss for s in steady]
     print(
-        "slope     operator: RSS "
-        + per(xs_switch, [s.rss for s in steady], 1000, "per 1,000 switches")
+        f"slope     {name}: RSS "
+        + per(hours, rss, 1, "per hour")
         + ", heap "
-        + per(xs_switch, [s.heap for s in steady], 1000, "per 1,000 switches")
-        + "; RSS "
-        + per(xs_hours, [s.rss for s in steady], 1, "per hour")
+        + per(hours, [s.heap for s in steady], 1, "per hour")
+        + ", journals "
+        + per(hours, [s.journal_mb for s in steady], 1, "per hour")
+        + ", RSS less the journals "
+        + per(hours, [s.rss - s.journal_mb for s in steady], 1, "per hour")
+        + ", timers "
+        + per(hours, [float(s.timers) for s in steady], 1, "per hour", "")
+        + ", objects "
+        + per(hours, [float(s.objects) for s in steady], 1, "per hour", "")
     )
-    if replay:
-        hours = [s.seconds / 3600 for s in replay]
+    if switches:
+        xs = [float(s.switches) for s in steady]
         print(
-            "baseline  replay only (same run, no keys): RSS "
-            + per(hours, [s.rss for s in replay], 1, "per hour")
+            f"slope     {name}: RSS "
+            + per(xs, rss, 1000, "per 1,000 switches")
             + ", heap "
-            + per(hours, [s.heap for s in replay], 1, "per hour")
+            + per(xs, [s.heap for s in steady], 1000, "per 1,000 switches")
         )
+
+
+def report(samples: list[Sample], warmup: float, replay_only: bool) -> None:
+    """Slopes after the warm-up; the replay-only phase of an operator run is its baseline."""
+    replay = [s for s in samples if s.phase == "replay"]
+    operator = [s for s in samples if s.phase == "operator"]
+    if replay_only:
+        if replay:
+            report_phase("replay", replay, warmup)
+    elif operator:
+        report_phase("operator", operator, warmup)
+        if replay:
+            report_phase("baseline", replay, 0.0)
+    else:
+        print("no operator samples")
     print(
         "target    RSS growth ≤ 5 MB over 1,000 view switches after warm-up "
-        "(and over an hour of a busy replay)"
+        f"and ≤ 5 MB per hour of a busy replay; journals ≤ {BUDGET_BYTES / 2**20:.1f} MB per node"
     )
 
 
@@ -286,18 +431,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=30.0, help="operator seconds not fitted")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--no-tracemalloc", dest="tracemalloc", action="store_false")
+    parser.add_argument("--replay-only", action="store_true", help="no keys at all, --minutes")
+    parser.add_argument("--fill", action="store_true", help="journals at their caps from the start")
     args = parser.parse_args(argv)
+    if args.replay_only:
+        args.idle = args.minutes * 60
     if args.idle is None:
         args.idle = 0.0 if args.switches else min(60.0, args.minutes * 60 * 0.2)
     print(
         f"meshtui soak: demo recording looped at ×{args.speed:g}, "
-        f"{'keys ' + args.pattern if args.pattern else 'views, filter, sort, detail, theme, node'}"
-        f" every {args.interval:g} s, 160x45 headless; tracemalloc "
-        f"{'on' if args.tracemalloc else 'off'}",
+        + (
+            "no keys (replay only)"
+            if args.replay_only
+            else f"{'keys ' + args.pattern if args.pattern else KEYS_DONE} every {args.interval:g}s"
+        )
+        + f", 160x45 headless; tracemalloc {'on' if args.tracemalloc else 'off'}"
+        + ("; journals filled to their caps first" if args.fill else ""),
         flush=True,
     )
     samples = asyncio.run(run(args))
-    report(samples, args.warmup)
+    report(samples, args.warmup, args.replay_only)
     return 0
 
 
