@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import ContentSwitcher, Input, RichLog
 
@@ -16,8 +17,10 @@ from meshtui.core.events import EventType
 from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import load_recording
 from meshtui.transport.sources import local_source
+from meshtui.ui.actions import ACTIONS, VIEW_CLASSES
 from meshtui.ui.app import MeshApp, binding_ids, load_keymap, make_app
 from meshtui.ui.journal import LinkState
+from meshtui.ui.palette import palette_commands
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpScreen, LabActionScreen, SaveScreen
 from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle
@@ -192,6 +195,19 @@ async def test_bindings_have_ids() -> None:
         "lab.heal",
     ):
         assert wanted in ids
+
+
+def test_the_registry_says_the_keys_the_views_bind() -> None:
+    """Keys the views bind themselves are in the action registry with the same id and key."""
+    bound = {
+        b.id: b.key for cls in VIEW_CLASSES for b in cls.BINDINGS if isinstance(b, Binding) and b.id
+    }
+    for action in ACTIONS:
+        if action.bound == "view":
+            assert bound.get(action.id) == action.keys, action.id
+    assert [b.id for b in MeshApp.BINDINGS if isinstance(b, Binding)] == [
+        a.id for a in sorted(ACTIONS, key=lambda a: a.footer) if a.bound == "app"
+    ]
 
 
 async def test_neighbours_view_shows_lost_neighbour_dimmed() -> None:
@@ -538,7 +554,7 @@ async def test_command_palette_has_namespaced_entries() -> None:
     app = demo_app(stop_at=5)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = [c.title for c in palette_commands(app)]
         for wanted in (
             "view: failover",
             "view: neighbours",

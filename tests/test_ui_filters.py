@@ -26,6 +26,7 @@ from meshtui.transport.config_read import SSHConfigSource
 from meshtui.transport.held import demo_recording
 from meshtui.transport.replay import load_recording
 from meshtui.ui.app import MeshApp, make_app
+from meshtui.ui.palette import palette_commands
 from meshtui.ui.testing import NO_KEYMAP, demo_app, screen_text, settle, until
 from meshtui.ui.themes import BUNDLED_DIR
 from meshtui.ui.views.filters import FiltersView
@@ -291,7 +292,7 @@ async def test_the_view_in_a_keymap_and_the_palette(filters_app: None) -> None:
     async with app.run_test(size=WIDE) as pilot:
         await settle(pilot)
         assert "filters.reload" in app_module.binding_ids()
-        commands = [c.title for c in app.get_system_commands(app.screen)]
+        commands = [c.title for c in palette_commands(app)]
         assert "view: filters" in commands
 
 

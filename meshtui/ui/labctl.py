@@ -3,15 +3,20 @@
 These change the lab's network namespaces (an nftables table in a relay's
 namespace), so the dashboard declares them as write actions: they are bound
 only when the app is built with a lab control, and each asks for
-confirmation, saying what it will change, before it runs in a worker.
+confirmation, saying what it will change, before it runs in a worker
+(:func:`ask_lab_action`).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Protocol
+
+from meshtui.ui.screens.dialogs import LabActionScreen
 
 if TYPE_CHECKING:
     from meshtui.lab import Lab
+    from meshtui.ui.app import MeshApp
 
 
 class LabActions(Protocol):
@@ -52,3 +57,32 @@ class LabControl:
     def heal(self, relay: str) -> None:
         """Remove the relay's drop rules."""
         self.lab.heal_relay(relay)
+
+
+def ask_lab_action(app: MeshApp, lab: LabActions, what: str) -> None:
+    """Fail (``what="fail"``) or heal a relay of the lab: ask which, then run it in a worker."""
+    if what == "fail":
+        title = "Fail a relay (write action on the lab)"
+        detail = (
+            "Adds an nftables table in the relay's namespace that drops Babel "
+            "(udp 6696) in and out. Links and tunnels stay up; neighbours notice "
+            "only by missing Hellos — a silent relay outage."
+        )
+    else:
+        title = "Heal a relay (write action on the lab)"
+        detail = "Deletes the relay's drop table: Babel flows again and routes come back."
+
+    def run(relay: str | None) -> None:
+        if relay is None:
+            return
+        action = lab.fail if what == "fail" else lab.heal
+        app.run_worker(
+            partial(action, relay),
+            name=f"lab:{what}:{relay}",
+            group="lab",
+            description=f"{what} {relay}",
+            exit_on_error=False,
+            thread=True,
+        )
+
+    app.push_screen(LabActionScreen(title, detail, lab.relays()), run)

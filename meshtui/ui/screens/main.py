@@ -1,47 +1,22 @@
 """The dashboard's main screen: the header, a banner, the views in a content switcher, the footer.
 
-:data:`VIEW_CLASSES` is the list of views (keys ``1`` … ``7`` in this order);
-:data:`VIEW_HELP` says in one line what each shows (help, palette).
+The views and their keys come from the action registry (:mod:`meshtui.ui.actions`:
+:data:`~meshtui.ui.actions.VIEW_CLASSES`, keys ``1`` … ``7`` in this order).
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
-from meshtui.ui.views.base import View
-from meshtui.ui.views.events import EventsView
+from meshtui.ui.actions import VIEW_CLASSES, bindings
 from meshtui.ui.views.failover import FailoverView
-from meshtui.ui.views.filters import FiltersView
-from meshtui.ui.views.interfaces import InterfacesView
-from meshtui.ui.views.mesh import MeshView
-from meshtui.ui.views.neighbours import NeighboursView
-from meshtui.ui.views.routes import RoutesView
 from meshtui.ui.widgets.banner import Banner
 from meshtui.ui.widgets.footer import KeyFooter
 from meshtui.ui.widgets.nodebar import NodeBar
 
-VIEW_CLASSES: tuple[type[View], ...] = (
-    FailoverView,
-    NeighboursView,
-    RoutesView,
-    InterfacesView,
-    EventsView,
-    MeshView,
-    FiltersView,
-)
-
-VIEW_HELP = {
-    "failover": "destinations, the relay carrying each, standbys and margins; failover timeline",
-    "neighbours": "Babel neighbours: reach history, loss, costs, RTT; lost ones for a while",
-    "routes": "every route, selected and alternatives; filter, sort, enter for the detail",
-    "interfaces": "babeld's interfaces and detection times; kernel links; WireGuard peers",
-    "events": "the babeld -d 2 replacement: events or raw lines, filter, pause, save",
-    "mesh": "every node at once: source x destination matrix, relays, and the checks",
-    "filters": "in/out filter rules per interface with live match counts; the rule behind a route",
-}
+__all__ = ["VIEW_CLASSES", "LabMainScreen", "MainScreen"]
 
 
 class MainScreen(Screen[None]):
@@ -66,7 +41,4 @@ class LabMainScreen(MainScreen):
     | H | Heal a relay — asks first. |
     """
 
-    BINDINGS = [
-        Binding("F", "app.lab('fail')", "Fail relay", id="lab.fail"),
-        Binding("H", "app.lab('heal')", "Heal relay", id="lab.heal"),
-    ]
+    BINDINGS = bindings("lab")
