@@ -777,14 +777,23 @@ def preferred_relay(names: Names, chooser: str) -> str | None:
     return costs[0][1]
 
 
-def on_standby_relay(cell: Cell, names: Names) -> bool:
-    """The cell's path crosses a relay other than the one its chooser prefers."""
+def on_standby_relay(cell: Cell, names: Names, known: dict[str, str | None] | None = None) -> bool:
+    """The cell's path crosses a relay other than the one its chooser prefers.
+
+    ``known`` keeps each chooser's :func:`preferred_relay` across calls (a summary asks
+    for thousands of cells and a few dozen choosers).
+    """
     if cell.relay is None or cell.relay not in cell.path:
         return False
     index = cell.path.index(cell.relay)
     if index == 0:
         return False
-    preferred = preferred_relay(names, cell.path[index - 1])
+    chooser = cell.path[index - 1]
+    if known is None:
+        known = {}
+    if chooser not in known:
+        known[chooser] = preferred_relay(names, chooser)
+    preferred = known[chooser]
     return preferred is not None and preferred != cell.relay
 
 
@@ -854,6 +863,7 @@ def summarize(
     standby: list[str] = []
     standby_relays: dict[str, int] = {}
     pairs = 0
+    preferred: dict[str, str | None] = {}
     for cell in matrix.cells.values():
         if cell.state is CellState.SELF:
             continue
@@ -865,7 +875,7 @@ def summarize(
             pending.append(pair)
         if cell.single_relay:
             single.append(pair)
-        if on_standby_relay(cell, names):
+        if on_standby_relay(cell, names, preferred):
             standby.append(pair)
             relay = cell.relay or ""
             standby_relays[relay] = standby_relays.get(relay, 0) + 1

@@ -31,7 +31,6 @@ from the last matrix. Enter on a row posts
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 
@@ -72,8 +71,13 @@ HIGHLIGHT = 5.0
 """Seconds a changed cell stays lit."""
 
 RECOMPUTE = 5.0
-"""Seconds after which the matrix is computed again even when no model counted a change
-(a route turning pending between two lines); the summary row is counted at every refresh."""
+"""Seconds after which the matrix is computed again even when no route changed (a route
+turning pending between two lines); the summary row is counted at every refresh."""
+
+MIN_GAP = 1.0
+"""Seconds (on the view's clock) between two computations of the matrix: at 50 nodes one
+takes tens of milliseconds of the UI loop, and during an outage routes change at every
+refresh. The Failover view shows a node's switches at once; this one within a second."""
 
 HELP_KEYS: tuple[tuple[str, str, str], ...] = (
     ("mesh.role", "R", "rows of the next role only: relay, edge, server, then all"),
@@ -165,13 +169,16 @@ def _states(data: MeshInput) -> Mapping[str, str]:
 
 
 def _fingerprint(data: MeshInput) -> Hashable:
-    """What moves when a model changed something (a line that was not a repeat)."""
-    out = []
+    """What moves when a node's routes changed (neighbour lines do not: the matrix is
+    routes only, and a late Hello changes a reach at every refresh of a large mesh)."""
+    out: list[tuple] = []
     for node, model in data.models.items():
         if model is None:
-            out.append((node, 0, 0))
+            out.append((node, 0))
         else:
-            out.append((node, id(model), model.stats.lines - model.stats.noops))
+            routes = model.routes
+            newest = max((r.last_change for r in routes.values()), default=0.0)
+            out.append((node, id(model), len(routes), len(model.xroutes), newest))
     return (
         id(data.names),
         len(data.names.nodes),
@@ -246,6 +253,8 @@ class MeshView(View):
         self._generation = 0
         self._table: KeyedTable | None = None
         self._carry: tuple[str | None, str | None, float, float] | None = None
+        self._rows: dict[str, tuple[list[Cell], tuple]] = {}
+        self._haystacks: dict[str, str] = {}
         self.computations = 0
 
     def compose(self) -> ComposeResult:
@@ -309,24 +318,24 @@ class MeshView(View):
     def show(self, data: MeshInput, now: float) -> SyncStats:
         """Draw ``data``: the matrix (changed cells lit), the summary and the findings.
 
-        The matrix and the checks are computed again when a model changed
-        something, a node's error or state changed, or :data:`RECOMPUTE` seconds
-        went by; otherwise the rows are synced from the last ones (lit cells go
-        dark on time). The summary row is counted at every call.
+        The matrix and the checks are computed again when a node's routes, error
+        or state changed (at most every :data:`MIN_GAP` seconds of ``now``), or
+        :data:`RECOMPUTE` seconds went by; otherwise the rows are synced from the
+        last ones (lit cells go dark on time). The summary row is counted at every call.
         """
         fingerprint = _fingerprint(data)
-        wall = time.monotonic()
+        since = abs(now - self._computed)
         stale = (
             self._matrix is None
-            or fingerprint != self._fingerprint
-            or wall - self._computed >= RECOMPUTE
+            or (fingerprint != self._fingerprint and since >= MIN_GAP)
+            or since >= RECOMPUTE
         )
         self._input = data
         self._now = now
         if stale:
             self._compute(data, now)
             self._fingerprint = fingerprint
-            self._computed = wall
+            self._computed = now
         elif self._matrix is not None and self.report is not None:
             # degrading links are the model's judgement of silence, not a line: counted anew
             self.summary = summarize(
@@ -341,6 +350,12 @@ class MeshView(View):
         for key in changed_cells(self._matrix, matrix) if self._matrix is not None else ():
             self._lit[key] = now
         self._matrix = matrix
+        # each row's cells and what a change of them is judged on, once per matrix
+        self._rows = {}
+        for source in matrix.sources:
+            row = matrix.row(source)
+            self._rows[source] = (row, tuple((c.signature, c.single_relay) for c in row))
+        self._haystacks = {}
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
         self.summary = summarize(matrix, data.models, data.names, findings, _states(data))
@@ -450,24 +465,22 @@ class MeshView(View):
     def _matrix_rows(self, matrix: Matrix) -> Iterator[RowSpec]:
         flt = self.filter
         lit = self._lit
+        lit_rows: dict[str, set[str]] = {}
+        for source, prefix in lit:
+            lit_rows.setdefault(source, set()).add(prefix)
         data = self._input
         models = data.models if data else {}
         names = data.names if data else None
+        rows = self._rows
         for index, source in enumerate(matrix.sources):
             if names is not None and not self._in_scope(names, source):
                 continue
-            row = matrix.row(source)
-            if flt.active:
-                words = row_words(names, source) if names is not None else ""
-                haystack = " ".join([source, words, *(c.label for c in row)]).lower()
-                if not flt.matches(haystack):
-                    continue
+            row, base = rows[source]
+            if flt.active and not flt.matches(self._haystack(source, row, names)):
+                continue
             down = models.get(source) is None
-            signature = (
-                index,
-                down,
-                tuple((c.signature, c.single_relay, c.key in lit) for c in row),
-            )
+            lit_here = lit_rows.get(source)
+            signature = (index, down, base, frozenset(lit_here) if lit_here else None)
 
             def build(
                 source: str = source, row: list[Cell] = row, down: bool = down, index: int = index
@@ -477,6 +490,15 @@ class MeshView(View):
                 return (head, *cells)
 
             yield source, signature, build
+
+    def _haystack(self, source: str, row: list[Cell], names: Names | None) -> str:
+        """What the filter matches a row on: its source, role and site words, its cells."""
+        text = self._haystacks.get(source)
+        if text is None:
+            words = row_words(names, source) if names is not None else ""
+            text = " ".join([source, words, *(c.label for c in row)]).lower()
+            self._haystacks[source] = text
+        return text
 
     # ------------------------------------------------------------ findings
 
