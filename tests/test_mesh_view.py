@@ -113,6 +113,28 @@ def test_the_summary_counts_a_relay_outage(healthy: Any) -> None:
     assert len(summary.of(ProblemKind.UNREACHABLE).items) == NAME_LIMIT  # type: ignore[union-attr]
 
 
+def test_an_incremental_build_equals_a_full_one(healthy: Any) -> None:
+    mesh, models = healthy
+    names = mesh.names(models)
+    before = build_matrix(models, names)
+    # edge-a alone loses relay-1 (its tunnel down): it and the paths through it move
+    cut = synth_mesh()
+    cut.links = {k: v for k, v in cut.links.items() if set(k) != {"edge-a", "relay-1"}}
+    after = dict(models, **{"edge-a": cut.model("edge-a")})
+    full = build_matrix(after, names)
+    incremental = build_matrix(after, names, previous=before, changed={"edge-a"})
+    assert {k: c.to_json() for k, c in incremental.cells.items()} == {
+        k: c.to_json() for k, c in full.cells.items()
+    }
+    kept = sum(1 for k, c in incremental.cells.items() if c is before.cells[k])
+    assert 0 < kept < len(before.cells)
+    cell = incremental.cell("srv-a1", names.prefix_of("srv-c2"))
+    assert cell is not None and cell.relay == "relay-2"
+    # nodes that did not change and whose paths do not cross edge-a keep their cells
+    other = before.cell("srv-b1", names.prefix_of("srv-c2"))
+    assert incremental.cell("srv-b1", names.prefix_of("srv-c2")) is other
+
+
 def test_row_words_and_scope_choices(healthy: Any) -> None:
     mesh, models = healthy
     names = mesh.names(models)

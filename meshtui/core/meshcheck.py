@@ -20,7 +20,7 @@ Pure: no I/O; names come from :class:`~meshtui.core.names.Names`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -436,6 +436,9 @@ def build_matrix(
     names: Names,
     destinations: Iterable[str] | None = None,
     sources: Iterable[str] | None = None,
+    *,
+    previous: Matrix | None = None,
+    changed: Collection[str] | None = None,
 ) -> Matrix:
     """The source x destination matrix.
 
@@ -446,6 +449,11 @@ def build_matrix(
             node known, then any other /128 a node redistributes).
         sources: the rows (default: every node known to ``names``, then the
             models' other nodes).
+        previous: the matrix of the same nodes before, and ``changed``: the nodes
+            whose model changed since (routes, or no data / data). A cell reads only
+            the models of its source and of the nodes its path crosses: when none of
+            them changed, and the rows and columns are the same, the previous cell is
+            kept. Names are assumed the same (build from scratch when they moved).
     """
     rows = list(sources) if sources is not None else names.nodes
     for node in models:
@@ -454,10 +462,26 @@ def build_matrix(
     cols = _destinations(names, models, destinations)
     tables = _Tables(models, names)
     owners = [names.node_of_prefix(prefix) for _, prefix in cols]
+    old_cells: dict[tuple[str, str], Cell] = {}
+    if (
+        previous is not None
+        and changed is not None
+        and previous.sources == tuple(rows)
+        and previous.destinations == tuple(cols)
+    ):
+        old_cells = previous.cells
+    dirty = set(changed or ())
     cells = {}
     for source in rows:
+        source_dirty = source in dirty
         for (dest, prefix), owner in zip(cols, owners, strict=True):
-            cells[(source, prefix)] = _cell(source, dest, prefix, owner, tables)
+            key = (source, prefix)
+            if old_cells and not source_dirty:
+                old = old_cells.get(key)
+                if old is not None and dirty.isdisjoint(old.path):
+                    cells[key] = old
+                    continue
+            cells[key] = _cell(source, dest, prefix, owner, tables)
     return Matrix(tuple(rows), tuple(cols), cells)
 
 
@@ -468,6 +492,8 @@ def changed_cells(old: Matrix | None, new: Matrix) -> set[tuple[str, str]]:
     out = set()
     for key, cell in new.cells.items():
         before = old.cells.get(key)
+        if before is cell:  # kept by an incremental build
+            continue
         if before is None or before.signature != cell.signature:
             out.add(key)
     return out

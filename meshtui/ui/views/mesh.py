@@ -31,7 +31,7 @@ from the last matrix. Enter on a row posts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from rich.text import Text
@@ -168,21 +168,25 @@ def _states(data: MeshInput) -> Mapping[str, str]:
     return {node: why for node, why in data.errors.items() if why in _TRANSIENT}
 
 
-def _fingerprint(data: MeshInput) -> Hashable:
-    """What moves when a node's routes changed (neighbour lines do not: the matrix is
+def _route_prints(data: MeshInput) -> dict[str, tuple]:
+    """Per node, what moves when its routes changed (neighbour lines do not: the matrix is
     routes only, and a late Hello changes a reach at every refresh of a large mesh)."""
-    out: list[tuple] = []
+    out: dict[str, tuple] = {}
     for node, model in data.models.items():
         if model is None:
-            out.append((node, 0))
+            out[node] = ()
         else:
             routes = model.routes
             newest = max((r.last_change for r in routes.values()), default=0.0)
-            out.append((node, id(model), len(routes), len(model.xroutes), newest))
+            out[node] = (id(model), len(routes), len(model.xroutes), newest)
+    return out
+
+
+def _meta(data: MeshInput) -> tuple:
+    """The rest of the input the checks and the summary read: names, errors, states, facts."""
     return (
         id(data.names),
         len(data.names.nodes),
-        tuple(out),
         tuple(sorted(data.errors.items())),
         tuple(sorted(data.states.items())),
         tuple((node, id(f)) for node, f in data.facts.items()),
@@ -245,7 +249,8 @@ class MeshView(View):
         self.site: str | None = None
         self._input: MeshInput | None = None
         self._matrix: Matrix | None = None
-        self._fingerprint: Hashable = None
+        self._prints: dict[str, tuple] = {}
+        self._meta: tuple = ()
         self._computed = 0.0
         self._lit: dict[tuple[str, str], float] = {}
         self._columns: tuple[str, ...] = ()
@@ -323,18 +328,22 @@ class MeshView(View):
         :data:`RECOMPUTE` seconds went by; otherwise the rows are synced from the
         last ones (lit cells go dark on time). The summary row is counted at every call.
         """
-        fingerprint = _fingerprint(data)
+        prints = _route_prints(data)
+        meta = _meta(data)
         since = abs(now - self._computed)
-        stale = (
-            self._matrix is None
-            or (fingerprint != self._fingerprint and since >= MIN_GAP)
-            or since >= RECOMPUTE
-        )
+        names_moved = meta[:2] != self._meta[:2]
+        full = self._matrix is None or names_moved or since >= RECOMPUTE
+        moved = prints != self._prints or meta != self._meta
         self._input = data
         self._now = now
-        if stale:
-            self._compute(data, now)
-            self._fingerprint = fingerprint
+        if full or (moved and since >= MIN_GAP):
+            changed = None
+            if not full:
+                old = self._prints
+                changed = {n for n in prints.keys() | old.keys() if prints.get(n) != old.get(n)}
+            self._compute(data, now, changed)
+            self._prints = prints
+            self._meta = meta
             self._computed = now
         elif self._matrix is not None and self.report is not None:
             # degrading links are the model's judgement of silence, not a line: counted anew
@@ -344,17 +353,28 @@ class MeshView(View):
         self._lit = {k: t for k, t in self._lit.items() if now - t < HIGHLIGHT}
         return self._draw()
 
-    def _compute(self, data: MeshInput, now: float) -> None:
+    def _compute(self, data: MeshInput, now: float, changed: set[str] | None) -> None:
+        """The matrix (only the cells whose path crosses a node in ``changed``; None:
+        every cell), the checks and the summary."""
         self.computations += 1
-        matrix = build_matrix(data.models, data.names)
+        previous = self._matrix if changed is not None else None
+        matrix = build_matrix(data.models, data.names, previous=previous, changed=changed)
         for key in changed_cells(self._matrix, matrix) if self._matrix is not None else ():
             self._lit[key] = now
         self._matrix = matrix
         # each row's cells and what a change of them is judged on, once per matrix
-        self._rows = {}
+        old_rows, self._rows = self._rows, {}
         for source in matrix.sources:
             row = matrix.row(source)
-            self._rows[source] = (row, tuple((c.signature, c.single_relay) for c in row))
+            kept = old_rows.get(source)
+            if (
+                kept is not None
+                and len(kept[0]) == len(row)
+                and all(a is b for a, b in zip(kept[0], row, strict=True))
+            ):
+                self._rows[source] = kept
+            else:
+                self._rows[source] = (row, tuple((c.signature, c.single_relay) for c in row))
         self._haystacks = {}
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
