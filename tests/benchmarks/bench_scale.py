@@ -25,13 +25,15 @@ relays) — the baseline of the same run — and a large one (default 10 sites x
   - meshtui's memory (VmRSS now and its peak VmHWM from ``/proc``) and CPU
     (user + system) at the end, and the UI's own counters (``--stats``:
     refreshes, mean and longest refresh);
+  - with ``--profile FILE``, the large lab's dashboard once more under
+    cProfile (same keys; its figures not reported), and its costliest functions;
 * teardown.
 
 Prints figures side by side with the ratio large / small; asserts nothing; the
 2-core machine is shared, so figures are noisy (run it twice, compare ratios).
 Run: ``.venv/bin/python tests/benchmarks/bench_scale.py [--sites 10]
 [--servers 4] [--relays 4] [--hello 4] [--rounds 3] [--presses 20]
-[--no-reach] [--small-only]``.
+[--no-reach] [--small-only] [--profile FILE]``.
 """
 
 from __future__ import annotations
@@ -125,8 +127,11 @@ def _pause() -> None:
     time.sleep(0.08)  # a human does not press 12 keys a second; let a repaint land
 
 
-def _dashboard(lab: Lab, presses: int, size: tuple[int, int]) -> dict:
-    """Run the dashboard on the lab's inventory in a pty: full Mesh view, keys, memory."""
+def _dashboard(lab: Lab, presses: int, size: tuple[int, int], profile: Path | None = None) -> dict:
+    """Run the dashboard on the lab's inventory in a pty: full Mesh view, keys, memory.
+
+    With ``profile``, meshtui runs under cProfile, writing its statistics there at exit.
+    """
     work = Path(tempfile.mkdtemp(prefix="meshtui-scale-"))
     stats_path = work / "stats.json"
     env = {
@@ -138,6 +143,8 @@ def _dashboard(lab: Lab, presses: int, size: tuple[int, int]) -> dict:
     }
     argv = [sys.executable, "-m", "meshtui", "--inventory", str(lab.inventory_path),
             "--stats", str(stats_path)]  # fmt: skip
+    if profile is not None:
+        argv[1:1] = ["-m", "cProfile", "-o", str(profile)]
     n = len(lab.nodes)
     out: dict = {"first_screen": float("nan"), "full_mesh": float("nan")}
     started = time.perf_counter()
@@ -208,6 +215,9 @@ def _measure(args: argparse.Namespace, sites: int, servers: int, relays: int) ->
             out["reach"] = time.monotonic() - t0
         out["status"], out["answered"], out["status_error"] = _status(lab, args.rounds)
         out["ui"] = _dashboard(lab, args.presses, args.size)
+        if args.profile is not None and len(lab.nodes) > 6:
+            # again under cProfile (its figures are not reported: the profiler slows it)
+            _dashboard(lab, args.presses, args.size, args.profile)
     finally:
         t0 = time.monotonic()
         lab.down()
@@ -295,6 +305,9 @@ def main() -> None:
                         help="do not wait for every node to reach every /128")  # fmt: skip
     parser.add_argument("--small-only", action="store_true", help="the 6-node lab only")
     parser.add_argument("--size", default="160x48", help="the pty's COLSxROWS")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="then run the large lab's dashboard again under cProfile, "
+                        "statistics to FILE (its 25 costliest functions printed)")  # fmt: skip
     args = parser.parse_args()
     cols, rows = args.size.split("x")
     args.size = (int(cols), int(rows))
@@ -304,6 +317,11 @@ def main() -> None:
     small = _measure(args, 2, 1, 2)
     large = None if args.small_only else _measure(args, args.sites, args.servers, args.relays)
     _report(args, small, large)
+    if args.profile is not None and args.profile.exists():
+        import pstats
+
+        print(f"meshtui under cProfile, {large['nodes'] if large else 6} nodes: {args.profile}")
+        pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(25)
 
 
 if __name__ == "__main__":
