@@ -21,8 +21,9 @@ from textual.widgets import Footer
 from meshtui.core.events import Event, EventType, PathRef
 from meshtui.core.model import NodeModel
 from meshtui.ui.app import MeshApp
-from meshtui.ui.journal import NodeJournal
+from meshtui.ui.journal import LOG_SIZE, TIMELINE_SIZE, NodeJournal
 from meshtui.ui.oneshot import rearm
+from meshtui.ui.refresh import TIMER_NAME
 from meshtui.ui.testing import demo_app, settle
 from meshtui.ui.views.base import RouteTracker
 
@@ -49,6 +50,11 @@ def live_objects(app: MeshApp) -> dict[str, int]:
         "timers": sum(1 for o in objects if isinstance(o, Timer)),
         "in the DOM": len(list(app.screen_main().query("*"))),
         "footer watchers": sum(len(v) for v in watchers.values()),
+        "refresh loops": sum(  # one (none between a tick firing and its call)
+            1
+            for o in objects
+            if isinstance(o, Timer) and o.name == TIMER_NAME and o._task is not None
+        ),
     }
 
 
@@ -74,6 +80,7 @@ async def test_view_switches_leave_no_widgets_or_timers_behind() -> None:
         after = live_objects(app)
         assert_no_growth(before, after, f"{SWITCHES} view switches")
         assert after["widgets"] >= after["in the DOM"] > 0
+        assert after["refresh loops"] <= 1
 
 
 async def test_detail_screen_and_theme_changes_leave_nothing_behind() -> None:
@@ -134,6 +141,30 @@ def test_journal_is_bounded_and_counts_what_it_dropped() -> None:
     newest = {f"fd42:1::{i % 30 + 1:x}/128" for i in range(292, 300)}
     assert {prefix for prefix, _ in journal.history} == newest
     assert journal.entries_since(0)[0].seq == 251  # the oldest kept
+
+
+async def test_the_titles_count_what_the_journal_dropped() -> None:
+    app = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        journal = app.feed.journal
+        a = PathRef("fe80::1", "wg-a", 96)
+        b = PathRef("fe80::2", "wg-b", 192)
+        count = LOG_SIZE + 1_234
+        events = [
+            Event(EventType.FAILOVER, 1e9 + i, prefix=f"fd42:1::{i % 7 + 1:x}/128", from_=a, to=b)
+            for i in range(count)
+        ]
+        journal.ingest(events, app.feed.model)
+        app.refresh_now(force=True)
+        await pilot.pause()
+        title = str(app.screen.query_one("#fo-tl-title").render())
+        assert f"{journal.timeline_dropped:,} older dropped)" in title
+        assert journal.timeline_dropped >= count - TIMELINE_SIZE
+        await pilot.press("5")
+        await pilot.pause()
+        title = str(app.screen.query_one("#ev-title").render())
+        assert f"({journal.dropped:,} older dropped, newest {LOG_SIZE:,} kept)" in title
 
 
 def route_line(n: int, metric: int, kind: str = "add") -> str:

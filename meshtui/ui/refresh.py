@@ -23,6 +23,7 @@ from meshtui.paths import write_atomic
 from meshtui.ui.actions import VIEW_CLASSES
 from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.hub import NodeFeed
+from meshtui.ui.oneshot import rearm
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.status import banner_text, header_info
 from meshtui.ui.views.events import EventsView
@@ -44,6 +45,9 @@ views redraw what changed."""
 
 COMPLETE_REFRESH = 10.0
 """Seconds between two complete refreshes (every row, on screen or not: thousands of them)."""
+
+TIMER_NAME = "meshtui-refresh"
+"""The refresh timer's name (one at a time: :func:`~meshtui.ui.oneshot.rearm` replaces it)."""
 
 URGENT_GAP = 0.15
 """A failover, loss or recovery is drawn at once, unless the view was refreshed less than this
@@ -87,7 +91,7 @@ class Refresher:
 
     def arm(self) -> None:
         """Start (or restart) the timer for the next refresh."""
-        self._timer = self.app.set_timer(self.interval, self._tick, name="meshtui-refresh")
+        self._timer = rearm(self.app, self._timer, self.interval, self._tick, name=TIMER_NAME)
 
     def _timeline_arrived(self, feed: NodeFeed) -> None:
         """A failover, loss or recovery on a node: show it without waiting for the tick."""
