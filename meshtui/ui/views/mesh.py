@@ -260,6 +260,7 @@ class MeshView(View):
         self._carry: tuple[str | None, str | None, float, float] | None = None
         self._rows: dict[str, tuple[list[Cell], tuple]] = {}
         self._haystacks: dict[str, str] = {}
+        self._shown: dict[str, str] = {}
         self.computations = 0
 
     def compose(self) -> ComposeResult:
@@ -561,8 +562,15 @@ class MeshView(View):
             text.append(inert(problem.text()), self.style(problem_style(problem.kind)))
         return text
 
+    def _update(self, selector: str, content: Text | str) -> None:
+        """Update a line only when what it shows changed (an update re-renders it)."""
+        key = content.markup if isinstance(content, Text) else content
+        if self._shown.get(selector) != key:
+            self._shown[selector] = key
+            self.query_one(selector, Static).update(content)
+
     def _show_summary(self) -> None:
-        self.query_one("#mesh-summary", Static).update(self.summary_text())
+        self._update("#mesh-summary", self.summary_text())
 
     def _title_text(self) -> str:
         text = "Mesh: relay (or first hop) and metric, from each node to each /128"
@@ -579,7 +587,7 @@ class MeshView(View):
         return inert(text)
 
     def _show_title(self) -> None:
-        self.query_one("#mesh-title", Static).update(self._title_text())
+        self._update("#mesh-title", self._title_text())
 
     def cursor_cell(self) -> Cell | None:
         """The cell under the cursor (None: none, or the source column)."""
@@ -599,9 +607,7 @@ class MeshView(View):
     def _show_cursor(self) -> None:
         cell = self.cursor_cell()
         line = LEGEND if cell is None else cell.describe()
-        self.query_one("#mesh-cursor", Static).update(
-            Text(inert(line), no_wrap=True, overflow="ellipsis")
-        )
+        self._update("#mesh-cursor", Text(inert(line), no_wrap=True, overflow="ellipsis"))
 
     # ------------------------------------------------------------ events
 
