@@ -6,9 +6,9 @@ mutation bumps :attr:`NodeJournal.revision`, so a view can tell cheaply
 whether anything changed since it last looked.
 
 Memory budget: a session that runs for a week holds at most this per node,
-whatever the mesh does (bytes per entry measured with tracemalloc on the demo
-recording's events, text included: ``tests/test_journal_budget.py`` keeps the
-figures honest):
+however busy the mesh (bytes per entry measured with tracemalloc, text
+included, on failover storms with long prefixes and on the demo recording's
+events: ``tests/test_journal_budget.py`` keeps the figures honest):
 
 ======================  ==========================  ==============  ===========
 what                    cap                         bytes / entry   at the cap
@@ -22,9 +22,10 @@ per-destination history :data:`HISTORY_ENTRIES`     ≤ 360           ≤ 0.7 MB
                         per destination
 ======================  ==========================  ==============  ===========
 
-so :data:`BUDGET_BYTES` ≈ 6.1 MB per node (a failover's line, the longest, costs
-360 bytes: 210 of text, 80 of entry, 56 of its number and time). Older entries are dropped, oldest
-first, and counted (:attr:`NodeJournal.dropped`, :attr:`~NodeJournal.raw_dropped`,
+so :data:`BUDGET_BYTES` ≈ 6.1 MB (5.8 MiB) per node. A failover's line, the
+longest babeld's events give, costs 360 bytes: 210 of text, 80 of entry, 56 of
+its number and time; a protocol error quoting a very long line would cost more.
+Older entries are dropped, oldest first, and counted (:attr:`NodeJournal.dropped`, :attr:`~NodeJournal.raw_dropped`,
 :attr:`~NodeJournal.timeline_dropped`, :attr:`~NodeJournal.history_dropped`):
 the Events view's and the Failover timeline's titles show how many (``s`` in
 the Events view saves what is kept). The history forgets the destinations
@@ -88,7 +89,7 @@ BUDGET_BYTES = (
     + TIMELINE_SIZE * ENTRY_BYTES["timeline"]
     + HISTORY_ENTRIES * ENTRY_BYTES["history"]
 )
-"""What one node's journal holds at most, in bytes (≈ 6.1 MB)."""
+"""What one node's journal holds at most, in bytes (≈ 6.1 MB, 5.8 MiB)."""
 
 
 class LinkState(Enum):
