@@ -1,18 +1,17 @@
-"""The dashboard: :func:`make_app` builds it, the same way for the CLI, the demo and the tests.
+"""The dashboard: :class:`MeshApp`, built by :func:`make_app` for the CLI, the demo and the tests.
 
-The app composes and routes: the :class:`~meshtui.ui.hub.NodeHub` owns the
-nodes (feeds, socket pump, SSH pools, probes, config sources), views get what
-they show through a :class:`~meshtui.ui.views.base.ViewContext`, and the
+The app composes and routes. The :class:`~meshtui.ui.hub.NodeHub` owns the
+nodes (feeds, socket pump, SSH pools, probes, config sources); views get what
+they show through a :class:`~meshtui.ui.views.base.ViewContext`; the
 :class:`~meshtui.ui.refresh.Refresher` brings the visible view up to date a
 few times a second (babeld's reader never waits for the screen).
 
-Keys — one meaning everywhere, each with an id a keymap rebinds
-(``$XDG_CONFIG_HOME/meshtui/keymap.toml``, ``"view.routes" = "r"``): the one
-list is :data:`meshtui.ui.actions.ACTIONS`, which gives the bindings, the
-footer, the help (``?``), the command palette (``ctrl+p``,
-:mod:`meshtui.ui.palette`) and the ids a keymap may name. The actions'
-bodies live beside it: :mod:`~meshtui.ui.deployctl`, :mod:`~meshtui.ui.logsave`,
-:mod:`~meshtui.ui.labctl`, :mod:`~meshtui.ui.speed`.
+Keys: the one list is :data:`meshtui.ui.actions.ACTIONS` (bindings, footer,
+help, the palette of :mod:`meshtui.ui.palette`, the ids a keymap rebinds).
+The actions' bodies are functions of small modules (:mod:`~meshtui.ui.display`,
+:mod:`~meshtui.ui.speed`, :mod:`~meshtui.ui.theming`, :mod:`~meshtui.ui.deployctl`,
+:mod:`~meshtui.ui.labctl`, :mod:`~meshtui.ui.logsave`, :mod:`~meshtui.ui.detailctl`),
+bound here as the app's ``action_*`` methods.
 """
 
 from __future__ import annotations
@@ -26,56 +25,33 @@ from textual.events import Key
 from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher
-from textual.worker import Worker
 
 from meshtui.core.sanitize import inert
+from meshtui.ui import deployctl, detailctl, display, labctl, logsave, speed, theming, workers
 from meshtui.ui.actions import BY_ACTION, VIEW_CLASSES, VIEW_HELP, applies, binding_ids, bindings
-from meshtui.ui.deployctl import can_deploy, deploy_shown
-from meshtui.ui.detailctl import open_detail
-from meshtui.ui.display import next_node, show_node, toggle_addresses, toggle_help, toggle_pause
 from meshtui.ui.hub import NodeFeed, NodeHub
 from meshtui.ui.keymap import keymap_path, load_keymap
-from meshtui.ui.labctl import LabActions, ask_lab_action
-from meshtui.ui.logsave import save_log
+from meshtui.ui.labctl import LabActions
 from meshtui.ui.palette import MeshCommands
 from meshtui.ui.refresh import REFRESH_INTERVAL, Refresher, UiStats
 from meshtui.ui.screens.detail import DestinationScreen
 from meshtui.ui.screens.dialogs import HelpScreen
 from meshtui.ui.screens.main import LabMainScreen, MainScreen
-from meshtui.ui.speed import change_speed
-from meshtui.ui.themes import (
-    BUNDLED_DIR,
-    Palette,
-    ThemeLoad,
-    load_themes,
-    semantic_defaults,
-    user_theme_dir,
-)
-from meshtui.ui.theming import install_themes, next_theme, palette_of, restyle
+from meshtui.ui.themes import BUNDLED_DIR, load_themes, semantic_defaults, user_theme_dir
 from meshtui.ui.views.base import View, ViewContext
-from meshtui.ui.views.events import EventsView
 from meshtui.ui.views.failover import FailoverView
 from meshtui.ui.views.mesh import MeshView
 from meshtui.ui.widgets.banner import Banner
-from meshtui.ui.workers import worker_outcome
 
 if TYPE_CHECKING:
     from meshtui.ui.hub import Source  # make_app's argument: the hub reads it
 
-__all__ = [  # what tests and commands import from here
-    "REFRESH_INTERVAL",
-    "VIEW_CLASSES",
-    "VIEW_HELP",
-    "MeshApp",
-    "binding_ids",
-    "keymap_path",
-    "load_keymap",
-    "make_app",
-]
+__all__ = ["REFRESH_INTERVAL", "VIEW_CLASSES", "VIEW_HELP", "MeshApp", "binding_ids",
+           "keymap_path", "load_keymap", "make_app"]  # fmt: skip
 
 
 class MeshApp(App[int]):
-    """The meshtui dashboard. Build it with :func:`make_app`; its keys: :mod:`meshtui.ui.actions`.
+    """The meshtui dashboard; its keys are :data:`meshtui.ui.actions.ACTIONS`.
 
     | Key | Action |
     | :- | :- |
@@ -98,24 +74,43 @@ class MeshApp(App[int]):
 
     def __init__(
         self,
-        hub: NodeHub,
-        *,
+        sources: list[Source],
         read_only: bool = True,
         theme: str | None = None,
-        themes: ThemeLoad | None = None,
+        *,
         clock: Callable[[], float] | None = None,
         banner: str = "",
         banner_kind: str = "info",
         lab: LabActions | None = None,
         refresh_interval: float = REFRESH_INTERVAL,
         hello: dict[str, float] | None = None,
-        keymap: dict[str, str] | None = None,
-        notices: Iterable[str] = (),
+        theme_dirs: Iterable[Path] | None = None,
+        keymap_file: Path | None = None,
         stats_path: Path | None = None,
         start_paused: bool = False,
+        filters_config: Path | None = None,
     ) -> None:
+        """Build the dashboard for ``sources``.
+
+        Args:
+            sources: the nodes to show (the first is shown first).
+            read_only: no write action is bound (always True without a lab).
+            theme: theme name (default ``meshtui-dark``; unknown names fall back with a notice).
+            clock: the time for "N s ago" (default: each node's clock — a replay's virtual
+                clock for a recording); tests pass a frozen one.
+            banner: a notice shown under the header (demo mode, say).
+            banner_kind: ``info``, ``warning`` or ``error``.
+            lab: the lab's write actions (``meshtui demo --live``); binds F / H.
+            refresh_interval: seconds between two refreshes.
+            hello: known hello intervals by interface name.
+            theme_dirs: where to look for theme files (default: bundled, then the user's).
+            keymap_file: a TOML keymap {binding id: key} (default: the user's, if any).
+            stats_path: write UI counters there as JSON on exit.
+            start_paused: start with the display (and replays) paused.
+            filters_config: babeld.conf of a local node or recording, for the Filters view.
+        """
         super().__init__()
-        self.hub = hub
+        self.hub = NodeHub.for_sources(sources, hello=hello, filters_config=filters_config)
         self.show_addresses = False
         self.current = 0
         self.read_only = read_only if lab is None else False
@@ -124,18 +119,20 @@ class MeshApp(App[int]):
         self.banner_text = banner
         self.banner_kind = banner_kind
         self.hello = dict(hello or {})
-        self.keymap_overrides = dict(keymap or {})
-        self.notices = list(notices)
+        self.keymap_overrides, self.notices = load_keymap(
+            keymap_file or keymap_path(), binding_ids()
+        )
         self.stats_path = stats_path
         self.paused = False
         self.start_paused = start_paused
         self.view_name = FailoverView.view_id
         self.history: list[str] = []
         self.refresher = Refresher(self, refresh_interval)
-        self._palette: Palette | None = None
-        loaded = themes if themes is not None else ThemeLoad((), ())
-        self.theme_names, problems = install_themes(self, loaded, theme)
+        dirs = list(theme_dirs) if theme_dirs is not None else [BUNDLED_DIR, user_theme_dir()]
+        self.theme_names, problems = theming.install_themes(self, load_themes(*dirs), theme)
         self.notices.extend(problems)
+        self.palette = theming.palette_of(self.current_theme)
+        """Styles for the semantic roles in the current theme."""
 
     # ------------------------------------------------------------ setup
 
@@ -200,6 +197,11 @@ class MeshApp(App[int]):
         return self.hub.feeds
 
     @property
+    def feed(self) -> NodeFeed:
+        """The node shown."""
+        return self.feeds[self.current]
+
+    @property
     def filters_config(self) -> Path | None:
         """``--config FILE``, for the Filters view of a local node or a recording."""
         return self.hub.filters_config
@@ -209,21 +211,9 @@ class MeshApp(App[int]):
         self.hub.filters_config = path
 
     @property
-    def feed(self) -> NodeFeed:
-        """The node shown."""
-        return self.feeds[self.current]
-
-    @property
     def ui_stats(self) -> UiStats:
         """What the UI did (refreshes, rows), for the benchmarks."""
         return self.refresher.stats
-
-    @property
-    def palette(self) -> Palette:
-        """Styles for the semantic roles in the current theme."""
-        if self._palette is None:
-            self._palette = palette_of(self.current_theme)
-        return self._palette
 
     def now(self) -> float:
         """The current time on the shown node's clock (or the injected clock)."""
@@ -242,41 +232,26 @@ class MeshApp(App[int]):
 
     def context(self) -> ViewContext:
         """What the views draw from, now."""
-        feed = self.feed
+        feed, hub = self.feed, self.hub
         return ViewContext(
             node=feed.name,
             model=feed.model,
             journal=feed.journal,
             now=self.now(),
             palette=self.palette,
-            local=self.hub.local.get(feed.name),
+            local=hub.local.get(feed.name),
             hello=self.hello,
             is_replay=feed.is_replay,
             open_detail=self.open_detail,
-            names=self.hub.names,
+            names=hub.names,
             addresses=self.show_addresses,
-            config=self.hub.config_source(feed),
-            mesh=self.hub.mesh_input,
+            config=hub.config_source(feed),
+            mesh=hub.mesh_input,
         )
 
     def refresh_now(self, force: bool = False, full: bool | None = None) -> None:
         """Bring the header, the banner and the visible view up to date (see :mod:`.refresh`)."""
         self.refresher.refresh(force, full)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """Turn worker outcomes into state and visible messages (never a traceback)."""
-        worker_outcome(self, event)
-
-    # ------------------------------------------------------------ theme
-
-    def _on_theme_changed(self, _theme: object) -> None:
-        self._palette = None
-        restyle(self, self.palette)
-        self.refresh_now(force=True)
-
-    def action_next_theme(self) -> None:
-        """Cycle through meshtui's themes (bundled and the user's)."""
-        next_theme(self)
 
     # ------------------------------------------------------------ views
 
@@ -303,15 +278,13 @@ class MeshApp(App[int]):
     def _switch(self, name: str) -> None:
         """Show a view at once (as it was last drawn), then bring it up to date.
 
-        A view seen before is painted first and brought up to date right after
-        from what changed while it was hidden (not a rebuild: the periodic full
-        refresh catches its clocks up within :data:`~meshtui.ui.refresh.FULL_REFRESH`),
-        so the key's effect is on screen without waiting for thousands of rows; a
-        view never drawn is refreshed before it shows.
+        A view seen before is painted first, then brought up to date from what
+        changed while it was hidden (the periodic full refresh catches its clocks
+        up), so the key's effect is on screen without waiting for thousands of
+        rows; a view never drawn is refreshed before it shows.
         """
         self.view_name = name
-        switcher = self.screen_main().query_one("#views", ContentSwitcher)
-        switcher.current = name
+        self.screen_main().query_one("#views", ContentSwitcher).current = name
         view = self.view(name)
         view.focus_main()
         if view.ctx is None:
@@ -329,39 +302,21 @@ class MeshApp(App[int]):
         """`esc`: clear the filter, else go to the previous view, else hide the banner."""
         if not isinstance(self.screen, MainScreen):
             self.pop_screen()
+        elif self.view().back():
             return
-        if self.view().back():
-            return
-        if self.history:
+        elif self.history:
             self._switch(self.history.pop())
-            return
-        if self.banner_text:
+        elif self.banner_text:
             self.banner_text = ""
             self.refresher.update_banner()
 
-    def open_detail(self, prefix: str, src: str = "::/0") -> None:
-        """Open a destination's detail screen (see :mod:`meshtui.ui.detailctl`)."""
-        open_detail(self, prefix, src)
-
-    def action_help(self) -> None:
-        """Show the keys and how to read the screen."""
-        toggle_help(self)
-
-    def action_toggle_pause(self) -> None:
-        """Pause or resume the display (and a replay)."""
-        toggle_pause(self)
-
-    def action_toggle_addresses(self) -> None:
-        """Show node names or the addresses babeld prints."""
-        toggle_addresses(self)
-
-    def action_speed(self, step: int) -> None:
-        """Replay faster (+1) or slower (-1)."""
-        change_speed(self, step)
-
-    def action_next_node(self) -> None:
-        """Show the next node."""
-        next_node(self)
+    def on_mesh_view_node_selected(self, message: MeshView.NodeSelected) -> None:
+        """Enter on a Mesh row: show that node's Failover view."""
+        for index, feed in enumerate(self.feeds):
+            if feed.name == message.node:
+                display.show_node(self, index)
+                self.action_show_view(FailoverView.view_id)
+                return
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Hide keys that do nothing here (speed without a replay, next node with one node).
@@ -369,90 +324,27 @@ class MeshApp(App[int]):
         A write action (deploy) is not bound at all in read-only mode.
         """
         if action == "deploy":
-            return can_deploy(self)
-        entry = BY_ACTION.get(action)
-        if entry is None:
+            return deployctl.can_deploy(self)
+        if (entry := BY_ACTION.get(action)) is None:
             return True
-        replays = any(f.is_replay for f in self.feeds)
-        several, lab = len(self.feeds) > 1, self.lab is not None
-        return applies(entry, replays=replays, several=several, lab=lab)
+        replays, several = any(f.is_replay for f in self.feeds), len(self.feeds) > 1
+        return applies(entry, replays=replays, several=several, lab=self.lab is not None)
 
-    # ------------------------------------------------------------ mesh, deploy, log, lab
+    # ------------------------------------------------------------ the actions' bodies
 
-    def on_mesh_view_node_selected(self, message: MeshView.NodeSelected) -> None:
-        """Enter on a Mesh row: show that node's Failover view."""
-        for index, feed in enumerate(self.feeds):
-            if feed.name == message.node:
-                show_node(self, index)
-                self.action_show_view(FailoverView.view_id)
-                return
-
-    def action_deploy(self) -> None:
-        """Deploy the generated config to the node shown (asks, shows the diff, confirms)."""
-        deploy_shown(self)
-
-    def on_events_view_save_requested(self, event: EventsView.SaveRequested) -> None:
-        """Ask for a path, then write the log atomically."""
-        save_log(self, event.lines, raw=event.raw)
-
-    def action_lab(self, what: str) -> None:
-        """Fail or heal a relay of the lab, after confirmation."""
-        if self.lab is not None:
-            ask_lab_action(self, self.lab, what)
+    _on_theme_changed = theming.retheme
+    action_help = display.toggle_help
+    action_toggle_pause = display.toggle_pause
+    action_toggle_addresses = display.toggle_addresses
+    action_next_node = display.next_node
+    action_next_theme = theming.next_theme
+    action_speed = speed.change_speed
+    action_deploy = deployctl.deploy_shown
+    action_lab = labctl.lab_action
+    open_detail = detailctl.open_detail
+    on_events_view_save_requested = logsave.save_requested
+    on_worker_state_changed = workers.worker_outcome
 
 
-def make_app(
-    sources: list[Source],
-    read_only: bool = True,
-    theme: str | None = None,
-    *,
-    clock: Callable[[], float] | None = None,
-    banner: str = "",
-    banner_kind: str = "info",
-    lab: LabActions | None = None,
-    refresh_interval: float = REFRESH_INTERVAL,
-    hello: dict[str, float] | None = None,
-    theme_dirs: Iterable[Path] | None = None,
-    keymap_file: Path | None = None,
-    stats_path: Path | None = None,
-    start_paused: bool = False,
-    filters_config: Path | None = None,
-) -> MeshApp:
-    """Build the dashboard for ``sources`` (the CLI, the demo and the tests all come here).
-
-    Args:
-        sources: the nodes to show (the first is shown first).
-        read_only: no write action is bound (always True without a lab).
-        theme: theme name (default ``meshtui-dark``; unknown names fall back with a notice).
-        clock: the time for "N s ago" (default: each node's clock — a replay's virtual
-            clock for a recording); tests pass a frozen one.
-        banner: a notice shown under the header (demo mode, say).
-        banner_kind: ``info``, ``warning`` or ``error``.
-        lab: the lab's write actions (``meshtui demo --live``); binds F / H.
-        refresh_interval: seconds between two refreshes.
-        hello: known hello intervals by interface name.
-        theme_dirs: where to look for theme files (default: bundled, then the user's).
-        keymap_file: a TOML keymap {binding id: key} (default: the user's, if any).
-        stats_path: write UI counters there as JSON on exit.
-        start_paused: start with the display (and replays) paused.
-        filters_config: babeld.conf of a local node or recording, for the Filters view.
-    """
-    dirs = list(theme_dirs) if theme_dirs is not None else [BUNDLED_DIR, user_theme_dir()]
-    themes = load_themes(*dirs)
-    keymap, problems = load_keymap(keymap_file or keymap_path(), binding_ids())
-    return MeshApp(
-        NodeHub.for_sources(sources, hello=hello, filters_config=filters_config),
-        read_only=read_only,
-        theme=theme,
-        themes=themes,
-        clock=clock,
-        banner=banner,
-        banner_kind=banner_kind,
-        lab=lab,
-        refresh_interval=refresh_interval,
-        hello=hello,
-        keymap=keymap,
-        notices=problems,
-        stats_path=stats_path,
-        start_paused=start_paused,
-    )
+make_app = MeshApp
+"""Build the dashboard (the CLI, the demo and the tests all come here): see :class:`MeshApp`."""

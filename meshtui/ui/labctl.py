@@ -4,7 +4,7 @@ These change the lab's network namespaces (an nftables table in a relay's
 namespace), so the dashboard declares them as write actions: they are bound
 only when the app is built with a lab control, and each asks for
 confirmation, saying what it will change, before it runs in a worker
-(:func:`ask_lab_action`).
+(:func:`lab_action`).
 """
 
 from __future__ import annotations
@@ -59,8 +59,11 @@ class LabControl:
         self.lab.heal_relay(relay)
 
 
-def ask_lab_action(app: MeshApp, lab: LabActions, what: str) -> None:
-    """Fail (``what="fail"``) or heal a relay of the lab: ask which, then run it in a worker."""
+def lab_action(app: MeshApp, what: str) -> None:
+    """Fail (``what="fail"``) or heal a relay of the app's lab: ask which, then run it."""
+    lab = app.lab
+    if lab is None:
+        return
     if what == "fail":
         title = "Fail a relay (write action on the lab)"
         detail = (

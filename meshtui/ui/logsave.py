@@ -11,6 +11,12 @@ from meshtui.ui.screens.dialogs import SaveScreen
 
 if TYPE_CHECKING:
     from meshtui.ui.app import MeshApp
+    from meshtui.ui.views.events import EventsView
+
+
+def save_requested(app: MeshApp, event: EventsView.SaveRequested) -> None:
+    """The Events view's ``s``: ask for a path, then write the log atomically."""
+    save_log(app, event.lines, raw=event.raw)
 
 
 def save_log(app: MeshApp, lines: list[str], *, raw: bool) -> None:

@@ -53,8 +53,10 @@ def next_theme(app: MeshApp) -> None:
     app.notify(f"theme: {app.theme}", timeout=2)
 
 
-def restyle(app: MeshApp, palette: Palette) -> None:
-    """Every view takes the new theme's styles (then the app refreshes)."""
+def retheme(app: MeshApp, _theme: object = None) -> None:
+    """The theme changed: the palette follows, every view restyles, the screen refreshes."""
+    app.palette = palette_of(app.current_theme)
     with app.batch_update():
         for cls in VIEW_CLASSES:
-            app.view(cls.view_id).restyle(palette)
+            app.view(cls.view_id).restyle(app.palette)
+    app.refresh_now(force=True)
