@@ -23,6 +23,7 @@ from meshtui.transport.local import ConnectError
 from meshtui.transport.session import SessionState
 from meshtui.transport.sources import run_until_live
 from meshtui.transport.ssh import (
+    TCP_QUICKACK,
     SSHPool,
     SSHSettings,
     close_sources,
@@ -245,6 +246,45 @@ async def test_changed_host_key_is_refused(server: Server) -> None:
         await pool.connection(server.inventory().node("edge-a"))
     assert info.value.reason == "host-key"
     assert "does NOT match" in str(info.value) and "edge-a" in str(info.value)
+    await pool.close()
+
+
+async def test_known_hosts_is_read_once_and_again_when_the_file_changes(server: Server) -> None:
+    """The pool parses known_hosts once; a key the operator adds after a refusal still counts."""
+    hosts = server.tmp / "later_known_hosts"
+    hosts.write_text("")
+    pool = SSHPool(server.settings(known_hosts=str(hosts)))
+    node = server.inventory().node("edge-a")
+    with pytest.raises(ConnectError) as info:
+        await pool.connection(node)
+    assert info.value.reason == "host-key" and "unknown" in str(info.value)
+    hosts.write_text(server.known_hosts.read_text())  # the operator verified and added it
+    conn = await pool.connection(node)  # same pool, no restart
+    assert not conn.is_closed() and pool.connects == 1
+    await pool.close()
+
+
+async def test_prefers_aes_gcm_and_no_compression_unless_ssh_config_says(server: Server) -> None:
+    node = server.inventory().node("edge-a")
+    pool = SSHPool(server.settings())
+    conn = await pool.connection(node)
+    assert conn.get_extra_info("send_cipher") == "aes128-gcm@openssh.com"
+    assert conn.get_extra_info("recv_cipher") == "aes128-gcm@openssh.com"
+    assert conn.get_extra_info("send_compression") == "none"
+    assert conn.get_extra_info("recv_compression") == "none"
+    if TCP_QUICKACK is not None:  # Linux: sshd's segments are acknowledged as they arrive
+        assert "data_received" in vars(conn)
+    await pool.close()
+    config = server.tmp / "ssh_config"
+    config.write_text(
+        "Host 127.0.0.1\n    Ciphers chacha20-poly1305@openssh.com\n    Compression yes\n"
+    )
+    pool = SSHPool(server.settings(config=(str(config),)))
+    conn = await pool.connection(node)
+    assert conn.get_extra_info("send_cipher") == "chacha20-poly1305@openssh.com"
+    assert conn.get_extra_info("send_compression") != "none"
+    session = await run_until_live(ssh_source(server.inventory(), "edge-a", pool=pool), 10)
+    assert session.model.node.my_id == MY_ID  # and babeld reads the same through it
     await pool.close()
 
 
