@@ -110,3 +110,28 @@ async def test_a_sort_value_change_sorts_only_when_it_breaks_the_order() -> None
         assert kt.keys()[-1] == f"k{ROWS - 1:03d}"
         await pilot.pause()
         assert drawn(kt) == expected(kt, values)
+
+
+async def test_rows_moved_into_place_match_a_full_sort() -> None:
+    """Many sort values change at once (near and far moves, either direction): the order
+    is the sorted order, and the screen shows it."""
+    import random
+
+    rng = random.Random(12)
+    for reverse in (False, True):
+        app = TableApp(sort="value")
+        async with app.run_test(size=(40, 12)) as pilot:
+            kt = app.query_one(KeyedTable)
+            if reverse:
+                kt.sort_by("value", reverse=True)
+            values = {i: rng.randrange(1000) for i in range(ROWS)}
+            kt.sync(spec(i, v) for i, v in values.items())
+            await pilot.pause()
+            for changes in (1, 2, 5, 30, 150):
+                for i in rng.sample(range(ROWS), changes):
+                    values[i] = max(0, values[i] + rng.choice((-3, -1, 1, 2, 400, -400)))
+                kt.sync(spec(i, v) for i, v in values.items())
+                order = sorted(values, key=lambda i: (values[i], f"k{i:03d}"), reverse=reverse)
+                assert kt.keys() == [f"k{i:03d}" for i in order]
+                await pilot.pause()
+                assert drawn(kt) == expected(kt, values)

@@ -45,6 +45,10 @@ REBUILD_THRESHOLD = 256
 """Above this many removals in one sync the table is rebuilt rather than edited row by row
 (DataTable.remove_row is linear in the number of rows)."""
 
+MAX_MOVES = 512
+"""Rows whose sort value changed are moved to their place one neighbour at a time, up to
+this many moves in one sync; beyond, the whole table is sorted."""
+
 
 class Cell:
     """A table cell: its text and style, rendered as Rich text when (and only when) drawn.
@@ -307,16 +311,31 @@ class KeyedTable(DataTable):
                 self.add_row(
                     *(self._cell(s, key) for s in specs[key]), key=key, height=self.row_height
                 )
-            if added or (sort_dirty and not self._order_holds(resorted)):
+            moved: tuple[int, int] | None = (0, -1)
+            if not added and sort_dirty:
+                moved = self._reorder(resorted)
+            if added or moved is None:
                 self._apply_sort()
-                sort_dirty = True
             else:
                 sort_dirty = False
         touched, self._touched = self._touched, set()
         whole, self._whole = self._whole, False
         if not (gone or added or sort_dirty or whole) and self.row_height == 1:
-            if touched:  # cells changed in place, rows stayed where they were
-                self._repaint_rows(touched)
+            # cells changed in place; at most a few rows changed places (``moved``)
+            lo, hi = moved if moved is not None else (0, -1)
+            if hi >= lo:
+                self._update_count += 1  # offsets and order are cached by it
+                self._clear_caches()
+            elif touched:
+                cached = self._row_render_cache  # cached by row: the changed rows' go
+                for cache_key in [k for k in cached.keys() if k[0].value in touched]:
+                    cached.discard(cache_key)
+                self._cell_render_cache.clear()
+                self._row_renderable_cache.clear()
+                self._line_cache.clear()  # cached by position: rebuilt from the rows
+            self._repaint_rows(touched, lo, hi)
+            if hi >= lo and cursor is not None:
+                self._restore_cursor(cursor)
             return stats
         if touched:
             self._update_count += 1
@@ -329,66 +348,96 @@ class KeyedTable(DataTable):
             self._restore_cursor(cursor)
         return stats
 
-    def _order_holds(self, keys: list[str]) -> bool:
-        """Whether the rows are still in sort order after ``keys``' sort values changed
-        (each compared with its neighbours: no sort of thousands of rows for nothing)."""
+    def _reorder(self, keys: list[str]) -> tuple[int, int] | None:
+        """Put the rows ``keys``, whose sort values changed, back in order by moving each
+        past its neighbours (an insertion): the range of row indices that changed, empty
+        when the order held, None when that takes too many moves (then sort them all).
+
+        Under a storm a few rows change their sort value at each refresh and move by
+        a place or two (a failover swaps a destination's two routes): no sort of
+        thousands of rows for that.
+        """
         if self.sort_column is None or self.sort_column not in self._column_keys:
-            return True
+            return (0, -1)
         column = ColumnKey(self.sort_column)
         data = self._data
-        locations = self._row_locations
+        forward = self._row_locations._forward
+        reverse_map = self._row_locations._reverse
         last = len(data) - 1
         reverse = self.sort_reverse
+        budget = MAX_MOVES
+        changed: set[int] = set()  # positions whose neighbours must be checked
+        swapped: set[int] = set()
 
         def value(index: int) -> tuple[bool, Any, str]:
-            row_key = locations.get_key(index)
-            if row_key is None:
-                raise KeyError(index)
-            return _sort_value(data[row_key][column])
+            return _sort_value(data[reverse_map[index]][column])
+
+        def before(a: tuple[bool, Any, str], b: tuple[bool, Any, str]) -> bool:
+            return (a < b) != reverse
+
+        def swap(i: int) -> None:  # rows i and i + 1 change places
+            a, b = reverse_map[i], reverse_map[i + 1]
+            forward[a], forward[b] = i + 1, i
+            reverse_map[i], reverse_map[i + 1] = b, a
+            swapped.update((i, i + 1))
 
         try:
             for key in keys:
-                index = locations.get(RowKey(key))
+                index = forward.get(RowKey(key))
                 if index is None:
-                    return False
+                    return None
                 here = value(index)
-                if index > 0 and (value(index - 1) > here) != reverse:
-                    return False
-                if index < last and (here > value(index + 1)) != reverse:
-                    return False
+                changed.add(index)
+                while index > 0 and before(here, value(index - 1)):
+                    swap(index - 1)
+                    index -= 1
+                    budget -= 1
+                    if budget < 0:
+                        return None
+                while index < last and before(value(index + 1), here):
+                    swap(index)
+                    index += 1
+                    budget -= 1
+                    if budget < 0:
+                        return None
+                changed.add(index)
+            # every pair of neighbours that changed is in order (the others were)
+            for index in changed | swapped:
+                if index > 0 and before(value(index), value(index - 1)):
+                    return None
+                if index < last and before(value(index + 1), value(index)):
+                    return None
         except (TypeError, KeyError):  # values that do not compare: let the sort decide
-            return False
-        return True
+            return None
+        if not swapped:
+            return (0, -1)
+        return (min(swapped), max(swapped))
 
-    def _repaint_rows(self, keys: set[str]) -> None:
-        """Repaint the on-screen lines of the rows ``keys``, whose cells changed in place.
-
-        The update count stays (a new one invalidates every cached line, and the
-        row offsets and order, which are O(rows) to rebuild); the changed rows'
-        cached renders go instead. Lines are cached by position: all go (the
-        others are rebuilt from the cached rows, and only when drawn).
-        """
-        rows = self._row_render_cache
-        for cache_key in [k for k in rows.keys() if k[0].value in keys]:
-            rows.discard(cache_key)
-        self._cell_render_cache.clear()
-        self._row_renderable_cache.clear()
-        self._line_cache.clear()
+    def _repaint_rows(self, keys: set[str], lo: int = 0, hi: int = -1) -> None:
+        """Repaint what is on screen of the rows ``keys`` and of the rows ``lo``–``hi``
+        (one line each: only for row height 1)."""
         header = self.header_height if self.show_header else 0
         top = int(self.scroll_y)
-        lines = self._y_offsets[top : top + max(0, self.size.height - header)]
+        bottom = top + max(0, self.size.height - header)
+        lines = {i for i in range(max(lo, top), min(hi + 1, bottom))}
+        locations = self._row_locations
+        for key in keys:
+            index = locations.get(RowKey(key))
+            if index is not None and top <= index < bottom:
+                lines.add(index)
+        if not lines:
+            return
         width = max(self.size.width, self.virtual_size.width)
         regions: list[Region] = []
-        start = -1
-        for y, (row_key, _) in enumerate([*lines, (None, 0)]):
-            inside = row_key is not None and row_key.value in keys
-            if inside and start < 0:
-                start = y
-            elif not inside and start >= 0:
-                regions.append(Region(0, header + start, width, y - start))
-                start = -1
-        if regions:
-            self.refresh(*regions)
+        start = previous = -2
+        for line in sorted(lines):
+            if line != previous + 1:
+                if start >= 0:
+                    regions.append(Region(0, header + start - top, width, previous + 1 - start))
+                start = line
+            previous = line
+        regions.append(Region(0, header + start - top, width, previous + 1 - start))
+        self.refresh(*regions)
 
     def _update(self, key: str, index: int, spec: CellSpec, auto_width: bool) -> None:
         """Update one cell; widen its column when the text got wider (never narrower).
