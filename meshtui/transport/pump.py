@@ -10,10 +10,12 @@ Model and views stay single-threaded: only bytes cross the thread boundary.
 Replays need no pump (there is no babeld to cut anyone off).
 
 What the UI loop takes in one go is bounded: a backlog (the UI was busy, a
-dump is arriving) is handed over in slices of at most :data:`READ_BUDGET`
-bytes, cut after a line, and the loop runs whatever is ready (a key press,
-a repaint) between two slices. So a key waits for at most one slice of
-parsing (a few ms), never for a whole backlog.
+dump is arriving) is handed over in slices cut after a line, and the loop
+runs whatever is ready (a key press, a repaint) between two slices. A slice
+is :data:`READ_BUDGET` bytes, or half the backlog when that is more: a key
+waits for a few ms of parsing under a steady storm, and the model still
+catches up with any backlog in a few turns of the loop (fixed slices fell
+behind for good when every turn also drew a frame).
 """
 
 from __future__ import annotations
@@ -108,8 +110,9 @@ class PumpedChannel:
     """A channel read by the pump's loop; :meth:`read` returns what has arrived since.
 
     Chunks that queued up while the UI was busy are handed over joined (one
-    wake-up, not one per chunk), up to :data:`READ_BUDGET` bytes at a time;
-    the rest waits for the next read, which first lets the UI loop run.
+    wake-up, not one per chunk), up to :data:`READ_BUDGET` bytes (or half the
+    backlog) at a time; the rest waits for the next read, which first lets
+    the UI loop run.
     """
 
     def __init__(self, inner: Channel, pump: SocketPump, loop: asyncio.AbstractEventLoop) -> None:
@@ -152,8 +155,9 @@ class PumpedChannel:
         self._queue.put_nowait(item)
 
     async def read(self) -> bytes:
-        """What the pump has read since the last call, at most :attr:`budget` bytes cut
-        after a line (waits for at least one chunk; the end of stream comes alone)."""
+        """What the pump has read since the last call, cut after a line at :attr:`budget`
+        bytes or half the backlog, whichever is more (waits for at least one chunk; the
+        end of stream comes alone)."""
         queue = self._queue
         if self._more:
             await asyncio.sleep(0)  # the UI loop's turn between two slices of a backlog
@@ -166,7 +170,8 @@ class PumpedChannel:
             if not item:
                 return item
             data = item
-        budget = self.budget
+        # half of a large backlog at least: the model keeps up whatever else the loop does
+        budget = max(self.budget, self._backlog // 2)
         if len(data) < budget and not queue.empty():
             parts = [data]
             size = len(data)
