@@ -28,6 +28,8 @@ def palette_commands(app: MeshApp) -> Iterator[SystemCommand]:
     several = len(app.feeds) > 1
     lab = app.lab is not None
     for action in ACTIONS:
+        if action.write and app.read_only:
+            continue  # a write action is offered nowhere in read-only mode
         if action.palette and applies(action, replays=replays, several=several, lab=lab):
             run = action.palette_action or action.action
             yield SystemCommand(action.palette, action.palette_help, partial(app.run_action, run))
