@@ -4,7 +4,7 @@ Run from a clone (no root needed)::
 
     python tests/benchmarks/bench_event_latency.py [--routes 5000] [--rate 2000] [--trials 30]
 
-The control socket is :mod:`bench_storm`'s (a babeld that greets, dumps
+The control socket is :mod:`stormrig`'s (a babeld that greets, dumps
 ``--routes`` routes and, during the storm, streams ``--rate`` changed lines
 per second, cutting the client off like babeld when a write blocks 100 ms),
 with one more destination, ``fd42:1::beef/128``. ``meshtui --socket`` runs in
@@ -27,13 +27,12 @@ import random
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_storm import StormyBabeld, Terminal  # noqa: E402
+from stormrig import StormyBabeld, Terminal, launch  # noqa: E402
 
 PROBE = "fd42:1::beef/128"
 PROBE_ID = "02:00:00:00:00:00:be:ef"
@@ -115,19 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     random.seed(17)
 
-    work = Path(tempfile.mkdtemp(prefix="meshtui-event-"))
-    sock_path = str(work / "babeld.sock")
-    server = ProbedBabeld(sock_path, args.routes, args.rate)
-    server.start()
-    server.ready.wait(5)
-    env = {
-        **os.environ,
-        "TERM": "xterm-256color",
-        "XDG_CONFIG_HOME": str(work / "config"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
-    argv_app = [sys.executable, "-m", "meshtui", "--socket", sock_path]
-    term = Terminal(argv_app, env, (160, 48))
+    rig = launch(ProbedBabeld, args.routes, args.rate, prefix="meshtui-event-")
+    server, term = rig.server, rig.term
+    assert isinstance(server, ProbedBabeld)
     try:
         if term.wait_for(f"Destinations ({args.routes // 2 + 1}".encode(), 0, 60.0) is None:
             print("the dashboard did not show the routes within 60 s", file=sys.stderr)
@@ -145,10 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         storm, storm_timeouts, n = phase(server, term, n, args.trials)
         server.storming.clear()
     finally:
-        status = term.quit()
-        server.stopping.set()
-        server.join(5)
-        shutil.rmtree(work, ignore_errors=True)
+        status = rig.stop()
+        shutil.rmtree(rig.work, ignore_errors=True)
     s = server.stats
     rate = s.storm_lines / s.storm_seconds if s.storm_seconds else 0.0
     print(

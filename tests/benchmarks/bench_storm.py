@@ -3,8 +3,9 @@
 Run from a clone (no root needed)::
 
     python tests/benchmarks/bench_storm.py [--routes 5000] [--rate 2000] [--presses 40]
+        [--rounds 1]
 
-What it does, all in one run:
+What it does, all in one run (the babeld and the pty are ``stormrig.py``'s):
 
 * serves a babeld control socket (unix, in a thread) that greets, answers
   ``monitor`` with a dump of ``--routes`` routes (two per destination, via two
@@ -17,7 +18,9 @@ What it does, all in one run:
   terminal's output continuously;
 * presses view keys (1–5, in turn) and measures the time from the key's byte
   reaching the terminal to the new view's title appearing in the terminal's
-  output: first with babeld quiet (the baseline), then under the storm;
+  output: first with babeld quiet (the baseline), then under the storm
+  (``--rounds N``: quiet, storm, quiet, storm… N times, the presses shared
+  out, so that a shared machine's changing load weighs on both alike);
 * quits and reads the dashboard's counters: lines and events received,
   repaints, rows and cells updated, log lines not drawn.
 
@@ -27,28 +30,21 @@ Prints the figures; asserts nothing (see tests/test_ui*.py for behaviour).
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import json
 import os
-import pty
-import queue
-import select
-import signal
-import socket
+import shutil
 import statistics
-import struct
-import subprocess
 import sys
-import tempfile
-import termios
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CUT_OFF = 0.1  # babeld shuts a client whose write blocks this long (s)
-FAILOVER_EVERY = 200
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stormrig import FAILOVER_EVERY, StormyBabeld, Terminal, launch  # noqa: E402
+
+__all__ = ["Terminal"]  # bench_scale's pty (it lives in stormrig)
+
 VIEWS = [
     ("3", b"Routes ("),
     ("1", b"Destinations ("),
@@ -56,289 +52,6 @@ VIEWS = [
     ("5", b"Events ("),
     ("4", b"babeld interfaces ("),
 ]
-
-
-# --------------------------------------------------------------------- a stormy babeld
-
-
-@dataclass
-class ServerStats:
-    """What the fake babeld saw."""
-
-    connections: int = 0
-    cut_offs: int = 0
-    lines_sent: int = 0
-    storm_lines: int = 0
-    max_block: float = 0.0
-    storm_seconds: float = 0.0
-    cut_phases: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Route:
-    id: str
-    prefix: str
-    router_id: str
-    via: str
-    interface: str
-    metric: int
-    installed: bool
-
-    def line(self, kind: str = "change") -> str:
-        return (
-            f"{kind} route {self.id} prefix {self.prefix} from ::/0 installed "
-            f"{'yes' if self.installed else 'no'} id {self.router_id} metric {self.metric} "
-            f"refmetric {self.metric - 96} via {self.via} if {self.interface}"
-        )
-
-
-class StormyBabeld(threading.Thread):
-    """A babeld control socket that can storm (one client at a time, like a full babeld)."""
-
-    def __init__(self, path: str, routes: int, rate: float) -> None:
-        super().__init__(daemon=True, name="stormy-babeld")
-        self.path = path
-        self.rate = rate
-        self.stats = ServerStats()
-        self.storming = threading.Event()
-        self.stopping = threading.Event()
-        self.ready = threading.Event()
-        self._injected: queue.Queue[tuple[bytes, list[float], threading.Event]] = queue.Queue()
-        self.routes: list[tuple[_Route, _Route]] = []
-        for i in range(routes // 2):
-            prefix = f"fd42:1::{i + 1:x}/128"
-            rid = f"02:00:00:00:00:{(i >> 8) & 0xFF:02x}:{i & 0xFF:02x}:01"
-            a = _Route(f"5600{2 * i:08x}", prefix, rid, "fe80::1", "wg-a", 256, True)
-            b = _Route(f"5600{2 * i + 1:08x}", prefix, rid, "fe80::2", "wg-b", 352, False)
-            self.routes.append((a, b))
-
-    def _dump(self) -> bytes:
-        lines = [
-            "add interface wg-a up true ipv6 fe80::100",
-            "add interface wg-b up true ipv6 fe80::100",
-            "add neighbour 5700000001 address fe80::1 if wg-a reach ffff ureach 0000 rxcost 96 "
-            "txcost 96 rtt 1.000 rttcost 0 cost 96",
-            "add neighbour 5700000002 address fe80::2 if wg-b reach ffff ureach 0000 rxcost 96 "
-            "txcost 96 rtt 1.000 rttcost 0 cost 96",
-            "add xroute fd42:1::ffff/128-::/0 prefix fd42:1::ffff/128 from ::/0 metric 0",
-        ]
-        for a, b in self.routes:
-            lines.append(a.line("add"))
-            lines.append(b.line("add"))
-        lines.extend(self.extra_dump())
-        lines.append("ok")
-        return ("\n".join(lines) + "\n").encode()
-
-    def extra_dump(self) -> list[str]:
-        """More dump lines (subclasses: routes of their own)."""
-        return []
-
-    def inject(self, data: bytes, timeout: float = 5.0) -> float | None:
-        """Send ``data`` to the client between storm writes; when its first byte left
-        (``time.perf_counter()``), or None when no client took it in time."""
-        holder: list[float] = []
-        done = threading.Event()
-        self._injected.put((data, holder, done))
-        done.wait(timeout)
-        return holder[0] if holder else None
-
-    def _send_injected(self, conn: socket.socket) -> bool:
-        while True:
-            try:
-                data, holder, done = self._injected.get_nowait()
-            except queue.Empty:
-                return True
-            holder.append(time.perf_counter())
-            ok = self._send(conn, data, "injected")
-            done.set()
-            if not ok:
-                return False
-            self.stats.lines_sent += data.count(b"\n")
-
-    def _send(self, conn: socket.socket, data: bytes, phase: str = "storm") -> bool:
-        """Write like babeld: give up (cut the client off) when blocked for more than 100 ms."""
-        view = memoryview(data)
-        while view:
-            try:
-                sent = conn.send(view)
-            except BlockingIOError:
-                started = time.monotonic()
-                _, writable, _ = select.select([], [conn], [], CUT_OFF)
-                blocked = time.monotonic() - started
-                self.stats.max_block = max(self.stats.max_block, blocked)
-                if not writable:
-                    self.stats.cut_offs += 1
-                    self.stats.cut_phases.append(phase)
-                    return False
-                continue
-            except OSError:
-                return False
-            view = view[sent:]
-        return True
-
-    def run(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
-        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        server.bind(self.path)
-        server.listen(4)
-        server.settimeout(0.2)
-        self.ready.set()
-        while not self.stopping.is_set():
-            try:
-                conn, _ = server.accept()
-            except TimeoutError:
-                continue
-            self.stats.connections += 1
-            with conn:
-                self._serve(conn)
-        server.close()
-
-    def _serve(self, conn: socket.socket) -> None:
-        conn.setblocking(False)
-        greeting = (
-            b"BABEL 1.0\nversion babeld-1.12.1\nhost storm\nmy-id 02:00:00:00:00:00:00:01\nok\n"
-        )
-        if not self._send(conn, greeting, "greeting"):
-            return
-        self.stats.lines_sent += greeting.count(b"\n")
-        request = b""
-        while b"\n" not in request and not self.stopping.is_set():
-            readable, _, _ = select.select([conn], [], [], 0.2)
-            if readable:
-                try:
-                    chunk = conn.recv(1024)
-                except OSError:
-                    return
-                if not chunk:
-                    return
-                request += chunk
-        dump = self._dump()
-        if not self._send(conn, dump, "dump"):
-            return
-        self.stats.lines_sent += dump.count(b"\n")
-        counter = 0
-        started: float | None = None
-        sent = 0
-        storm_before = self.stats.storm_seconds
-        while not self.stopping.is_set():
-            readable, _, _ = select.select([conn], [], [], 0.005)
-            if readable:
-                try:
-                    if not conn.recv(1024):
-                        return
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    return
-            if not self._send_injected(conn):
-                return
-            if not self.storming.is_set():
-                started = None
-                continue
-            now = time.monotonic()
-            if started is None:
-                started, sent = now, 0
-            due = int((now - started) * self.rate) - sent
-            if due <= 0:
-                continue
-            lines = []
-            for _ in range(due):
-                counter += 1
-                a, b = self.routes[counter % len(self.routes)]
-                if counter % FAILOVER_EVERY == 0:
-                    a.installed, b.installed = b.installed, a.installed
-                    lines.append((b if a.installed else a).line())
-                    lines.append((a if a.installed else b).line())
-                else:
-                    sel = a if a.installed else b
-                    sel.metric = sel.metric + 1 if sel.metric % 2 == 0 else sel.metric - 1
-                    lines.append(sel.line())
-            data = ("\n".join(lines) + "\n").encode()
-            if not self._send(conn, data):
-                return
-            sent += due
-            self.stats.lines_sent += len(lines)
-            self.stats.storm_lines += len(lines)
-            self.stats.storm_seconds = storm_before + (now - started)
-
-
-# --------------------------------------------------------------------- the dashboard in a pty
-
-
-class Terminal:
-    """The dashboard in a pseudo-terminal; a thread drains its output."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int]) -> None:
-        self.master, slave = pty.openpty()
-        cols, rows = size
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
-        )
-        os.close(slave)
-        self.output = bytearray()
-        self.lock = threading.Lock()
-        self.changed = threading.Condition(self.lock)
-        self.reader = threading.Thread(target=self._drain, daemon=True)
-        self.reader.start()
-
-    def _drain(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 1 << 16)
-            except OSError:
-                return
-            if not data:
-                return
-            with self.changed:
-                self.output += data
-                self.changed.notify_all()
-
-    def mark(self) -> int:
-        with self.lock:
-            return len(self.output)
-
-    def wait_for(self, marker: bytes, since: int, timeout: float) -> float | None:
-        """Seconds until ``marker`` appears in the output after position ``since``, or None."""
-        started = time.perf_counter()
-        deadline = started + timeout
-        with self.changed:
-            while True:
-                if self.output.find(marker, max(0, since - len(marker))) >= 0:
-                    return time.perf_counter() - started
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    return None
-                self.changed.wait(left)
-
-    def arrival(self, marker: bytes, since: int, timeout: float) -> float | None:
-        """When (``time.perf_counter()``) ``marker`` appeared after position ``since``, or None."""
-        deadline = time.perf_counter() + timeout
-        with self.changed:
-            while True:
-                if self.output.find(marker, max(0, since - len(marker))) >= 0:
-                    return time.perf_counter()
-                left = deadline - time.perf_counter()
-                if left <= 0:
-                    return None
-                self.changed.wait(left)
-
-    def press(self, key: str, marker: bytes, timeout: float = 10.0) -> float | None:
-        """Press ``key``; seconds until ``marker`` is on its way to the screen."""
-        since = self.mark()
-        started = time.perf_counter()
-        os.write(self.master, key.encode())
-        found = self.wait_for(marker, since, timeout)
-        return None if found is None else time.perf_counter() - started
-
-    def quit(self, timeout: float = 20.0) -> int:
-        os.write(self.master, b"q")
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGTERM)
-            return self.proc.wait(5)
 
 
 @dataclass
@@ -349,6 +62,25 @@ class Phase:
     latencies: list[float] = field(default_factory=list)
     timeouts: int = 0
     by_key: dict[str, list[float]] = field(default_factory=dict)
+    cpu: float = 0.0  # the dashboard's CPU seconds while measuring
+    wall: float = 0.0
+    sched: list[float] = field(default_factory=lambda: [0.0] * 6)  # Terminal.sched's deltas
+
+    @property
+    def load(self) -> float:
+        """The dashboard's CPU use while measuring, in % of one core."""
+        return 100 * self.cpu / self.wall if self.wall else float("nan")
+
+    def scheduling(self) -> str:
+        """How its threads got the CPU while measuring (per second of the phase)."""
+        if not self.wall:
+            return "-"
+        run, wait, slices, o_run, o_wait, o_slices = (x / self.wall for x in self.sched)
+        return (
+            f"main thread on a CPU {run * 100:.0f}%, waiting for one {wait * 100:.0f}%, "
+            f"{slices:.0f} wake-ups/s; other threads {o_run * 100:.0f}% / {o_wait * 100:.0f}%, "
+            f"{o_slices:.0f}/s"
+        )
 
     def per_view(self) -> str:
         """Median per view key (which view costs what)."""
@@ -380,6 +112,7 @@ class Phase:
 
 
 def measure(term: Terminal, phase: Phase, presses: int) -> None:
+    cpu, wall, sched = term.cpu_seconds(), time.perf_counter(), term.sched()
     for i in range(presses):
         key, marker = VIEWS[i % len(VIEWS)]
         took = term.press(key, marker)
@@ -389,6 +122,10 @@ def measure(term: Terminal, phase: Phase, presses: int) -> None:
             phase.latencies.append(took)
             phase.by_key.setdefault(key, []).append(took)
         time.sleep(0.05)  # a human does not press 20 keys a second; let a repaint land
+    phase.cpu += term.cpu_seconds() - cpu
+    for i, (now, then) in enumerate(zip(term.sched(), sched, strict=True)):
+        phase.sched[i] += now - then
+    phase.wall += time.perf_counter() - wall
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -397,52 +134,60 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=2000.0, help="changed lines per second")
     parser.add_argument("--presses", type=int, default=40, help="key presses per phase")
     parser.add_argument("--warmup", type=float, default=3.0, help="storm seconds before measuring")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="alternate quiet and storm this many times, presses split between rounds "
+        "(on a shared machine the load then drifts under both phases alike)",
+    )
     args = parser.parse_args(argv)
 
-    work = Path(tempfile.mkdtemp(prefix="meshtui-storm-"))
-    sock_path = str(work / "babeld.sock")
-    stats_path = work / "stats.json"
-    server = StormyBabeld(sock_path, args.routes, args.rate)
-    server.start()
-    server.ready.wait(5)
-    env = {
-        **os.environ,
-        "TERM": "xterm-256color",
-        "XDG_CONFIG_HOME": str(work / "config"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
-    }
-    argv_app = [sys.executable, "-m", "meshtui", "--socket", sock_path, "--stats", str(stats_path)]
-    term = Terminal(argv_app, env, (160, 48))
+    load = os.getloadavg()
+    rig = launch(StormyBabeld, args.routes, args.rate, prefix="meshtui-storm-", stats=True)
+    term, server = rig.term, rig.server
     started = time.perf_counter()
     loaded = term.wait_for(f"Destinations ({args.routes // 2}".encode(), 0, 60.0)
     if loaded is None:
         print("the dashboard did not show the routes within 60 s", file=sys.stderr)
-        term.quit()
+        rig.stop()
         return 1
     startup = time.perf_counter() - started
     measure(term, Phase("warm-up"), len(VIEWS))  # every view drawn once, not measured
     baseline = Phase("baseline")
-    measure(term, baseline, args.presses)
-
-    server.storming.set()
-    time.sleep(args.warmup)  # let the storm reach its steady state before measuring
     storm = Phase("storm")
-    measure(term, storm, args.presses)
-    server.storming.clear()
-    status = term.quit()
-    server.stopping.set()
-    server.join(5)
-
+    rounds = max(1, args.rounds)
+    for presses in (args.presses // rounds + (i < args.presses % rounds) for i in range(rounds)):
+        measure(term, baseline, presses)
+        server.storming.set()
+        time.sleep(args.warmup)  # let the storm reach its steady state before measuring
+        measure(term, storm, presses)
+        server.storming.clear()
+        time.sleep(0.5)  # the last of the storm drawn
+    status = rig.stop()
+    stats_path = rig.stats_path
+    assert stats_path is not None
     ui = json.loads(stats_path.read_text()) if stats_path.exists() else {}
     s = server.stats
     rate = s.storm_lines / s.storm_seconds if s.storm_seconds else 0.0
     print(f"meshtui storm benchmark: {args.routes} routes, storm of {args.rate:.0f} lines/s "
-          f"(each a real change; a failover every {FAILOVER_EVERY}), 160x48 pty")  # fmt: skip
+          f"(each a real change; a failover every {FAILOVER_EVERY}), 160x48 pty"
+          + (f", {rounds} rounds of quiet then storm" if rounds > 1 else ""))  # fmt: skip
     print(f"startup   dump of {args.routes} routes on screen after {startup:.2f} s")
+    print(
+        f"machine   {os.cpu_count()} cores, load average {load[0]:.1f} at the start, "
+        f"{os.getloadavg()[0]:.1f} at the end (figures are noisy under load)"
+    )
     print("key-to-screen latency (view key → the view's title in the terminal output):")
     print("  " + baseline.line())
     print("  " + storm.line())
     print(f"  median ms per view key: quiet {baseline.per_view()};  storm {storm.per_view()}")
+    print(
+        f"  meshtui's CPU while measuring: quiet {baseline.load:.0f}% of a core, "
+        f"storm {storm.load:.0f}%"
+    )
+    print(f"  scheduling quiet: {baseline.scheduling()}")
+    print(f"  scheduling storm: {storm.scheduling()}")
     print(
         f"  storm/quiet: median {storm.median / baseline.median:.2f}x, "
         f"p95 {storm.p95 / baseline.p95:.2f}x   (targets: quiet <= 50 / 100 ms, "
@@ -490,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"({gcs['forced']} forced during the storm), longest {gcs['longest'] * 1000:.0f} ms"
             )
     print(f"exit      meshtui exited with status {status}")
+    shutil.rmtree(rig.work, ignore_errors=True)
     return 0
 
 
