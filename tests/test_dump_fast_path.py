@@ -126,6 +126,24 @@ def test_a_large_dump_and_its_resync_give_the_same_events() -> None:
     assert any(e.type.value == "failover" for e in olds[0][0])
 
 
+def test_other_whitespace_and_moved_words_leave_the_fast_path() -> None:
+    good = _route("1", "fd42::1/128")
+    variants = [
+        good.replace(" from ", "\tfrom ", 1),
+        good.replace(" from ", "  from ", 1),
+        good.replace(" if ", " if\x0b", 1),
+        good.replace(" via ", "\x1cvia ", 1),
+        good + "\x0c",
+        good.replace("metric 192", "metric 1\u0669", 1),
+        good.replace("prefix fd42::1/128 from ::/0", "from ::/0 prefix fd42::1/128", 1),
+        good.replace("installed yes", "installed yes ", 1),
+    ]
+    for i, line in enumerate(variants):
+        # the values of every part are known from the good line; only the layout differs
+        same([good.replace("route 1 ", "route f "), line.replace("route 1 ", f"route {i + 2:x} ")])
+        same([line])
+
+
 WORD = st.sampled_from(
     ["1a", "zz", "fd42::1/128", "fd42::1", "::/0", "1.2.3.0/24", "fe80::1", "fe80::g", "192",
      "65535", "65536", "+5", "5_0", "-1", "yes", "no", "maybe", "02:00:00:00:00:00:00:01",

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import operator
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,8 +44,8 @@ from meshtui.core.protocol import (
     ReplyLine,
     RouteLine,
     XrouteLine,
+    dump_route,
     parse_line,
-    route_values,
 )
 
 DestKey = tuple[str, str]
@@ -232,6 +233,11 @@ class Xroute:
         return {"prefix": self.prefix, "from": self.src, "metric": self.metric}
 
 
+PathKey = tuple[str, str, int, str]
+"""A :class:`~meshtui.core.events.PathRef` as a tuple: (via, interface, metric, router id)."""
+_path_key = operator.attrgetter("via", "interface", "metric", "router_id")
+"""A route's path as a :data:`PathKey` (a frozen PathRef costs more; commit builds thousands)."""
+
 _semantic_key = operator.attrgetter("prefix", "src", "router_id", "via", "interface")
 """:attr:`Route.semantic_key` as a C function (a resync computes 20,000 of them)."""
 
@@ -387,6 +393,19 @@ def _standby_order(route: Route) -> tuple[int, str, str, str]:
     return (route.metric, route.via, route.interface, route.router_id)
 
 
+def _selected(bucket: dict[str, Route]) -> Route | None:
+    """The route babeld uses: the installed one with a finite metric (the lowest, if several)."""
+    selected: Route | None = None
+    for route in bucket.values():
+        if (
+            route.installed
+            and route.metric < INFINITY
+            and (selected is None or route.metric < selected.metric)
+        ):
+            selected = route
+    return selected
+
+
 def _by_line(item: tuple[int, Event]) -> int:
     return item[0]
 
@@ -422,7 +441,7 @@ class NodeModel:
         self._by_dest: dict[DestKey, dict[str, Route]] = {}
         self._current: dict[str, Any] = {}
         self._dirty: dict[DestKey, int] = {}  # destination -> the last line that changed it
-        self._committed: dict[DestKey, PathRef | None] = {}
+        self._committed: dict[DestKey, PathKey | None] = {}  # the selected route's path
         self._since: dict[DestKey, float] = {}
         self._loss_pending: dict[DestKey, float] = {}
         self._lost_path: dict[DestKey, tuple[PathRef, float]] = {}  # when unreachable: was, since
@@ -488,34 +507,51 @@ class NodeModel:
         current = self._current
         announce = self.announce
         feed = self.feed
+        read_route = dump_route
+        new = object.__new__
+        seq = stats.lines  # the line count, written back before anything else reads it
+        fresh = True  # the first route line since a line through feed (which may move the clock)
         for i in range(start, len(lines)):
             line = lines[i]
-            if line.startswith("add route "):
-                values = route_values(line.split())
-                if values is not None and values[0] not in routes:
-                    stats.lines += 1
+            values = read_route(line)
+            if values is not None and values[0] not in routes:
+                seq += 1
+                if fresh:
+                    fresh = False
+                    stats.lines = seq
                     if now > self._horizon:
                         self._advance(now)
                     self.last_time = now
-                    route = Route(*values, now, now, now)
-                    rid = values[0]
-                    routes[rid] = route
-                    dest = (route.prefix, route.src)
-                    bucket = by_dest.get(dest)
-                    if bucket is None:
-                        by_dest[dest] = {rid: route}
-                    else:
-                        bucket[rid] = route
-                    dirty[dest] = stats.lines
-                    if announce:
-                        self._route_added(route, now)
-                    key = "change" + line[3:]  # as _remember_line keys it
-                    route.raw = key
-                    current[key] = route
-                    continue
+                key = "change" + line[3:]  # as _remember_line keys it
+                route = new(Route)  # Route(...) without the call: a dump builds 10,000s
+                rid, dest, route.installed, route.router_id, route.metric, route.refmetric, hop = (
+                    values
+                )
+                route.id = rid
+                route.prefix, route.src = dest
+                route.via, route.interface = hop
+                route.first_seen = route.last_seen = route.last_change = now
+                route.better_since = None
+                route.raw = key
+                routes[rid] = route
+                current[key] = route
+                bucket = by_dest.get(dest)
+                if bucket is None:
+                    by_dest[dest] = {rid: route}
+                else:
+                    bucket[rid] = route
+                dirty[dest] = seq
+                if announce:
+                    stats.lines = seq
+                    self._route_added(route, now)
+                continue
+            stats.lines = seq
             parsed = feed(line, now)
+            seq = stats.lines
+            fresh = True
             if isinstance(parsed, ReplyLine):
                 return i + 1, parsed
+        stats.lines = seq
         return len(lines), None
 
     def _remember_line(self, obj: Any, line: str) -> None:
@@ -1042,20 +1078,32 @@ class NodeModel:
         self._events = []
         committed = self._committed
         dirty = self._dirty
-        for dest in sorted(dirty):  # a stable order of events within one line
-            seq = dirty[dest]
-            selected, standby = self._rank(dest)
-            self._mark_better(selected, standby, now)
-            new = selected.path if selected is not None else None
-            if dest not in committed:
-                if new is not None:
-                    committed[dest] = new
-                    self._since[dest] = now
+        rank = self._rank
+        mark_better = self._mark_better
+        known = []
+        by_dest = self._by_dest
+        path_key = _path_key
+        for dest in dirty:  # a destination seen for the first time: no event, no order
+            if dest in committed:
+                known.append(dest)
                 continue
-            old = committed[dest]
+            bucket = by_dest.get(dest)
+            if bucket:
+                selected = _selected(bucket)
+                mark_better(selected, bucket.values(), now)
+                if selected is not None:
+                    committed[dest] = path_key(selected)
+                    self._since[dest] = now
+        known.sort()  # a stable order of events within one line
+        for dest in known:
+            seq = dirty[dest]
+            selected, standby = rank(dest)
+            mark_better(selected, standby, now)
+            new_key = path_key(selected) if selected is not None else None
+            old_key = committed[dest]
             prefix, src = dest
-            if new is None:
-                if old is None:
+            if new_key is None:
+                if old_key is None:
                     continue
                 if standby:
                     if dest not in self._loss_pending:
@@ -1064,13 +1112,15 @@ class NodeModel:
                         self._horizon = min(self._horizon, now + self.grace)
                 else:  # no finite route left in babeld's tables
                     since = self._loss_pending.pop(dest, now)
-                    events.append((seq, self._unreachable(dest, old, since, now)))
+                    events.append((seq, self._unreachable(dest, old_key, since, now)))
                 continue
             lost_at = self._loss_pending.pop(dest, None)
-            if old == new:
+            if old_key == new_key:
                 if lost_at is not None:
                     self._since[dest] = now
                 continue
+            new = PathRef(*new_key)
+            old = PathRef(*old_key) if old_key is not None else None
             lost = self._lost_path.pop(dest, None) if old is None else None
             if lost is not None and lost[0].hop != new.hop and now - lost[1] <= FAILOVER_WINDOW:
                 old, lost_at = lost  # babeld moved it to another neighbour: a failover
@@ -1094,7 +1144,7 @@ class NodeModel:
                         EventType.METRIC_CHANGED, now, prefix=prefix, src=src, from_=old, to=new
                     )
                     events.append((seq, event))
-            committed[dest] = new
+            committed[dest] = new_key
         dirty.clear()
         if self._loss_pending:
             for dest, since in list(self._loss_pending.items()):
@@ -1111,9 +1161,12 @@ class NodeModel:
         old = self._committed.get(dest)
         self._emit(self._unreachable(dest, old, since, at))
 
-    def _unreachable(self, dest: DestKey, old: PathRef | None, since: float, at: float) -> Event:
+    def _unreachable(
+        self, dest: DestKey, old_key: PathKey | None, since: float, at: float
+    ) -> Event:
         """Declare ``dest`` unreachable at ``at``; it has had no route since ``since``."""
         self._committed[dest] = None
+        old = PathRef(*old_key) if old_key is not None else None
         if old is not None:
             self._lost_path[dest] = (old, since)
         if old is not None and dest not in self.incidents:
@@ -1144,26 +1197,18 @@ class NodeModel:
         bucket = self._by_dest.get(dest)
         if not bucket:
             return None, []
-        selected: Route | None = None
-        others: list[Route] = []
-        for route in bucket.values():
-            if (
-                route.installed
-                and route.metric < INFINITY
-                and (selected is None or route.metric < selected.metric)
-            ):
-                if selected is not None:
-                    others.append(selected)
-                selected = route
-            elif route.metric < INFINITY:
-                others.append(route)
+        selected = _selected(bucket)
+        others = [r for r in bucket.values() if r is not selected and r.metric < INFINITY]
         if len(others) > 1:
             others.sort(key=_standby_order)
         return selected, others
 
     @staticmethod
-    def _mark_better(selected: Route | None, standby: list[Route], now: float) -> None:
-        for route in standby:
+    def _mark_better(selected: Route | None, routes: Iterable[Route], now: float) -> None:
+        """Stamp when each standby among ``routes`` became better than ``selected``."""
+        for route in routes:
+            if route is selected or route.metric >= INFINITY:
+                continue
             if selected is None or route.metric < selected.metric:
                 if route.better_since is None:
                     route.better_since = now
@@ -1195,7 +1240,8 @@ class NodeModel:
         self._prints = []
         for neigh in self.neighbours.values():
             self.lost_neighbours.pop(neigh.key, None)
-        self._dirty = dict.fromkeys(set(self._committed) | set(self._by_dest), self.stats.lines)
+        self._dirty = dict.fromkeys(self._by_dest, self.stats.lines)
+        self._dirty.update(dict.fromkeys(self._committed, self.stats.lines))
         self._horizon = 0.0
         return self.commit(now)
 

@@ -19,8 +19,10 @@ where ``KIND`` is ``add``, ``change`` or ``flush``.
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 INFINITY = 0xFFFF  # babeld's infinite metric: unreachable (the one definition; import it)
 SUPPORTED_PROTOCOL = "1.0"
@@ -125,6 +127,30 @@ _address_cache: dict[str, str] = {}
 _CACHE_LIMIT = 200_000
 
 
+_V = TypeVar("_V")
+
+
+def forget_validated() -> None:
+    """Forget every validated text (a process's first connect, for benchmarks)."""
+    for cache in (
+        _prefix_cache,
+        _address_cache,
+        _router_id_cache,
+        _dest_cache,
+        _hop_cache,
+        _u16_cache,
+    ):
+        cache.clear()
+
+
+def _remember(cache: dict[str, _V], text: str, value: _V) -> _V:
+    """Remember a validated text's value (one object per distinct text: memory per route)."""
+    if len(cache) > _CACHE_LIMIT:
+        cache.clear()
+    cache[text] = value
+    return value
+
+
 class _Bad(Exception):
     pass
 
@@ -174,9 +200,7 @@ def _prefix(text: str) -> str:
             raise _Bad(f"bad prefix {text!r}") from exc
         if "/" not in text:
             raise _Bad(f"prefix without length {text!r}")
-    if len(_prefix_cache) > _CACHE_LIMIT:
-        _prefix_cache.clear()
-    _prefix_cache[text] = text
+    _remember(_prefix_cache, text, text)
     return text
 
 
@@ -188,9 +212,7 @@ def _address(text: str) -> str:
         ipaddress.ip_address(text)
     except ValueError as exc:
         raise _Bad(f"bad address {text!r}") from exc
-    if len(_address_cache) > _CACHE_LIMIT:
-        _address_cache.clear()
-    _address_cache[text] = text
+    _remember(_address_cache, text, text)
     return text
 
 
@@ -226,9 +248,7 @@ def _router_id(text: str) -> str:
     parts = text.split(":")
     if len(parts) != 8 or any(len(p) != 2 or not _HEX.issuperset(p) for p in parts):
         raise _Bad(f"bad router id {text!r}")
-    if len(_router_id_cache) > _CACHE_LIMIT:
-        _router_id_cache.clear()
-    _router_id_cache[text] = text
+    _remember(_router_id_cache, text, text)
     return text
 
 
@@ -347,17 +367,62 @@ def _route_layout(tokens: list[str]) -> RouteValues | None:
     )
 
 
-def route_values(tokens: list[str]) -> RouteValues | None:
-    """The values of a valid route line in babeld's own layout, from its words.
+_DUMP_ROUTE = re.compile(
+    "add route ([0-9a-fA-F]+) prefix ([^ ]+ from [^ ]+) installed (yes|no)"
+    " id ([^ ]+) metric ([0-9]+) refmetric ([0-9]+) via ([^ ]+ if [^ ]+)"
+).fullmatch
+"""An ``add route`` line in babeld's own layout (local.c), words at single spaces."""
+DumpRoute = tuple[str, tuple[str, str], bool, str, int, int, tuple[str, str]]
+"""A dump's route: (id, (prefix, source), installed, router id, metric, refmetric, (via, if))."""
+_dest_cache: dict[str, tuple[str, str]] = {}  # "P from S", validated
+_hop_cache: dict[str, tuple[str, str]] = {}  # "A if I", validated
+_u16_cache: dict[str, int] = {}
 
-    The fast path for a dump: no :class:`RouteLine`, no error text. None when
-    the line is not in that layout or a value is bad; :func:`parse_line` then
-    says what (the two agree on every line this accepts).
+
+def dump_route(line: str) -> DumpRoute | None:
+    """The values of a valid ``add route`` line in babeld's own layout.
+
+    The fast path for a dump: one match of the layout, then one dictionary
+    look-up for each part already validated on an earlier line (destination,
+    router id, the two metrics, next hop); a line with a part not seen yet is
+    validated whole, once, by :func:`parse_line`'s own checks. Parts are only
+    ever found among validated texts, which hold no whitespace but the single
+    spaces of ``P from S`` and ``A if I``: a line accepted here is babeld's
+    layout word for word. No :class:`RouteLine`, no error text. None when the
+    line is not in that layout or a value is bad; :func:`parse_line` then says
+    what (the two agree on every line this accepts).
     """
+    match = _DUMP_ROUTE(line)
+    if match is None:
+        return None
+    rid, dest_text, installed, router_text, metric_text, refmetric_text, hop_text = match.groups()
+    dest = _dest_cache.get(dest_text)
+    router_id = _router_id_cache.get(router_text)
+    metric = _u16_cache.get(metric_text)
+    refmetric = _u16_cache.get(refmetric_text)
+    hop = _hop_cache.get(hop_text)
+    if dest is None or router_id is None or metric is None or refmetric is None or hop is None:
+        return _first_dump_route(line)
+    return (rid, dest, installed == "yes", router_id, metric, refmetric, hop)
+
+
+def _first_dump_route(line: str) -> DumpRoute | None:
+    """:func:`dump_route` for a line with a part not validated yet: validate, remember."""
+    tokens = line.split()
+    if " ".join(tokens) != line:  # other whitespace than single spaces: parse_line's to judge
+        return None
     try:
-        return _route_layout(tokens)
+        values = _route_layout(tokens)
     except _Bad:
         return None
+    if values is None:
+        return None
+    rid, prefix, src, installed, router_id, metric, refmetric, via, interface = values
+    dest = _remember(_dest_cache, f"{tokens[4]} from {tokens[6]}", (prefix, src))
+    hop = _remember(_hop_cache, f"{tokens[16]} if {interface}", (via, interface))
+    _remember(_u16_cache, tokens[12], metric)
+    _remember(_u16_cache, tokens[14], refmetric)
+    return (rid, dest, installed, router_id, metric, refmetric, hop)
 
 
 def _route(kind: Kind, tokens: list[str]) -> RouteLine:

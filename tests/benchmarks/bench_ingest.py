@@ -221,8 +221,11 @@ def resync_figures(routes: int, repeat: int) -> dict[str, float]:
 
     first = cold = resync = float("inf")
     for _ in range(repeat):
-        for cache in (protocol._prefix_cache, protocol._address_cache, protocol._router_id_cache):
-            cache.clear()  # a process's first connect: no prefix validated yet
+        if hasattr(protocol, "forget_validated"):  # a process's first connect: nothing validated
+            protocol.forget_validated()
+        else:  # a tree before it
+            for name in ("_prefix_cache", "_address_cache", "_router_id_cache"):
+                getattr(protocol, name, {}).clear()
         gc.collect()
         cold = min(cold, session_resync(NodeSession("edge-a", None), dump))  # type: ignore[arg-type]
         gc.collect()
