@@ -70,9 +70,11 @@ __all__ = ["HELP_KEYS", "HIGHLIGHT", "MeshInput", "MeshView", "cell_style", "pro
 HIGHLIGHT = 5.0
 """Seconds a changed cell stays lit."""
 
-RECOMPUTE = 5.0
-"""Seconds after which the matrix is computed again even when no route changed (a route
-turning pending between two lines); the summary row is counted at every refresh."""
+RECOMPUTE = 30.0
+"""Seconds after which every cell is computed again even when no route changed (names
+learnt since: a next hop named anew); the summary row is counted at every refresh. At 54
+nodes a full build was most of the view's refresh time under a profile (bench_scale
+--profile): changes are built incrementally, this only catches what no route says."""
 
 MIN_GAP = 1.0
 """Seconds (on the view's clock) between two computations of the matrix: at 50 nodes one
