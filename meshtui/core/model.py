@@ -20,15 +20,16 @@ same events at any speed.
 
 A resync (after a reconnect) builds a fresh model from babeld's dump and
 :meth:`NodeModel.adopt` s it, emitting the differences as events.
+
+The records (routes, neighbours, destinations...) live in
+:mod:`meshtui.core.records`, the queries and the clock's judgements that need
+no new line in :mod:`meshtui.core.tables` (:class:`NodeModel`'s base); both are
+importable from here.
 """
 
 from __future__ import annotations
 
-import math
-import operator
-from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from meshtui.core import foresight
@@ -47,408 +48,46 @@ from meshtui.core.protocol import (
     dump_route,
     parse_line,
 )
+from meshtui.core.records import (
+    Destination,
+    DestKey,
+    Incident,
+    Interface,
+    Neighbour,
+    PathKey,
+    Route,
+    Xroute,
+    path_key,
+    route_identity,
+    selected_route,
+)
+from meshtui.core.tables import DEFAULT_GRACE, DUE_GRACE, DUE_PRINTS, DUE_SILENCE, NodeTables
 
-DestKey = tuple[str, str]
-"""A destination: (prefix, source prefix)."""
+__all__ = [  # and the names others import from here (records', tables')
+    "DEFAULT_GRACE",
+    "Destination",
+    "DestKey",
+    "Interface",
+    "Neighbour",
+    "NodeModel",
+    "Route",
+]
 
-DEFAULT_SRC = ("::/0", "0.0.0.0/0")
-DEFAULT_GRACE = 3.0
-GAP_WINDOW = 32
-MIN_GAPS = foresight.FIRST_GAPS
 FAILOVER_WINDOW = 10.0
 """Seconds after a loss in which a route through another neighbour is that loss's failover
 (babeld retracts the route, then installs the next once feasible), even when the destination
 was declared unreachable in between (no finite route left in babeld's tables meanwhile)."""
-BURST_WINDOW = 0.003
-"""Neighbour lines closer together than this (seconds) are one printing run."""
-
-
-@dataclass(slots=True)
-class NodeInfo:
-    """Who the node is, from babeld's greeting."""
-
-    protocol: str = ""
-    version: str = ""
-    host: str = ""
-    my_id: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        """The ``node`` object of ``status --json``."""
-        return {"version": self.version, "host": self.host, "my_id": self.my_id}
-
-
-@dataclass(slots=True)
-class Interface:
-    """An interface babeld runs on."""
-
-    name: str
-    up: bool
-    ipv6: str | None
-    ipv4: str | None
-    last_change: float = 0.0
-    last_seen: float = 0.0
-    raw: str = ""
-
-    def touch(self, now: float) -> None:
-        """babeld repeated this object's line unchanged."""
-        self.last_seen = now
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"name": self.name, "up": self.up, "ipv6": self.ipv6, "ipv4": self.ipv4}
-
-
-def reach_heard(reach: int) -> int:
-    """How many of the last 16 Hellos were heard, from babeld's reach bitmap."""
-    return (reach & 0xFFFF).bit_count()
-
-
-@dataclass(slots=True)
-class Neighbour:
-    """A Babel neighbour and its link figures."""
-
-    id: str
-    address: str
-    interface: str
-    reach: int
-    ureach: int
-    rxcost: int
-    txcost: int
-    cost: int
-    rtt: float | None
-    rttcost: int | None
-    first_seen: float = 0.0
-    last_seen: float = 0.0
-    last_change: float = 0.0
-    lost_at: float | None = None
-    degrading_since: float | None = None
-    last_heard: float = 0.0
-    last_beat: float = 0.0
-    raw: str = ""
-    gaps: deque[float] = field(default_factory=lambda: deque(maxlen=GAP_WINDOW))
-    beats: int = 0
-    hello_estimate: float | None = None
-    long_gap: float | None = None
-
-    def touch(self, now: float) -> None:
-        """babeld repeated this neighbour's line unchanged.
-
-        Whether that was a Hello is for the model to decide
-        (:meth:`NodeModel._settle_prints`): babeld also reprints every
-        neighbour each time its neighbour-check timer runs.
-        """
-        self.last_seen = now
-
-    def beat(self, now: float) -> None:
-        """A Hello from this neighbour was (or may have been) heard.
-
-        Only the spacing of two Hellos is a gap: the time from the dump that
-        introduced the neighbour to its first Hello is not.
-        """
-        gap = now - self.last_beat
-        if gap > 0.05:
-            if self.beats:
-                self.gaps.append(gap)
-                if len(self.gaps) >= MIN_GAPS:
-                    ordered = sorted(self.gaps)
-                    self.hello_estimate = ordered[len(ordered) // 2]
-                    self.long_gap = ordered[2 * len(ordered) // 3]
-            self.beats += 1
-        self.last_beat = now
-        self.last_heard = now
-        self.degrading_since = None
-
-    def learned_hello(self) -> float | None:
-        """The hello interval as the spacing of this neighbour's Hellos shows it.
-
-        babeld sends Hellos every 0.75 to 1.25 intervals (uniform jitter), so
-        the median of recent gaps is the interval; the odd Hello not counted
-        (one that coincided with a neighbour check) cannot move it. Two gaps
-        (three Hellos) give a first estimate, the longer of the two; the silence
-        allowed before a warning is wider until :data:`foresight.SETTLED_GAPS`
-        gaps are known (:func:`foresight.silence_allowed`).
-        """
-        return self.hello_estimate
-
-    @property
-    def key(self) -> tuple[str, str]:
-        """Stable identity across reconnects: (address, interface)."""
-        return (self.address, self.interface)
-
-    @property
-    def up(self) -> bool:
-        """Whether babeld considers the link usable (finite cost)."""
-        return self.cost < INFINITY
-
-    @property
-    def heard(self) -> int:
-        """Hellos heard of the last 16."""
-        return reach_heard(self.reach)
-
-    @property
-    def loss_pct(self) -> float:
-        """Percentage of the last 16 Hellos that were missed."""
-        return 100.0 * (16 - self.heard) / 16
-
-    @property
-    def asymmetric(self) -> bool:
-        """The neighbour hears us much worse than we hear it (txcost > 2 x rxcost)."""
-        return self.up and self.txcost > 2 * self.rxcost
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "address": self.address,
-            "interface": self.interface,
-            "reach": f"{self.reach:04x}",
-            "ureach": f"{self.ureach:04x}",
-            "heard": self.heard,
-            "loss_pct": round(self.loss_pct, 1),
-            "rxcost": self.rxcost,
-            "txcost": self.txcost,
-            "cost": self.cost,
-            "rtt": self.rtt,
-            "rttcost": self.rttcost,
-            "up": self.up,
-        }
-
-
-@dataclass(slots=True)
-class Xroute:
-    """A prefix this node redistributes."""
-
-    id: str
-    prefix: str
-    src: str
-    metric: int
-    last_seen: float = 0.0
-    raw: str = ""
-
-    def touch(self, now: float) -> None:
-        """babeld repeated this object's line unchanged."""
-        self.last_seen = now
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {"prefix": self.prefix, "from": self.src, "metric": self.metric}
-
-
-PathKey = tuple[str, str, int, str]
-"""A :class:`~meshtui.core.events.PathRef` as a tuple: (via, interface, metric, router id)."""
-_path_key = operator.attrgetter("via", "interface", "metric", "router_id")
-"""A route's path as a :data:`PathKey` (a frozen PathRef costs more; commit builds thousands)."""
-
-_semantic_key = operator.attrgetter("prefix", "src", "router_id", "via", "interface")
-""":attr:`Route.semantic_key` as a C function (a resync computes 20,000 of them)."""
-
-
-@dataclass(slots=True)
-class Route:
-    """A route learnt from a neighbour."""
-
-    id: str
-    prefix: str
-    src: str
-    installed: bool
-    router_id: str
-    metric: int
-    refmetric: int
-    via: str
-    interface: str
-    first_seen: float = 0.0
-    last_seen: float = 0.0
-    last_change: float = 0.0
-    better_since: float | None = None
-    raw: str = ""
-
-    def touch(self, now: float) -> None:
-        """babeld repeated this object's line unchanged."""
-        self.last_seen = now
-
-    @property
-    def dest(self) -> DestKey:
-        """The destination this route leads to."""
-        return (self.prefix, self.src)
-
-    @property
-    def feasible(self) -> bool:
-        """Finite metric: the route can carry traffic."""
-        return self.metric < INFINITY
-
-    @property
-    def path(self) -> PathRef:
-        """This route as a path reference for events and views."""
-        return PathRef(self.via, self.interface, self.metric, self.router_id)
-
-    @property
-    def semantic_key(self) -> tuple[str, str, str, str, str]:
-        """Identity across reconnects (babeld's ids are memory addresses)."""
-        return _semantic_key(self)  # type: ignore[no-any-return]
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "prefix": self.prefix,
-            "from": self.src,
-            "installed": self.installed,
-            "router_id": self.router_id,
-            "metric": self.metric,
-            "refmetric": self.refmetric,
-            "via": self.via,
-            "interface": self.interface,
-        }
-
-
-@dataclass(slots=True)
-class Destination:
-    """A destination prefix with its selected route and its ranked alternatives.
-
-    Attributes:
-        selected: the installed route with a finite metric, or None.
-        standby: the other routes with a finite metric, best first.
-        pending: the standby routes whose metric is already better than the
-            selected one's; babeld will switch once its smoothed metric and
-            feasibility allow (or, with no selected route, install one).
-        since: when the selection last changed (0 when unknown).
-    """
-
-    prefix: str
-    src: str
-    selected: Route | None
-    standby: list[Route]
-    pending: list[Route]
-    routes: list[Route]
-    since: float = 0.0
-
-    @property
-    def state(self) -> str:
-        """``ok``, ``pending`` (a better or first route not installed yet) or ``unreachable``."""
-        if self.selected is not None:
-            return "pending" if self.pending else "ok"
-        return "pending" if self.standby else "unreachable"
-
-    @property
-    def single_point_of_failure(self) -> bool:
-        """Reachable through one neighbour only."""
-        if self.selected is None:
-            return False
-        hop = (self.selected.via, self.selected.interface)
-        return not any((r.via, r.interface) != hop for r in self.standby)
-
-    def to_json(self) -> dict[str, Any]:
-        """The object of ``status --json``'s ``destinations`` list."""
-        sel = self.selected
-
-        def ref(route: Route) -> dict[str, Any]:
-            out = route.path.to_json()
-            if sel is not None:
-                out["margin"] = route.metric - sel.metric
-            return out
-
-        return {
-            "prefix": self.prefix,
-            "from": self.src,
-            "state": self.state,
-            "selected": sel.path.to_json() if sel is not None else None,
-            "standby": [ref(r) for r in self.standby],
-            "pending": [ref(r) for r in self.pending],
-            "single_point_of_failure": self.single_point_of_failure,
-        }
-
-
-@dataclass(slots=True)
-class Incident:
-    """A destination away from its usual next hop, from first sign to recovery.
-
-    Attributes:
-        prefix: the destination.
-        home: the (via, interface) it used before.
-        first_sign: when the trouble was first seen (degrading, or the switch).
-        switched: when babeld moved it away (or declared it unreachable).
-    """
-
-    prefix: str
-    home: tuple[str, str]
-    first_sign: float
-    switched: float
-
-
-@dataclass(slots=True)
-class IngestStats:
-    """Counts of what the model has read."""
-
-    lines: int = 0
-    noops: int = 0
-    errors: int = 0
-    last_error: ParseError | None = None
-    error_samples: list[ParseError] = field(default_factory=list)
 
 
 _TRACKED = (Interface, Neighbour, Xroute, Route)
-
-_DUE_NOTHING, _DUE_PRINTS, _DUE_SILENCE, _DUE_GRACE = range(4)
-
-
-def _standby_order(route: Route) -> tuple[int, str, str, str]:
-    return (route.metric, route.via, route.interface, route.router_id)
-
-
-def _selected(bucket: dict[str, Route]) -> Route | None:
-    """The route babeld uses: the installed one with a finite metric (the lowest, if several)."""
-    selected: Route | None = None
-    for route in bucket.values():
-        if (
-            route.installed
-            and route.metric < INFINITY
-            and (selected is None or route.metric < selected.metric)
-        ):
-            selected = route
-    return selected
 
 
 def _by_line(item: tuple[int, Event]) -> int:
     return item[0]
 
 
-class NodeModel:
+class NodeModel(NodeTables):
     """The live state of one babeld node, fed line by line."""
-
-    def __init__(self, *, grace: float = DEFAULT_GRACE, announce: bool = True) -> None:
-        """Create an empty model.
-
-        Args:
-            grace: seconds a destination may stay without a selected route
-                before it is declared unreachable. babeld retracts a lost route
-                at once but installs the standby only once it is feasible (after
-                a seqno request round trip: 0.5-1 s in the lab), so a failover
-                is a loss followed by a new route within this window.
-            announce: emit per-object events (route and neighbour additions,
-                removals); a model that is only loading a dump sets this False.
-        """
-        self.grace = grace
-        self.announce = announce
-        self.node = NodeInfo()
-        self.interfaces: dict[str, Interface] = {}
-        self.neighbours: dict[str, Neighbour] = {}
-        self.xroutes: dict[str, Xroute] = {}
-        self.routes: dict[str, Route] = {}
-        self.lost_neighbours: dict[tuple[str, str], Neighbour] = {}
-        self.hello_intervals: dict[str, float] = {}
-        self.half_life = foresight.DEFAULT_HALF_LIFE
-        self.incidents: dict[DestKey, Incident] = {}
-        self.last_time = 0.0
-        self.stats = IngestStats()
-        self._by_dest: dict[DestKey, dict[str, Route]] = {}
-        self._current: dict[str, Any] = {}
-        self._dirty: dict[DestKey, int] = {}  # destination -> the last line that changed it
-        self._committed: dict[DestKey, PathKey | None] = {}  # the selected route's path
-        self._since: dict[DestKey, float] = {}
-        self._loss_pending: dict[DestKey, float] = {}
-        self._lost_path: dict[DestKey, tuple[PathRef, float]] = {}  # when unreachable: was, since
-        self._events: list[tuple[int, Event]] = []  # (line number, event)
-        self._horizon = 0.0  # nothing comes due before this time
-        self._prints: list[tuple[Neighbour, float, bool]] = []
-        self._prints_start = 0.0
 
     # ----------------------------------------------------------------- ingest
 
@@ -806,18 +445,6 @@ class NodeModel:
         self._horizon = min(self._horizon, now)
         return neigh
 
-    def _neighbour_event(
-        self, etype: EventType, neigh: Neighbour, now: float, message: str = ""
-    ) -> Event:
-        return Event(
-            etype,
-            now,
-            neighbour=neigh.address,
-            interface=neigh.interface,
-            message=message,
-            extra={"reach": f"{neigh.reach:04x}", "cost": neigh.cost},
-        )
-
     def _apply_xroute(self, line: XrouteLine, now: float) -> Xroute | None:
         if line.kind is Kind.FLUSH:
             old = self.xroutes.pop(line.id, None)
@@ -857,99 +484,6 @@ class NodeModel:
 
     # ----------------------------------------------------------------- foresight
 
-    def _printed(self, neigh: Neighbour, now: float, candidate: bool) -> None:
-        """Note that babeld printed ``neigh``; ``candidate``: the print may be a Hello.
-
-        babeld prints a neighbour when it hears a Hello (or IHU) from it, and
-        also every neighbour, one after the other, each time its neighbour
-        check runs (about once a hello interval, Hellos or not). An unchanged
-        ``ffff`` line is therefore a heartbeat only when it is not part of such
-        a run: prints are gathered for ``BURST_WINDOW`` and judged together.
-        """
-        if self._prints and now - self._prints_start > BURST_WINDOW:
-            self._settle_prints(now)
-        if not self._prints:
-            self._prints_start = now
-            self._horizon = min(self._horizon, now)
-        self._prints.append((neigh, now, candidate))
-
-    def _settle_prints(self, now: float, force: bool = False) -> None:
-        """Judge the gathered run of neighbour prints (see :meth:`_printed`).
-
-        A run that printed every known neighbour (two or more) is babeld's
-        neighbour check: its unchanged lines are no heartbeat, except for a
-        neighbour printed more than once (a Hello that arrived in the same
-        instant). Any other run is Hellos.
-        """
-        run = self._prints
-        if not run or (not force and now - self._prints_start <= BURST_WINDOW):
-            return
-        self._prints = []
-        neighbours = self.neighbours
-        counts: dict[int, int] = {}
-        for neigh, _, _ in run:
-            counts[id(neigh)] = counts.get(id(neigh), 0) + 1
-        check = len(neighbours) >= 2 and all(id(n) in counts for n in neighbours.values())
-        for neigh, t, candidate in run:
-            if candidate and (not check or counts[id(neigh)] > 1):
-                if neighbours.get(neigh.id) is neigh:
-                    neigh.beat(t)
-                    self._horizon = min(self._horizon, t)
-
-    def hello_for(self, neigh: Neighbour) -> float | None:
-        """The hello interval of a neighbour's link: configured, else learned from the stream."""
-        configured = self.hello_intervals.get(neigh.interface)
-        return configured if configured is not None else neigh.learned_hello()
-
-    def shortest_hello(self) -> float | None:
-        """The node's shortest hello interval: it paces babeld's neighbour checks."""
-        known = [h for n in self.neighbours.values() if (h := self.hello_for(n)) is not None]
-        return min(known, default=None)
-
-    def detection_for(self, neigh: Neighbour) -> foresight.Detection | None:
-        """When babeld will notice that ``neigh`` went silent (None: hello unknown)."""
-        hello = self.hello_for(neigh)
-        if hello is None:
-            return None
-        return foresight.detection_time(hello, self.shortest_hello())
-
-    def neighbour_at(self, via: str, interface: str) -> Neighbour | None:
-        """The neighbour (live or recently lost) behind a route's next hop."""
-        for neigh in self.neighbours.values():
-            if neigh.address == via and neigh.interface == interface:
-                return neigh
-        return self.lost_neighbours.get((via, interface))
-
-    def _degrading(self, neigh: Neighbour, now: float, why: str) -> None:
-        """Mark a neighbour degrading and say what will move, where to, and when."""
-        neigh.degrading_since = now
-        if not self.announce:
-            return
-        hop = (neigh.address, neigh.interface)
-        affected = []
-        for dest in self._by_dest:
-            selected, standby = self._rank(dest)
-            if selected is None or (selected.via, selected.interface) != hop:
-                continue
-            alt = next((r for r in standby if (r.via, r.interface) != hop), None)
-            affected.append(
-                {"prefix": dest[0], "to": alt.path.to_json() if alt is not None else None}
-            )
-        extra: dict[str, Any] = {"affected": sorted(affected, key=lambda a: a["prefix"])}
-        det = self.detection_for(neigh)
-        if det is not None and neigh.last_heard:
-            expected = neigh.last_heard + det.expected
-            extra["hello"] = round(det.hello, 3)
-            extra["expected_switch"] = round(expected, 3)
-            extra["expected_in"] = round(max(0.0, expected - now), 3)
-        event = self._neighbour_event(EventType.DEGRADING, neigh, now, why)
-        event.extra.update(extra)
-        self._emit(event)
-
-    def _emit(self, event: Event) -> None:
-        """Queue an event, numbered by the line that caused it (for the order of a batch)."""
-        self._events.append((self.stats.lines, event))
-
     def _advance(self, now: float) -> None:
         """Decide what time alone decides, up to ``now``, in the order it came due.
 
@@ -962,13 +496,13 @@ class NodeModel:
         same events at any speed.
         """
         while True:
-            due, kind, what = self._next_due()
-            if not (due < now or (kind == _DUE_GRACE and due <= now)):
+            due, kind, what = self.next_due()
+            if not (due < now or (kind == DUE_GRACE and due <= now)):
                 self._horizon = due
                 return
-            if kind == _DUE_PRINTS:
+            if kind == DUE_PRINTS:
                 self._settle_prints(due, force=True)
-            elif kind == _DUE_SILENCE:
+            elif kind == DUE_SILENCE:
                 neigh: Neighbour = what
                 hello = self.hello_for(neigh) or 0.0
                 self._degrading(
@@ -980,30 +514,6 @@ class NodeModel:
             else:
                 self._expire(what, due)
 
-    def _next_due(self) -> tuple[float, int, Any]:
-        """The earliest time something is decided by the clock alone, what and for whom."""
-        best: tuple[float, int, Any] = (math.inf, _DUE_NOTHING, None)
-        if self._prints:
-            best = (self._prints_start + BURST_WINDOW, _DUE_PRINTS, None)
-        for neigh in self.neighbours.values():
-            if not neigh.up or neigh.degrading_since is not None:
-                continue
-            configured = self.hello_intervals.get(neigh.interface)
-            # a learned interval: the spacing two Hellos in three stay within (prints
-            # that are no Hellos, an IHU alone, only ever shorten the spacings seen)
-            hello = configured if configured is not None else neigh.long_gap
-            if hello is None:
-                continue
-            gaps = foresight.SETTLED_GAPS if configured is not None else len(neigh.gaps)
-            due = neigh.last_beat + foresight.silence_allowed(hello, gaps)
-            if due < best[0]:
-                best = (due, _DUE_SILENCE, neigh)
-        for dest, since in self._loss_pending.items():
-            due = since + self.grace
-            if due < best[0]:
-                best = (due, _DUE_GRACE, dest)
-        return best
-
     def check_silence(self, now: float) -> None:
         """Decide silences (and whatever else came due) up to ``now``; see :meth:`_advance`."""
         self._advance(now)
@@ -1014,44 +524,6 @@ class NodeModel:
         if self._events or self._loss_pending:
             return self.commit(now)
         return []
-
-    def warning_gap(self, neigh: Neighbour) -> str | None:
-        """Why meshtui cannot warn before babeld drops ``neigh`` (None: it can).
-
-        The warning needs the neighbour's hello interval: configured, or
-        learned from the spacing of its Hellos on the stream.
-        """
-        if self.hello_for(neigh) is not None:
-            return None
-        seen = neigh.beats
-        need = foresight.FIRST_GAPS + 1
-        if seen == 0 and neigh.up:
-            return (
-                "no warning possible yet: none of its Hellos showed on babeld's socket "
-                "(they print only when they change its line)"
-            )
-        return (
-            f"no warning possible yet: {seen} of its Hellos seen since meshtui connected, "
-            f"{need} needed to learn the hello interval (or set it in the inventory)"
-        )
-
-    def _failover_figures(self, old: PathRef, now: float) -> dict[str, Any]:
-        """Post-mortem figures of a failover away from ``old``'s neighbour."""
-        neigh = self.neighbour_at(old.via, old.interface)
-        if neigh is None:
-            return {}
-        out: dict[str, Any] = {}
-        if neigh.degrading_since is not None and now - neigh.degrading_since < 600:
-            out["first_sign"] = round(neigh.degrading_since, 6)
-            out["lead_time"] = round(now - neigh.degrading_since, 3)
-        if neigh.last_heard and now - neigh.last_heard < 600 and not (neigh.reach & 0x8000):
-            out["last_heard"] = round(neigh.last_heard, 6)
-            out["detection_time"] = round(now - neigh.last_heard, 3)
-        if "lead_time" not in out:
-            gap = self.warning_gap(neigh)
-            if gap is not None:
-                out["no_warning"] = gap
-        return out
 
     # ----------------------------------------------------------------- commit
 
@@ -1082,24 +554,24 @@ class NodeModel:
         mark_better = self._mark_better
         known = []
         by_dest = self._by_dest
-        path_key = _path_key
+        path_of = path_key
         for dest in dirty:  # a destination seen for the first time: no event, no order
             if dest in committed:
                 known.append(dest)
                 continue
             bucket = by_dest.get(dest)
             if bucket:
-                selected = _selected(bucket)
+                selected = selected_route(bucket)
                 mark_better(selected, bucket.values(), now)
                 if selected is not None:
-                    committed[dest] = path_key(selected)
+                    committed[dest] = path_of(selected)
                     self._since[dest] = now
         known.sort()  # a stable order of events within one line
         for dest in known:
             seq = dirty[dest]
             selected, standby = rank(dest)
             mark_better(selected, standby, now)
-            new_key = path_key(selected) if selected is not None else None
+            new_key = path_of(selected) if selected is not None else None
             old_key = committed[dest]
             prefix, src = dest
             if new_key is None:
@@ -1193,16 +665,6 @@ class NodeModel:
             self.incidents[dest] = Incident(dest[0], old.hop, first, now)
         return {}
 
-    def _rank(self, dest: DestKey) -> tuple[Route | None, list[Route]]:
-        bucket = self._by_dest.get(dest)
-        if not bucket:
-            return None, []
-        selected = _selected(bucket)
-        others = [r for r in bucket.values() if r is not selected and r.metric < INFINITY]
-        if len(others) > 1:
-            others.sort(key=_standby_order)
-        return selected, others
-
     @staticmethod
     def _mark_better(selected: Route | None, routes: Iterable[Route], now: float) -> None:
         """Stamp when each standby among ``routes`` became better than ``selected``."""
@@ -1246,8 +708,8 @@ class NodeModel:
         return self.commit(now)
 
     def _diff_events(self, fresh: NodeModel, now: float) -> None:
-        old_routes = {_semantic_key(r): r for r in self.routes.values()}
-        new_routes = {_semantic_key(r): r for r in fresh.routes.values()}
+        old_routes = {route_identity(r): r for r in self.routes.values()}
+        new_routes = {route_identity(r): r for r in fresh.routes.values()}
         for key in old_routes.keys() - new_routes.keys():
             r = old_routes[key]
             self._emit(
@@ -1268,120 +730,3 @@ class NodeModel:
                 self._emit(self._neighbour_event(EventType.NEIGHBOUR_UP, n, now))
 
     # ----------------------------------------------------------------- queries
-
-    def destinations(self) -> list[Destination]:
-        """Every known destination, sorted; remembered ones without routes are unreachable."""
-        out = []
-        for dest in sorted(set(self._by_dest) | set(self._committed)):
-            out.append(self.destination(*dest))
-        return out
-
-    def destination(self, prefix: str, src: str = "::/0") -> Destination:
-        """One destination's selected route, ranked standbys and pending better routes."""
-        dest = (prefix, src)
-        selected, standby = self._rank(dest)
-        pending = [
-            r
-            for r in standby
-            if r.better_since is not None or (selected and r.metric < selected.metric)
-        ]
-        routes = list(self._by_dest.get(dest, {}).values())
-        return Destination(
-            prefix, src, selected, standby, pending, routes, self._since.get(dest, 0.0)
-        )
-
-    def interface_hello(self, name: str) -> tuple[float | None, str]:
-        """An interface's hello interval and where it comes from (config, learned, unknown)."""
-        configured = self.hello_intervals.get(name)
-        if configured is not None:
-            return configured, "config"
-        learned = [
-            h
-            for n in self.neighbours.values()
-            if n.interface == name and (h := n.learned_hello()) is not None
-        ]
-        if learned:
-            return max(learned), "learned"
-        return None, "unknown"
-
-    def explain(self, route: Route, selected: Route | None, now: float | None = None):
-        """Why ``route`` (better than ``selected``) is not installed; None if it needs no words."""
-        if selected is None or route.better_since is None or route.metric >= selected.metric:
-            return None
-        now = self.last_time if now is None else now
-        return foresight.explain_pending(
-            route.metric, selected.metric, max(0.0, now - route.better_since), self.half_life
-        )
-
-    def routes_of(self, prefix: str, src: str = "::/0") -> list[Route]:
-        """All routes (any metric) to a destination."""
-        return list(self._by_dest.get((prefix, src), {}).values())
-
-    def snapshot(self) -> dict[str, Any]:
-        """The ``status --json`` object for this node."""
-        interfaces = []
-        for iface in sorted(self.interfaces.values(), key=lambda i: i.name):
-            item = iface.to_json()
-            hello, source = self.interface_hello(iface.name)
-            item["hello"] = None if hello is None else round(hello, 3)
-            item["hello_source"] = source
-            if hello is not None:
-                det = foresight.detection_time(hello, self.shortest_hello())
-                item["detection_time"] = round(det.expected, 3)
-                item["detection_window"] = [round(det.cost_infinite, 3), round(det.latest, 3)]
-                item["detection_slow"] = det.slow
-            interfaces.append(item)
-        own = self._own_prefixes()
-        destinations = []
-        for dest in self.destinations():
-            if dest.prefix in own:
-                continue
-            item = dest.to_json()
-            for pending, route in zip(item["pending"], dest.pending, strict=True):
-                why = self.explain(route, dest.selected)
-                if why is not None:
-                    pending["why"] = why.text
-                    pending["reason"] = why.reason
-            destinations.append(item)
-        return {
-            "node": self.node.to_json(),
-            "interfaces": interfaces,
-            "neighbours": [
-                n.to_json() for n in sorted(self.neighbours.values(), key=lambda n: n.key)
-            ],
-            "xroutes": [
-                x.to_json() for x in sorted(self.xroutes.values(), key=lambda x: (x.prefix, x.src))
-            ],
-            "routes": [
-                r.to_json()
-                for r in sorted(
-                    self.routes.values(), key=lambda r: (r.prefix, r.src, r.metric, r.via)
-                )
-            ],
-            "destinations": destinations,
-            "stats": {
-                "lines": self.stats.lines,
-                "noops": self.stats.noops,
-                "errors": self.stats.errors,
-            },
-        }
-
-    def _own_prefixes(self) -> set[str]:
-        return {x.prefix for x in self.xroutes.values()}
-
-    def table_state(self) -> dict[str, frozenset[tuple[Any, ...]]]:
-        """The tables as comparable sets, without babeld's memory-address ids.
-
-        Two models that saw the same babeld state compare equal, whether one
-        was fed a long stream and the other a single fresh dump.
-        """
-        return {
-            "interfaces": frozenset(
-                (i.name, i.up, i.ipv6, i.ipv4) for i in self.interfaces.values()
-            ),
-            "neighbours": frozenset(n.key for n in self.neighbours.values()),
-            "xroutes": frozenset((x.prefix, x.src, x.metric) for x in self.xroutes.values()),
-            "routes": frozenset(
-                (*r.semantic_key, r.installed, r.metric, r.refmetric) for r in self.routes.values()
-            ),
-        }
