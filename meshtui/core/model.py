@@ -29,8 +29,9 @@ importable from here.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import operator
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 from meshtui.core import foresight
 from meshtui.core.events import Event, EventType, PathRef
@@ -44,6 +45,7 @@ from meshtui.core.protocol import (
     ParseError,
     ReplyLine,
     RouteLine,
+    RouteValues,
     XrouteLine,
     dump_route,
     parse_line,
@@ -78,6 +80,18 @@ FAILOVER_WINDOW = 10.0
 (babeld retracts the route, then installs the next once feasible), even when the destination
 was declared unreachable in between (no finite route left in babeld's tables meanwhile)."""
 
+
+_route_values = cast(
+    Callable[[RouteLine], RouteValues],
+    operator.attrgetter(
+        "id", "prefix", "src", "installed", "router_id", "metric", "refmetric", "via", "interface"
+    ),
+)
+"""A route line's values in :class:`Route`'s order."""
+_route_state = operator.attrgetter(
+    "installed", "router_id", "metric", "refmetric", "via", "interface"
+)
+"""What a route line may change of a known route, in :class:`Route`'s order after the source."""
 
 _TRACKED = (Interface, Neighbour, Xroute, Route)
 
@@ -295,32 +309,11 @@ class NodeModel(NodeTables):
             self._current.pop(route.raw, None)
             self._unindex(route)
             if self.announce:
-                self._emit(
-                    Event(
-                        EventType.ROUTE_REMOVED,
-                        now,
-                        prefix=route.prefix,
-                        src=route.src,
-                        from_=route.path,
-                    )
-                )
+                self._route_removed(route, now)
             return None
         route = routes.get(line.id)
         if route is None:
-            route = Route(
-                line.id,
-                line.prefix,
-                line.src,
-                line.installed,
-                line.router_id,
-                line.metric,
-                line.refmetric,
-                line.via,
-                line.interface,
-                first_seen=now,
-                last_seen=now,
-                last_change=now,
-            )
+            route = Route(*_route_values(line), now, now, now)
             routes[line.id] = route
             self._by_dest.setdefault(route.dest, {})[line.id] = route
             self._dirty[route.dest] = self.stats.lines
@@ -333,24 +326,23 @@ class NodeModel(NodeTables):
             self._unindex(route)
             route.prefix, route.src = line.prefix, line.src
             self._by_dest.setdefault(route.dest, {})[line.id] = route
-        elif (
-            route.installed == line.installed
-            and route.metric == line.metric
-            and route.refmetric == line.refmetric
-            and route.router_id == line.router_id
-            and route.via == line.via
-            and route.interface == line.interface
-        ):
+        elif _route_state(route) == _route_state(line):
             return route
-        route.installed = line.installed
-        route.metric = line.metric
-        route.refmetric = line.refmetric
-        route.router_id = line.router_id
-        route.via = line.via
-        route.interface = line.interface
+        (
+            route.installed,
+            route.router_id,
+            route.metric,
+            route.refmetric,
+            route.via,
+            route.interface,
+        ) = _route_state(line)
         route.last_change = now
         self._dirty[route.dest] = self.stats.lines
         return route
+
+    def _route_removed(self, route: Route, now: float) -> None:
+        prefix, src = route.dest
+        self._emit(Event(EventType.ROUTE_REMOVED, now, prefix=prefix, src=src, from_=route.path))
 
     def _route_added(self, route: Route, now: float) -> None:
         self._emit(
@@ -711,10 +703,7 @@ class NodeModel(NodeTables):
         old_routes = {route_identity(r): r for r in self.routes.values()}
         new_routes = {route_identity(r): r for r in fresh.routes.values()}
         for key in old_routes.keys() - new_routes.keys():
-            r = old_routes[key]
-            self._emit(
-                Event(EventType.ROUTE_REMOVED, now, prefix=r.prefix, src=r.src, from_=r.path)
-            )
+            self._route_removed(old_routes[key], now)
         for key in new_routes.keys() - old_routes.keys():
             self._route_added(new_routes[key], now)
         old_up = {n.key for n in self.neighbours.values() if n.up}
