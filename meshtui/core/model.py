@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from meshtui.core import foresight
 from meshtui.core.events import Event, EventType, PathRef
@@ -92,6 +92,8 @@ _route_state = operator.attrgetter(
     "installed", "router_id", "metric", "refmetric", "via", "interface"
 )
 """What a route line may change of a known route, in :class:`Route`'s order after the source."""
+
+_Printed = TypeVar("_Printed", Interface, Neighbour, Xroute, Route)
 
 _TRACKED = (Interface, Neighbour, Xroute, Route)
 
@@ -300,13 +302,19 @@ class NodeModel(NodeTables):
             pass
         return None
 
+    def _flush(self, table: dict[str, _Printed], key: str) -> _Printed | None:
+        """Drop a flushed record and the line it was last printed as."""
+        record = table.pop(key, None)
+        if record is not None:
+            self._current.pop(record.raw, None)
+        return record
+
     def _apply_route(self, line: RouteLine, now: float) -> Route | None:
         routes = self.routes
         if line.kind is Kind.FLUSH:
-            route = routes.pop(line.id, None)
+            route = self._flush(routes, line.id)
             if route is None:
                 return None
-            self._current.pop(route.raw, None)
             self._unindex(route)
             if self.announce:
                 self._route_removed(route, now)
@@ -361,10 +369,9 @@ class NodeModel(NodeTables):
     def _apply_neighbour(self, line: NeighbourLine, now: float) -> Neighbour | None:
         neighbours = self.neighbours
         if line.kind is Kind.FLUSH:
-            neigh = neighbours.pop(line.id, None)
+            neigh = self._flush(neighbours, line.id)
             if neigh is None:
                 return None
-            self._current.pop(neigh.raw, None)
             was_up = neigh.up
             if neigh.lost_at is None:
                 neigh.lost_at = now
@@ -439,9 +446,7 @@ class NodeModel(NodeTables):
 
     def _apply_xroute(self, line: XrouteLine, now: float) -> Xroute | None:
         if line.kind is Kind.FLUSH:
-            old = self.xroutes.pop(line.id, None)
-            if old is not None:
-                self._current.pop(old.raw, None)
+            self._flush(self.xroutes, line.id)
             return None
         xr = self.xroutes.get(line.id)
         if xr is None:
@@ -453,9 +458,7 @@ class NodeModel(NodeTables):
 
     def _apply_interface(self, line: InterfaceLine, now: float) -> Interface | None:
         if line.kind is Kind.FLUSH:
-            old = self.interfaces.pop(line.name, None)
-            if old is not None:
-                self._current.pop(old.raw, None)
+            old = self._flush(self.interfaces, line.name)
             if old is not None and old.up and self.announce:
                 self._emit(Event(EventType.INTERFACE_DOWN, now, interface=line.name))
             return None
