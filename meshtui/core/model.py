@@ -179,11 +179,10 @@ class NodeModel(NodeTables):
                     self.last_time = now
                 key = "change" + line[3:]  # as _remember_line keys it
                 route = new(Route)  # Route(...) without the call: a dump builds 10,000s
-                rid, dest, route.installed, route.router_id, route.metric, route.refmetric, hop = (
-                    values
-                )
+                rid, dest, route.installed, origin, hop = values
                 route.id = rid
                 route.prefix, route.src = dest
+                route.router_id, route.metric, route.refmetric = origin
                 route.via, route.interface = hop
                 route.first_seen = route.last_seen = route.last_change = now
                 route.better_since = None

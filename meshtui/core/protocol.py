@@ -137,8 +137,8 @@ def forget_validated() -> None:
         _address_cache,
         _router_id_cache,
         _dest_cache,
+        _origin_cache,
         _hop_cache,
-        _u16_cache,
     ):
         cache.clear()
 
@@ -369,41 +369,39 @@ def _route_layout(tokens: list[str]) -> RouteValues | None:
 
 _DUMP_ROUTE = re.compile(
     "add route ([0-9a-fA-F]+) prefix ([^ ]+ from [^ ]+) installed (yes|no)"
-    " id ([^ ]+) metric ([0-9]+) refmetric ([0-9]+) via ([^ ]+ if [^ ]+)"
+    " id ([^ ]+ metric [0-9]+ refmetric [0-9]+) via ([^ ]+ if [^ ]+)"
 ).fullmatch
 """An ``add route`` line in babeld's own layout (local.c), words at single spaces."""
-DumpRoute = tuple[str, tuple[str, str], bool, str, int, int, tuple[str, str]]
-"""A dump's route: (id, (prefix, source), installed, router id, metric, refmetric, (via, if))."""
+DumpRoute = tuple[str, tuple[str, str], bool, tuple[str, int, int], tuple[str, str]]
+"""A dump's route: id, (prefix, source), installed, (router id, metric, refmetric), (via, if)."""
 _dest_cache: dict[str, tuple[str, str]] = {}  # "P from S", validated
+_origin_cache: dict[str, tuple[str, int, int]] = {}  # "RID metric M refmetric R", validated
 _hop_cache: dict[str, tuple[str, str]] = {}  # "A if I", validated
-_u16_cache: dict[str, int] = {}
 
 
 def dump_route(line: str) -> DumpRoute | None:
     """The values of a valid ``add route`` line in babeld's own layout.
 
     The fast path for a dump: one match of the layout, then one dictionary
-    look-up for each part already validated on an earlier line (destination,
-    router id, the two metrics, next hop); a line with a part not seen yet is
+    look-up for each part already validated on an earlier line (destination;
+    router id and metrics; next hop); a line with a part not seen yet is
     validated whole, once, by :func:`parse_line`'s own checks. Parts are only
-    ever found among validated texts, which hold no whitespace but the single
-    spaces of ``P from S`` and ``A if I``: a line accepted here is babeld's
-    layout word for word. No :class:`RouteLine`, no error text. None when the
+    ever found among validated texts, which hold no whitespace but their own
+    single spaces (``P from S``): a line accepted here is babeld's layout word
+    for word. No :class:`RouteLine`, no error text. None when the
     line is not in that layout or a value is bad; :func:`parse_line` then says
     what (the two agree on every line this accepts).
     """
     match = _DUMP_ROUTE(line)
     if match is None:
         return None
-    rid, dest_text, installed, router_text, metric_text, refmetric_text, hop_text = match.groups()
+    rid, dest_text, installed, origin_text, hop_text = match.groups()
     dest = _dest_cache.get(dest_text)
-    router_id = _router_id_cache.get(router_text)
-    metric = _u16_cache.get(metric_text)
-    refmetric = _u16_cache.get(refmetric_text)
+    origin = _origin_cache.get(origin_text)
     hop = _hop_cache.get(hop_text)
-    if dest is None or router_id is None or metric is None or refmetric is None or hop is None:
+    if dest is None or origin is None or hop is None:
         return _first_dump_route(line)
-    return (rid, dest, installed == "yes", router_id, metric, refmetric, hop)
+    return (rid, dest, installed == "yes", origin, hop)
 
 
 def _first_dump_route(line: str) -> DumpRoute | None:
@@ -418,11 +416,11 @@ def _first_dump_route(line: str) -> DumpRoute | None:
     if values is None:
         return None
     rid, prefix, src, installed, router_id, metric, refmetric, via, interface = values
-    dest = _remember(_dest_cache, f"{tokens[4]} from {tokens[6]}", (prefix, src))
-    hop = _remember(_hop_cache, f"{tokens[16]} if {interface}", (via, interface))
-    _remember(_u16_cache, tokens[12], metric)
-    _remember(_u16_cache, tokens[14], refmetric)
-    return (rid, dest, installed, router_id, metric, refmetric, hop)
+    dest = _remember(_dest_cache, " from ".join(tokens[4:7:2]), (prefix, src))
+    origin_text = f"{tokens[10]} metric {tokens[12]} refmetric {tokens[14]}"
+    origin = _remember(_origin_cache, origin_text, (router_id, metric, refmetric))
+    hop = _remember(_hop_cache, " if ".join(tokens[16:19:2]), (via, interface))
+    return (rid, dest, installed, origin, hop)
 
 
 def _route(kind: Kind, tokens: list[str]) -> RouteLine:
