@@ -26,6 +26,7 @@ from meshtui.ui.oneshot import rearm
 from meshtui.ui.refresh import TIMER_NAME
 from meshtui.ui.testing import demo_app, settle
 from meshtui.ui.views.base import RouteTracker
+from meshtui.ui.views.events import SHOWN_LINES, EventsView, entry_line
 
 SIZE = (160, 48)
 SWITCHES = 50
@@ -165,6 +166,9 @@ async def test_the_titles_count_what_the_journal_dropped() -> None:
         await pilot.pause()
         title = str(app.screen.query_one("#ev-title").render())
         assert f"({journal.dropped:,} older dropped, newest {LOG_SIZE:,} kept)" in title
+        view = app.view("events")  # drawn from the journal: the newest 1,000, in order
+        assert isinstance(view, EventsView) and len(view.shown) == SHOWN_LINES
+        assert list(view.shown) == [entry_line(e) for e in list(journal.log)[-SHOWN_LINES:]]
 
 
 def route_line(n: int, metric: int, kind: str = "add") -> str:

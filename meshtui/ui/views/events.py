@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -32,6 +33,8 @@ from meshtui.ui.widgets.table import SyncStats
 
 MAX_LINES_PER_REFRESH = 200
 SHOWN_LINES = 1_000
+REWRITE_LINES = min(SHOWN_LINES, MAX_LINES_PER_REFRESH * 5)
+"""Lines drawn again from the journal after a filter, mode, theme or node change (the newest)."""
 
 EVENT_ROLES: dict[EventType, str] = {
     EventType.FAILOVER: "event-failover bold",
@@ -165,14 +168,15 @@ class EventsView(View):
         if ctx is None:
             return
         journal = ctx.journal
-        if self.raw:
-            items = [self._raw_text(stamp, line) for _, stamp, line in journal.raw]
+        items: Iterable[tuple[str, Text] | None]
+        if self.raw:  # newest first: only what is shown is built (10,000 kept, 1,000 shown)
+            items = (self._raw_text(stamp, line) for _, stamp, line in reversed(journal.raw))
             self._raw_seen = journal.raw_seq
         else:
-            items = [self._event_text(entry) for entry in journal.log]
+            items = (self._event_text(entry) for entry in reversed(journal.log))
             self._seen = journal.seq
-        ready = [item for item in items if item is not None][-SHOWN_LINES:]
-        for plain, text in ready[-MAX_LINES_PER_REFRESH * 5 :]:
+        ready = list(islice((item for item in items if item is not None), REWRITE_LINES))
+        for plain, text in reversed(ready):
             log.write(text)
             self.shown.append(plain)
 
