@@ -9,8 +9,9 @@ semantic colour role (see :mod:`meshtui.ui.themes`), never a colour.
 Under a storm most syncs only change cells in place, of rows mostly off
 screen: such a sync repaints the changed rows that are on screen, and
 nothing else (a whole-table repaint re-renders every visible cell, and it is
-what kept the UI loop busy when a key arrived); a sort runs only when a
-changed sort value broke the order.
+what kept the UI loop busy when a key arrived); a row whose sort value
+changed moves past its neighbours to its place, and the table is sorted
+whole only when that takes too many moves.
 """
 
 from __future__ import annotations
@@ -361,8 +362,12 @@ class KeyedTable(DataTable):
             return (0, -1)
         column = ColumnKey(self.sort_column)
         data = self._data
-        forward = self._row_locations._forward
-        reverse_map = self._row_locations._reverse
+        # DataTable's two-way row index (key <-> position): its sort builds a new one, the
+        # moves here edit it in place
+        forward = getattr(self._row_locations, "_forward", None)
+        reverse_map = getattr(self._row_locations, "_reverse", None)
+        if not isinstance(forward, dict) or not isinstance(reverse_map, dict):
+            return None
         last = len(data) - 1
         reverse = self.sort_reverse
         budget = MAX_MOVES
