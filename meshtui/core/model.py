@@ -30,7 +30,7 @@ importable from here.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, TypeVar, cast
 
 from meshtui.core import foresight
@@ -92,6 +92,12 @@ _route_state = operator.attrgetter(
     "installed", "router_id", "metric", "refmetric", "via", "interface"
 )
 """What a route line may change of a known route, in :class:`Route`'s order after the source."""
+
+
+def _by_identity(routes: Collection[Route]) -> dict[tuple[str, str, str, str, str], Route]:
+    """Routes by their identity across reconnects (a resync maps 10,000s: no Python loop)."""
+    return dict(zip(map(route_identity, routes), routes, strict=True))
+
 
 _Printed = TypeVar("_Printed", Interface, Neighbour, Xroute, Route)
 
@@ -544,7 +550,6 @@ class NodeModel(NodeTables):
         self._events = []
         committed = self._committed
         dirty = self._dirty
-        rank = self._rank
         mark_better = self._mark_better
         known = []
         by_dest = self._by_dest
@@ -563,15 +568,16 @@ class NodeModel(NodeTables):
         known.sort()  # a stable order of events within one line
         for dest in known:
             seq = dirty[dest]
-            selected, standby = rank(dest)
-            mark_better(selected, standby, now)
+            bucket = by_dest.get(dest) or {}
+            selected = selected_route(bucket)
+            mark_better(selected, bucket.values(), now)
             new_key = path_of(selected) if selected is not None else None
             old_key = committed[dest]
             prefix, src = dest
             if new_key is None:
                 if old_key is None:
                     continue
-                if standby:
+                if any(r.metric < INFINITY for r in bucket.values()):  # a standby, not installed
                     if dest not in self._loss_pending:
                         self._loss_pending[dest] = now
                         self._since[dest] = now
@@ -702,8 +708,8 @@ class NodeModel(NodeTables):
         return self.commit(now)
 
     def _diff_events(self, fresh: NodeModel, now: float) -> None:
-        old_routes = {route_identity(r): r for r in self.routes.values()}
-        new_routes = {route_identity(r): r for r in fresh.routes.values()}
+        old_routes = _by_identity(self.routes.values())
+        new_routes = _by_identity(fresh.routes.values())
         for key in old_routes.keys() - new_routes.keys():
             self._route_removed(old_routes[key], now)
         for key in new_routes.keys() - old_routes.keys():
