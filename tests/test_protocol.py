@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -160,3 +162,18 @@ def test_never_raises_on_mutated_real_lines(cut: int, junk: str) -> None:
     for base in (ROUTE, NEIGH_RTT, XROUTE):
         parse_line(base[:cut] + junk + base[cut:])
         parse_line(base[:cut])
+
+
+@given(
+    st.text(alphabet="0123456789abcdefABg:", min_size=20, max_size=26)
+    | st.lists(st.text(alphabet="0123456789abcdefAF:", max_size=3), min_size=6, max_size=9).map(
+        ":".join
+    )
+)
+@settings(max_examples=2000, deadline=None)
+def test_a_router_id_is_eight_pairs_of_hex_digits(text: str) -> None:
+    parts = text.split(":")
+    valid = len(parts) == 8 and all(len(p) == 2 and set(p) <= set(string.hexdigits) for p in parts)
+    line = ROUTE.replace("id 60:27:49:ae:61:4f:51:86", f"id {text}")
+    parsed = parse_line(line)
+    assert isinstance(parsed, RouteLine) == valid, line

@@ -245,8 +245,10 @@ def _router_id(text: str) -> str:
     cached = _router_id_cache.get(text)
     if cached is not None:
         return cached
-    parts = text.split(":")
-    if len(parts) != 8 or any(len(p) != 2 or not _HEX.issuperset(p) for p in parts):
+    # eight pairs of hex digits joined by colons: 23 characters, a colon every third
+    if not (
+        len(text) == 23 and text[2::3] == ":::::::" and _HEX.issuperset(text.replace(":", "", 7))
+    ):
         raise _Bad(f"bad router id {text!r}")
     _remember(_router_id_cache, text, text)
     return text
