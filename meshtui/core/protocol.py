@@ -386,8 +386,8 @@ def dump_route(line: str) -> DumpRoute | None:
 
     The fast path for a dump: one match of the layout, then one dictionary
     look-up for each part already validated on an earlier line (destination;
-    router id and metrics; next hop); a line with a part not seen yet is
-    validated whole, once, by :func:`parse_line`'s own checks. Parts are only
+    router id and metrics; next hop); a part not seen yet is validated, once,
+    by :func:`parse_line`'s own checks. Parts are only
     ever found among validated texts, which hold no whitespace but their own
     single spaces (``P from S``): a line accepted here is babeld's layout word
     for word. No :class:`RouteLine`, no error text. None when the
@@ -402,27 +402,26 @@ def dump_route(line: str) -> DumpRoute | None:
     origin = _origin_cache.get(origin_text)
     hop = _hop_cache.get(hop_text)
     if dest is None or origin is None or hop is None:
-        return _first_dump_route(line)
+        if " ".join(line.split()) != line:  # other whitespace than single spaces
+            return None  # parse_line's to judge
+        try:  # validate what is new, once, with parse_line's own checks
+            if dest is None:
+                prefix_text, _, src_text = dest_text.split(" ")
+                dest = _remember(_dest_cache, dest_text, (_prefix(prefix_text), _prefix(src_text)))
+            if origin is None:
+                router_text, _, metric_text, _, refmetric_text = origin_text.split(" ")
+                origin = (
+                    _router_id(router_text),
+                    _u16(metric_text, "metric"),
+                    _u16(refmetric_text, "refmetric"),
+                )
+                _remember(_origin_cache, origin_text, origin)
+            if hop is None:
+                via_text, _, interface = hop_text.split(" ")
+                hop = _remember(_hop_cache, hop_text, (_address(via_text), interface))
+        except _Bad:
+            return None
     return (rid, dest, installed == "yes", origin, hop)
-
-
-def _first_dump_route(line: str) -> DumpRoute | None:
-    """:func:`dump_route` for a line with a part not validated yet: validate, remember."""
-    tokens = line.split()
-    if " ".join(tokens) != line:  # other whitespace than single spaces: parse_line's to judge
-        return None
-    try:
-        values = _route_layout(tokens)
-    except _Bad:
-        return None
-    if values is None:
-        return None
-    rid, prefix, src, installed, router_id, metric, refmetric, via, interface = values
-    dest = _remember(_dest_cache, " from ".join(tokens[4:7:2]), (prefix, src))
-    origin_text = f"{tokens[10]} metric {tokens[12]} refmetric {tokens[14]}"
-    origin = _remember(_origin_cache, origin_text, (router_id, metric, refmetric))
-    hop = _remember(_hop_cache, " if ".join(tokens[16:19:2]), (via, interface))
-    return (rid, dest, installed, origin, hop)
 
 
 def _route(kind: Kind, tokens: list[str]) -> RouteLine:
