@@ -21,6 +21,13 @@ some real metric changes and route switches. Figures printed:
 ``--baseline-tree DIR`` also runs the resync figures on the code in ``DIR``
 (e.g. ``git worktree add /tmp/base HEAD~5``) in a subprocess, in the same run,
 and prints both side by side with their ratio.
+
+``--instructions`` prints only the resync figures, as the instructions each
+takes under valgrind (``cachegrind``, per sync: three rounds less one, halved),
+for this tree and the baseline: times on a shared 2-core machine vary by 2x
+from run to run, instruction counts by well under 1%. They count work, not
+memory stalls: the times are the figures; the counts say whether a change
+removed work.
 """
 
 from __future__ import annotations
@@ -198,14 +205,10 @@ def session_resync(session, dump: bytes) -> float:  # noqa: ANN001
     return asyncio.run(run())
 
 
-def resync_figures(routes: int, repeat: int) -> dict[str, float]:
-    """Best-of-``repeat`` ms: split+words of the dump, first sync, resync against a full model."""
-    from meshtui.transport.session import NodeSession
-
+def dumps(routes: int) -> tuple[bytes, bytes]:
+    """A dump of ``routes`` routes, and the reconnect's: new ids, a tenth retracted."""
     data = make_stream(routes, 0)
-    start = data.index(b"ok\n") + 3  # the dump after the greeting
-    dump = data[start:]
-    # the reconnect's dump: babeld's ids are new (memory addresses), a tenth of the routes moved
+    dump = data[data.index(b"ok\n") + 3 :]  # the dump after the greeting
     lines = dump.decode().split("\n")
     for i, line in enumerate(lines):
         if line.startswith("add route "):
@@ -213,19 +216,87 @@ def resync_figures(routes: int, repeat: int) -> dict[str, float]:
             if i % 10 == 0:
                 line = line.replace(" metric 192 ", " metric 65535 ")
             lines[i] = line
-    moved = "\n".join(lines).encode()
+    return dump, "\n".join(lines).encode()
+
+
+def forget_validated() -> None:
+    """A process's first connect: nothing validated yet (whatever the tree caches)."""
+    from meshtui.core import protocol
+
+    if hasattr(protocol, "forget_validated"):
+        protocol.forget_validated()
+    else:  # a tree before it
+        for name in ("_prefix_cache", "_address_cache", "_router_id_cache"):
+            getattr(protocol, name, {}).clear()
+
+
+def sync_rounds(routes: int, mode: str, rounds: int) -> None:
+    """``rounds`` of one resync figure, for an instruction count (see ``--instructions``)."""
+    from meshtui.transport.session import NodeSession
+
+    dump, moved = dumps(routes)
+    session = NodeSession("edge-a", None)  # type: ignore[arg-type]
+    session_resync(session, dump)
+    for _ in range(rounds):
+        if mode == "cold":
+            forget_validated()
+        if mode == "resync":
+            session_resync(session, moved)
+            session_resync(session, dump)  # back, for the next round (two resyncs a round)
+        else:
+            session_resync(NodeSession("edge-a", None), dump)  # type: ignore[arg-type]
+
+
+def instructions(tree: Path, routes: int, mode: str) -> float:
+    """Millions of instructions (valgrind) one ``mode`` sync of ``tree`` takes: deterministic."""
+
+    def count(rounds: int) -> int:
+        argv = [sys.executable, __file__, "--routes", str(routes), "--sync-rounds", str(rounds)]
+        res = subprocess.run(
+            ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
+            + [*argv, "--sync-mode", mode],
+            env=dict(os.environ, PYTHONPATH=str(tree.resolve())),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        refs = [ln for ln in res.stderr.splitlines() if ln.split()[1:3] == ["I", "refs:"]]
+        return int(refs[-1].split()[-1].replace(",", ""))
+
+    per_round = (count(3) - count(1)) / 2
+    return per_round / (2 if mode == "resync" else 1) / 1e6
+
+
+def print_instructions(trees: list[Path], routes: int) -> None:
+    """The resync figures as instruction counts: the same on a busy machine as on a quiet one."""
+    counts = {tree: {m: instructions(tree, routes, m) for m in MODES} for tree in trees}
+    for tree, c in counts.items():
+        print(
+            f"instructions, {tree}: {routes} routes: "
+            + ", ".join(f"{MODES[m]} {c[m]:6.1f} M" for m in MODES)
+        )
+    if len(trees) == 2:
+        mine, base = counts[trees[0]], counts[trees[1]]
+        print(
+            "instructions, baseline / this tree: "
+            + ", ".join(f"{MODES[m]} {base[m] / mine[m]:.2f}x" for m in MODES)
+        )
+
+
+MODES = {"first": "first sync", "cold": "cold caches", "resync": "resync"}
+
+
+def resync_figures(routes: int, repeat: int) -> dict[str, float]:
+    """Best-of-``repeat`` ms: split+words of the dump, first sync, resync against a full model."""
+    from meshtui.transport.session import NodeSession
+
+    dump, moved = dumps(routes)
     out = {"routes": float(routes)}
     t_words, _ = best_of(bare_words, chunks(dump), repeat)
     out["split+words"] = t_words * 1000
-    from meshtui.core import protocol
-
     first = cold = resync = float("inf")
     for _ in range(repeat):
-        if hasattr(protocol, "forget_validated"):  # a process's first connect: nothing validated
-            protocol.forget_validated()
-        else:  # a tree before it
-            for name in ("_prefix_cache", "_address_cache", "_router_id_cache"):
-                getattr(protocol, name, {}).clear()
+        forget_validated()
         gc.collect()
         cold = min(cold, session_resync(NodeSession("edge-a", None), dump))  # type: ignore[arg-type]
         gc.collect()
@@ -268,10 +339,25 @@ def main() -> None:
     ap.add_argument("--storm", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--baseline-tree", type=Path, help="also measure resync on this tree")
+    ap.add_argument(
+        "--instructions",
+        action="store_true",
+        help="only the resync figures, as valgrind instruction counts (this tree and the baseline)",
+    )
     ap.add_argument("--resync-json", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--sync-rounds", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--sync-mode", choices=sorted(MODES), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.resync_json:  # the baseline's subprocess
         print(json.dumps(resync_figures(args.routes, args.repeat)))
+        return
+    if args.sync_rounds is not None:  # a subprocess under valgrind
+        sync_rounds(args.routes, args.sync_mode, args.sync_rounds)
+        return
+    if args.instructions:
+        here = Path(__file__).resolve().parents[2]
+        trees = [here] + ([args.baseline_tree] if args.baseline_tree is not None else [])
+        print_instructions(trees, args.routes)
         return
 
     data = make_stream(args.routes, args.storm)
