@@ -572,4 +572,6 @@ class NodeHub:
                 self.names.learn(feed.name, feed.session.model)
             else:
                 errors[feed.name] = feed.session.message or feed.session.state.value
-        return MeshInput(models, self.names, errors=errors)
+        # a reconnecting node with a message is stale, not down: the states tell
+        states = {feed.name: feed.session.state.value for feed in self.feeds}
+        return MeshInput(models, self.names, errors=errors, states=states)
