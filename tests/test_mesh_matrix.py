@@ -140,6 +140,17 @@ async def test_rows_are_cached_by_key_and_built_again_only_when_they_change() ->
         assert table._strips["n00"] is cached["n00"]  # untouched rows keep their segments
         assert table._strips["n01"] is not cached["n01"]
         assert "1>0 v1" in line(table, 2) and "0>0 v0" in line(table, 1)
+        # a changed row and a cursor move repaint their own lines, not the grid
+        table.focus()
+        await pilot.pause()
+        drawn = table.renders
+        table.sync(specs({"n01": 1, "n02": 1}))
+        await pilot.pause()
+        assert table.renders - drawn == 1  # n02's line
+        drawn = table.renders
+        await pilot.press("down")
+        await pilot.pause()
+        assert table.renders - drawn == 2  # the line the cursor left, the one it entered
 
 
 async def test_the_cursor_keeps_its_keys_across_syncs() -> None:

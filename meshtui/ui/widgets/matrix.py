@@ -5,7 +5,9 @@ draws (a 55-column mesh matrix, ~12 columns on screen, cost 85,000 cell
 renders in a profile of 54 nodes). This one is a :class:`ScrollView` on
 Textual's Line API: each row's cells are made into :class:`Segment` s once
 when the row's signature changes (cached by row key), and
-:meth:`MatrixTable.render_line` crops the cached row to the columns in sight.
+:meth:`MatrixTable.render_line` crops the cached row to the columns in sight;
+a sync repaints only the lines of the rows that changed (unless the columns'
+widths or the order moved), a cursor move the two lines it leaves and enters.
 A fixed header line on top and a fixed first column (the row's name) stay in
 place when the grid scrolls. A cell cursor moves with the arrows,
 ``home``/``end`` (first / last column), ``ctrl+home``/``ctrl+end`` (first /
@@ -240,6 +242,7 @@ class MatrixTable(ScrollView, can_focus=True):
         self.syncs += 1
         stats = SyncStats()
         seen: dict[str, None] = {}
+        rebuilt: list[str] = []
         widths_moved = False
         for key, signature, build in rows:
             seen[key] = None
@@ -263,6 +266,7 @@ class MatrixTable(ScrollView, can_focus=True):
             self._texts[key] = texts
             self._widths_of[key] = widths
             self._strips.pop(key, None)
+            rebuilt.append(key)
         for key in [k for k in self._specs if k not in seen]:
             stats.removed += 1
             widths_moved = True
@@ -272,15 +276,23 @@ class MatrixTable(ScrollView, can_focus=True):
         sort = self._column_index.get(self._sort) if self._sort is not None else None
         if sort is not None:
             order.sort(key=lambda k: _sort_value(_Sortable(self._specs[k][sort][2], k)))
-        if order != self._order:
+        moved = order != self._order
+        if moved:
             self._order = order
             self._index = {k: i for i, k in enumerate(order)}
-        if widths_moved or len(self._widths) != len(self._columns):
-            self._layout_changed()
+        if widths_moved or moved or len(self._widths) != len(self._columns):
+            self._layout_changed()  # repaints the whole grid
+        else:
+            for key in rebuilt:  # only the rows that changed (those off screen cost nothing)
+                self._refresh_row(self._index[key])
         self._place_cursor()
-        if stats.changed or widths_moved:
-            self.refresh()
         return stats
+
+    def _refresh_row(self, row: int) -> None:
+        """Repaint the line of row ``row`` (index in display order), if it is in sight."""
+        top = int(self.scroll_y)
+        if top <= row < top + self.scrollable_content_region.height:
+            self.refresh_line(row + 1)  # the header is line 0
 
     def reset(self) -> None:
         """Forget every row."""
@@ -444,11 +456,15 @@ class MatrixTable(ScrollView, can_focus=True):
         row = max(0, min(row, len(self._order) - 1))
         column = max(0, min(column, len(self._columns) - 1))
         before = (self._cursor_row, self._cursor_column)
+        old = self._index.get(self._cursor_row or "")
         self._cursor = Coordinate(row, column)
         self._cursor_row = self._order[row] if self._order else None
         self._cursor_column = self._columns[column].key if self._columns else None
         if (self._cursor_row, self._cursor_column) != before:
-            self.refresh()
+            # the two lines the cursor left and entered; a scroll repaints everything
+            if old is not None:
+                self._refresh_row(old)
+            self._refresh_row(row)
             if announce and self._cursor_row is not None and self._cursor_column is not None:
                 self.post_message(self.CellHighlighted(self, self._cursor_row, self._cursor_column))
         if scroll:
