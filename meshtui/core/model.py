@@ -161,15 +161,9 @@ class NodeModel(NodeTables):
             The index after the reply and the reply; ``(len(lines), None)``
             when the lines ran out before one.
         """
-        stats = self.stats
-        routes = self.routes
-        by_dest = self._by_dest
-        dirty = self._dirty
-        current = self._current
-        announce = self.announce
-        feed = self.feed
-        read_route = dump_route
-        new = object.__new__
+        stats, announce, feed = self.stats, self.announce, self.feed
+        routes, by_dest, dirty, current = self.routes, self._by_dest, self._dirty, self._current
+        read_route, new = dump_route, object.__new__  # locals: 10,000s of lines
         seq = stats.lines  # the line count, written back before anything else reads it
         fresh = True  # the first route line since a line through feed (which may move the clock)
         for i in range(start, len(lines)):
