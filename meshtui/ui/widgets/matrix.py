@@ -414,20 +414,33 @@ class MatrixTable(ScrollView, can_focus=True):
         return self._crop(segments, scroll_x, width, base)
 
     def _crop(self, segments: list[Segment], scroll_x: int, width: int, base: Style) -> Strip:
-        """The fixed column, then the cells from ``scroll_x`` on that fit in ``width``."""
-        head = self._widths[0] if self._widths else 0
+        """The fixed column, then the cells from ``scroll_x`` on that fit in ``width``: one
+        list of segments and one Strip (a Strip carries caches of its own: each one made
+        per line costs more than the cutting)."""
+        widths = self._widths
+        if not widths or width <= 0:
+            return Strip.blank(max(0, width), base)
+        head = widths[0]
+        if head >= width:
+            return Strip(segments[:1], head).crop(0, width)
         left = head + scroll_x  # the virtual x of the first scrolled cell shown
-        right = left + max(0, width - head)
+        right = left + width - head
         offsets = self._offsets
         first = max(1, bisect_right(offsets, left) - 1)
-        last = bisect_right(offsets, right - 1)
-        visible = Strip(segments[:1], head)
-        if first < last:
-            start = offsets[first]
-            end = offsets[last] if last < len(offsets) else offsets[-1] + self._widths[-1]
-            part = Strip(segments[first:last], end - start)
-            visible += part.crop(left - start, right - start)
-        return visible.crop_extend(0, width, base)
+        last = bisect_right(offsets, right - 1)  # cells first .. last - 1 are in sight
+        line = [segments[0]]
+        for i in range(first, last):
+            segment = segments[i]
+            start, end = offsets[i], offsets[i] + widths[i]
+            if start < left:  # scrolled partly out on the left
+                segment = segment.split_cells(left - start)[1]
+            if end > right:  # cut by the right edge
+                segment = segment.split_cells(right - max(start, left))[0]
+            line.append(segment)
+        shown = min(right, offsets[-1] + widths[-1]) - left
+        if head + shown < width:
+            line.append(Segment(" " * (width - head - shown), base))
+        return Strip(line, width)
 
     # ------------------------------------------------------------ the cursor
 
