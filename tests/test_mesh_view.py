@@ -285,3 +285,26 @@ async def test_mesh_view_summary_row_names_the_problems(healthy: Any) -> None:
         assert not view.summary.of(ProblemKind.DOWN)
         view.show(MeshInput(down, names, errors={"relay-1": "relay-1: host key refused"}), 103.0)
         assert view.summary.of(ProblemKind.DOWN).items == ("relay-1",)  # type: ignore[union-attr]
+
+
+async def test_mesh_view_redraws_the_matrix_in_a_new_theme(healthy: Any) -> None:
+    mesh, models = healthy
+    names = mesh.names(models)
+    app = Host(MeshInput(models, names))
+    async with app.run_test(size=(100, 30)) as pilot:
+        view = app.query_one(MeshView)
+        table = await shown(pilot, view, app.data)
+        before = list(table.render_line(2))
+        theme = load_theme_file(BUNDLED_DIR / "meshtui-light.toml")
+        light = Palette({**semantic_defaults(theme), **theme.variables})
+        view.restyle(light)
+        await pilot.pause()
+        after = list(table.render_line(2))
+        assert [s.text for s in after] == [s.text for s in before]
+        # line 2 is the second row; its first destination's cell, in each palette's colour
+        specs = table.specs(table.keys()[1])
+        assert specs is not None and specs[1][1]
+        old, new = before[1].style, after[1].style
+        assert old is not None and new is not None
+        assert old.color == dark().resolve(specs[1][1]).color
+        assert new.color == light.resolve(specs[1][1]).color != old.color

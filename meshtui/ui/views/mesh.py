@@ -14,8 +14,11 @@ below it, the path of the cell under the cursor, then the findings of
 Built for 50 × 50: the cursor moves cell by cell (arrows, page keys,
 ``home``/``end``) and the table scrolls both ways with the source column
 fixed; the cursor (row key and column) and the scroll position survive every
-update. ``/`` filters rows on the source's name, its role and site
-(``server``, ``role:edge``, ``site:b``) and its cells; ``R`` and ``S`` cycle
+update. The matrix is a :class:`~meshtui.ui.widgets.matrix.MatrixTable`: it
+draws only the cells in sight (a DataTable rendered all 55 columns of each
+line drawn) and builds a row's cells again only when the row changed. ``/``
+filters rows on the source's name, its role and site (``server``,
+``role:edge``, ``site:b``) and its cells; ``R`` and ``S`` cycle
 the rows shown through the roles (relay, edge, server, all) and the sites.
 
 The view draws from a :class:`MeshInput` (every node's model, the
@@ -39,7 +42,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from meshtui.core.facts import NodeFacts
 from meshtui.core.meshcheck import (
@@ -61,11 +64,13 @@ from meshtui.core.meshcheck import (
 from meshtui.core.model import NodeModel
 from meshtui.core.names import Names
 from meshtui.core.sanitize import inert
+from meshtui.ui.themes import Palette
 from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
+from meshtui.ui.widgets.matrix import MatrixTable
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
-__all__ = ["HELP_KEYS", "HIGHLIGHT", "MeshInput", "MeshView", "cell_style", "problem_style"]
+__all__ = ["HIGHLIGHT", "MeshInput", "MeshView", "cell_style", "problem_style"]
 
 HIGHLIGHT = 5.0
 """Seconds a changed cell stays lit."""
@@ -80,12 +85,6 @@ MIN_GAP = 1.0
 """Seconds (on the view's clock) between two computations of the matrix: at 50 nodes one
 takes tens of milliseconds of the UI loop, and during an outage routes change at every
 refresh. The Failover view shows a node's switches at once; this one within a second."""
-
-HELP_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("mesh.role", "R", "rows of the next role only: relay, edge, server, then all"),
-    ("mesh.site", "S", "rows of the next site only: a, b, …, then all"),
-)
-"""(binding id, key, help line) of the keys the Mesh view binds itself (help: where "Mesh")."""
 
 _STATE_STYLE = {
     CellState.OK: "route-selected",
@@ -209,6 +208,7 @@ class MeshView(View):
     title = "Mesh"
 
     BINDINGS = [
+        # their help lines: meshtui.ui.actions (ids mesh.role, mesh.site)
         Binding("R", "cycle_role", "Role", id="mesh.role"),
         Binding("S", "cycle_site", "Site", id="mesh.site"),
     ]
@@ -257,9 +257,7 @@ class MeshView(View):
         self._lit: dict[tuple[str, str], float] = {}
         self._columns: tuple[str, ...] = ()
         self._now = 0.0
-        self._generation = 0
-        self._table: KeyedTable | None = None
-        self._carry: tuple[str | None, str | None, float, float] | None = None
+        self._table: MatrixTable | None = None
         self._rows: dict[str, tuple[list[Cell], tuple]] = {}
         self._haystacks: dict[str, str] = {}
         self._shown: dict[str, str] = {}
@@ -269,7 +267,15 @@ class MeshView(View):
         """A title, the summary row, the matrix, the cell under the cursor, the findings."""
         yield Static(self._title_text(), classes="section", id="mesh-title")
         yield Static("", id="mesh-summary")
-        self._table = self._new_table([Column("from", "from \\ to")], "mesh-matrix-0")
+        # sorted by the matrix's own order (relays, then site by site), whatever the
+        # order rows came back in after a filter; only the cells in sight are drawn
+        self._table = MatrixTable(
+            [Column("from", "from \\ to")],
+            self.style,
+            sort="from",
+            id="mesh-matrix",
+            classes="mesh-matrix",
+        )
         yield self._table
         yield Static(LEGEND, id="mesh-cursor")
         yield Static("Checks", classes="section", id="mesh-checks-title")
@@ -284,22 +290,27 @@ class MeshView(View):
         )
         yield FilterBar(id="mesh-filter")
 
-    def _new_table(self, columns: list[Column], id: str) -> KeyedTable:
-        # sorted by the matrix's own order (relays, then site by site), whatever the
-        # order rows came back in after a filter
-        table = KeyedTable(columns, self.style, sort="from", id=id, classes="mesh-matrix")
-        table.cursor_type = "cell"  # a matrix: the cursor names one pair
-        table.fixed_columns = 1  # the source stays in sight when scrolled right
-        return table
-
     def main_widget(self) -> Widget | None:
         """The matrix."""
         return self._table
 
     @property
-    def matrix_table(self) -> KeyedTable | None:
-        """The matrix table now shown (it is replaced when the destinations change)."""
+    def matrix_table(self) -> MatrixTable | None:
+        """The matrix (its columns follow the destinations; the same widget throughout)."""
         return self._table
+
+    def restyle(self, palette: Palette) -> None:
+        """The theme changed: the findings and the matrix are drawn in its colours."""
+        super().restyle(palette)
+        if self._table is not None:
+            self._table.restyle()
+        self.redraw()
+
+    def reset(self) -> None:
+        """Forget everything shown."""
+        super().reset()
+        if self._table is not None:
+            self._table.reset()
 
     # ------------------------------------------------------------ data
 
@@ -438,52 +449,19 @@ class MeshView(View):
 
     # ------------------------------------------------------------ matrix
 
-    def _matrix_table(self, matrix: Matrix) -> KeyedTable | None:
-        """The matrix table, or None while a new one (new destinations) is being mounted."""
-        columns = tuple(prefix for _, prefix in matrix.destinations)
-        current = self._table
-        if current is None:
+    def _matrix_table(self, matrix: Matrix) -> MatrixTable | None:
+        """The matrix table, its columns the matrix's destinations (the cursor keeps its
+        row and column keys when they change)."""
+        table = self._table
+        if table is None:
             return None
+        columns = tuple(prefix for _, prefix in matrix.destinations)
         if columns != self._columns:
             self._columns = columns
-            self._generation += 1
-            table = self._new_table(
-                [Column("from", "from \\ to"), *(Column(p, n) for n, p in matrix.destinations)],
-                f"mesh-matrix-{self._generation}",
+            table.set_columns(
+                [Column("from", "from \\ to"), *(Column(p, n) for n, p in matrix.destinations)]
             )
-            focused = current.has_focus
-            if current.is_mounted and current.row_count:
-                # the new table takes over the cursor and the scroll once it is filled
-                coordinate = current.cursor_coordinate
-                try:
-                    cell_key = current.coordinate_to_cell_key(coordinate)
-                    column = cell_key.column_key.value
-                except Exception:  # noqa: BLE001 — an empty or shrinking table: start at the top
-                    column = None
-                self._carry = (current.cursor_key, column, current.scroll_x, current.scroll_y)
-            current.remove()
-            self.mount(table, after=self.query_one("#mesh-summary"))
-            self._table = table
-            if focused:
-                table.focus()
-            self.call_after_refresh(self._fill_new_table)
-            return None
-        return current if current.is_mounted else None
-
-    def _fill_new_table(self) -> None:
-        self.redraw()
-        carry, self._carry = self._carry, None
-        table = self._table
-        if carry is None or table is None:
-            return
-        row, column, x, y = carry
-        try:
-            r = table.get_row_index(row) if row is not None else 0
-            c = table.get_column_index(column) if column is not None else 0
-        except Exception:  # noqa: BLE001 — that row or column is gone: leave the cursor be
-            return
-        table.move_cursor(row=r, column=c, animate=False, scroll=False)
-        table.scroll_to(x=x, y=y, animate=False)
+        return table
 
     def _matrix_rows(self, matrix: Matrix) -> Iterator[RowSpec]:
         flt = self.filter
@@ -597,11 +575,7 @@ class MeshView(View):
         matrix = self._matrix
         if table is None or matrix is None or not table.row_count:
             return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate)
-        except Exception:  # noqa: BLE001 — no such cell (yet)
-            return None
-        source, prefix = key.row_key.value, key.column_key.value
+        source, prefix = table.cursor_key, table.cursor_column_key
         if source is None or prefix is None or prefix == "from":
             return None
         return matrix.cell(source, prefix)
@@ -613,27 +587,16 @@ class MeshView(View):
 
     # ------------------------------------------------------------ events
 
-    def on_data_table_cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+    def on_matrix_table_cell_highlighted(self, event: MatrixTable.CellHighlighted) -> None:
         """The cursor moved: say which pair it is on."""
-        if event.data_table is self._table:
+        if event.table is self._table:
             event.stop()
             if self._matrix is not None:
                 self._show_cursor()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter on a matrix row (a row cursor): tell the app which node was chosen."""
-        if event.data_table is not self._table:
-            return
-        event.stop()
-        key = event.row_key.value
-        if key is not None:
-            self.post_message(self.NodeSelected(key))
-
-    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+    def on_matrix_table_cell_selected(self, event: MatrixTable.CellSelected) -> None:
         """Enter on a matrix cell: tell the app which source node was chosen."""
-        if event.data_table is not self._table:
+        if event.table is not self._table:
             return
         event.stop()
-        key = event.cell_key.row_key.value
-        if key is not None:
-            self.post_message(self.NodeSelected(key))
+        self.post_message(self.NodeSelected(event.row_key))
