@@ -25,8 +25,9 @@ per-destination history :data:`HISTORY_ENTRIES`     ≤ 360           ≤ 0.7 MB
 so :data:`BUDGET_BYTES` ≈ 6.1 MB (5.8 MiB) per node. A failover's line, the
 longest babeld's events give, costs 360 bytes: 210 of text, 80 of entry, 56 of
 its number and time; a protocol error quoting a very long line would cost more.
-Older entries are dropped, oldest first, and counted (:attr:`NodeJournal.dropped`, :attr:`~NodeJournal.raw_dropped`,
-:attr:`~NodeJournal.timeline_dropped`, :attr:`~NodeJournal.history_dropped`):
+Older entries are dropped, oldest first, and counted (:attr:`NodeJournal.dropped`,
+:attr:`~NodeJournal.raw_dropped`, :attr:`~NodeJournal.timeline_dropped`,
+:attr:`~NodeJournal.history_dropped`):
 the Events view's and the Failover timeline's titles show how many (``s`` in
 the Events view saves what is kept). The history forgets the destinations
 changed longest ago first. Entries are compact: slotted, and their prefixes
