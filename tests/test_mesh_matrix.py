@@ -186,3 +186,69 @@ async def test_outside_text_is_drawn_inert() -> None:
         await pilot.pause()
         assert "\x1b" not in line(table, 0) and "\x1b" not in line(table, 1)
         assert "\\x1b" in line(table, 1)
+
+
+def sortable_specs() -> list[RowSpec]:
+    """Rows whose d01 cells sort in another order than the rows' (some have no value)."""
+    out: list[RowSpec] = []
+    for i in range(N):
+        key = f"n{i:02}"
+
+        def build(i: int = i, key: str = key) -> tuple:
+            value = None if i % 10 == 0 else (i * 7) % 5
+            cells = ((f"{i}>{j}", "", value if j == 1 else j) for j in range(N))
+            return ((key, "bold", i), *cells)
+
+        out.append((key, 0, build))
+    return out
+
+
+async def click_header(pilot: Any, table: MatrixTable, label: str) -> None:
+    x = line(table, 0).index(label)
+    await pilot.click(MatrixTable, offset=(table.content_region.x - table.region.x + x, 0))
+    await pilot.pause()
+
+
+async def test_a_header_click_sorts_by_that_column_and_again_reverses() -> None:
+    app = Host()
+    async with app.run_test(size=(80, 20)) as pilot:
+        table = app.query_one(MatrixTable)
+        table.sync(sortable_specs())
+        table.focus()
+        table.move_cursor(row=table.get_row_index("n30"), column=table.get_column_index("d02"))
+        await pilot.pause()
+        keys = [f"n{i:02}" for i in range(N)]
+        assert table.keys() == keys and line(table, 0).startswith(" from ▲ ")
+
+        def value(key: str) -> tuple[bool, int, str]:
+            i = int(key[1:])
+            return (i % 10 == 0, 0 if i % 10 == 0 else (i * 7) % 5, key)
+
+        ascending = sorted(keys, key=value)
+        assert ascending != keys
+        await click_header(pilot, table, "dest-01")
+        assert table.keys() == ascending and table.keys()[-1] == "n50"  # no value: last
+        assert (table.sort_column, table.sort_reverse) == ("d01", False)
+        header = line(table, 0)
+        assert "dest-01 ▲" in header and "from ▲" not in header and "▼" not in header
+        # the cursor stays on its node and column, in sight
+        assert (table.cursor_key, table.cursor_column_key) == ("n30", "d02")
+        assert table.cursor_coordinate.row == ascending.index("n30")
+        assert "n30" in table.visible_keys(margin=0)
+        # the same header again: reversed, ▼
+        await click_header(pilot, table, "dest-01")
+        assert table.keys() == ascending[::-1]
+        assert "dest-01 ▼" in line(table, 0) and "▲" not in line(table, 0)
+        assert table.cursor_key == "n30" and "n30" in table.visible_keys(margin=0)
+        # a sync keeps the order; reverse_sort (O) flips it back; the first column's header
+        table.sync(sortable_specs())
+        assert table.keys() == ascending[::-1]
+        table.reverse_sort()
+        assert table.keys() == ascending
+        await pilot.pause()
+        await click_header(pilot, table, "from")
+        assert table.keys() == keys and line(table, 0).startswith(" from ▲ ")
+        # the sorted column gone (new destinations): back to the first sort column
+        table.sort_by("d01", reverse=True)
+        table.set_columns([c for c in columns() if c.key != "d01"])
+        assert (table.sort_column, table.sort_reverse) == ("from", False)

@@ -12,7 +12,9 @@ A fixed header line on top and a fixed first column (the row's name) stay in
 place when the grid scrolls. A cell cursor moves with the arrows,
 ``home``/``end`` (first / last column), ``ctrl+home``/``ctrl+end`` (first /
 last row), the page keys and a mouse click; it stays on the same row key and
-column key when the rows are synced again.
+column key when the rows are synced again. Clicking a column header sorts the
+rows by that column's cells (again: reverses), as :class:`KeyedTable` does; the
+sorted column's header carries ▲ (ascending) or ▼ (descending).
 
 Rows are given as :mod:`meshtui.ui.widgets.table` row specs (key, signature,
 build cells); cells name semantic colour roles, resolved by the view's
@@ -151,18 +153,34 @@ class MatrixTable(ScrollView, can_focus=True):
     class CellSelected(CellHighlighted):
         """Enter (or a click on the cursor's cell) chose a cell."""
 
+    class SortChanged(Message):
+        """The sort column or direction changed."""
+
+        def __init__(self, table: MatrixTable) -> None:
+            super().__init__()
+            self.table = table
+
+        @property
+        def control(self) -> MatrixTable:
+            """The table."""
+            return self.table
+
     def __init__(
         self,
         columns: list[Column],
         resolve: StyleResolver,
         *,
         sort: str | None = None,
+        reverse: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
         self._resolve = resolve
-        self._sort = sort
+        self._default_sort = sort  # back to it when the sorted column goes
+        self.sort_column = sort
+        self.sort_reverse = reverse
+        self._given: list[Column] = []  # the columns as set, labels inert, no arrow
         self._columns: list[Column] = []
         self._column_index: dict[str, int] = {}
         self._sigs: dict[str, Hashable] = {}
@@ -188,19 +206,27 @@ class MatrixTable(ScrollView, can_focus=True):
 
     def set_columns(self, columns: list[Column]) -> None:
         """Show these columns (a label may be a node's name: drawn inert); rows keep
-        their keys and are rebuilt at the next :meth:`sync`."""
-        # the rows are in the sort column's order: its header says so, as KeyedTable's do
-        columns = [
-            replace(c, label=inert(c.label) + (" ▲" if c.key == self._sort else ""))
-            for c in columns
-        ]
-        if columns == self._columns:
+        their keys and are rebuilt at the next :meth:`sync`. When the sorted column is
+        not among them, the rows are sorted by the first sort column again."""
+        given = [replace(c, label=inert(c.label)) for c in columns]
+        if given == self._given:
             return
-        self._columns = columns
-        self._column_index = {c.key: i for i, c in enumerate(columns)}
+        self._given = given
+        if self.sort_column not in {c.key for c in given}:
+            self.sort_column, self.sort_reverse = self._default_sort, False
+        self._columns = self._labelled()
+        self._column_index = {c.key: i for i, c in enumerate(self._columns)}
         self._sigs.clear()  # the cells follow the columns: every row is built again
         self._widths = []
         self._layout_changed()
+
+    def _labelled(self) -> list[Column]:
+        """The columns with the sort arrow on the sorted one's header, as KeyedTable's."""
+        arrow = " ▼" if self.sort_reverse else " ▲"
+        return [
+            replace(c, label=c.label + arrow) if c.key == self.sort_column else c
+            for c in self._given
+        ]
 
     @property
     def columns(self) -> list[Column]:
@@ -272,10 +298,7 @@ class MatrixTable(ScrollView, can_focus=True):
             widths_moved = True
             for store in (self._sigs, self._specs, self._texts, self._widths_of, self._strips):
                 store.pop(key, None)  # type: ignore[attr-defined]
-        order = list(seen)
-        sort = self._column_index.get(self._sort) if self._sort is not None else None
-        if sort is not None:
-            order.sort(key=lambda k: _sort_value(_Sortable(self._specs[k][sort][2], k)))
+        order = self._sorted(list(seen))
         moved = order != self._order
         if moved:
             self._order = order
@@ -287,6 +310,55 @@ class MatrixTable(ScrollView, can_focus=True):
                 self._refresh_row(self._index[key])
         self._place_cursor()
         return stats
+
+    def _sorted(self, order: list[str]) -> list[str]:
+        """Row keys in the sort column's order (None last, ties by key; reversed: all of
+        it, as DataTable's sort)."""
+        column = self._column_index.get(self.sort_column) if self.sort_column else None
+        if column is None:
+            return order
+
+        def value(key: str) -> tuple[bool, object, str]:
+            specs = self._specs[key]
+            cell = specs[column][2] if column < len(specs) else None
+            return _sort_value(_Sortable(cell, key))
+
+        return sorted(order, key=value, reverse=self.sort_reverse)
+
+    # ------------------------------------------------------------ sorting
+
+    def sort_by(self, column: str, reverse: bool | None = None) -> None:
+        """Sort by ``column``; the same column again flips the direction. The cursor
+        stays on its row and column keys, brought into sight."""
+        if column not in self._column_index:
+            return
+        if reverse is None:
+            reverse = not self.sort_reverse if column == self.sort_column else False
+        self.sort_column, self.sort_reverse = column, reverse
+        self._columns = self._labelled()
+        self._header = None
+        order = self._sorted(list(self._order))
+        if order != self._order:
+            self._order = order
+            self._index = {k: i for i, k in enumerate(order)}
+        self._layout_changed()  # a header may widen for its arrow; repaints the grid
+        row = self._index.get(self._cursor_row or "", self._cursor.row)
+        column_index = self._column_index.get(self._cursor_column or "", self._cursor.column)
+        self._set_cursor(row, column_index, scroll=True, announce=False)
+        self.post_message(self.SortChanged(self))
+
+    def cycle_sort(self) -> None:
+        """Sort by the next column (left to right, wrapping)."""
+        keys = [c.key for c in self._columns]
+        if keys:
+            index = keys.index(self.sort_column) if self.sort_column in keys else -1
+            self.sort_by(keys[(index + 1) % len(keys)], reverse=False)
+
+    def reverse_sort(self) -> None:
+        """Flip the sort direction."""
+        column = self.sort_column or (self._columns[0].key if self._columns else None)
+        if column is not None:
+            self.sort_by(column, reverse=not self.sort_reverse)
 
     def _refresh_row(self, row: int) -> None:
         """Repaint the line of row ``row`` (index in display order), if it is in sight."""
@@ -569,9 +641,10 @@ class MatrixTable(ScrollView, can_focus=True):
             self.post_message(self.CellSelected(self, self._cursor_row, self._cursor_column))
 
     def on_click(self, event: Click) -> None:
-        """A click moves the cursor to that cell; a click on the cursor's cell selects it."""
+        """A click moves the cursor to that cell; a click on the cursor's cell selects it;
+        a click on a column's header sorts by it (again: reverses)."""
         offset = event.get_content_offset(self)
-        if offset is None or offset.y < 1 or not self._widths:
+        if offset is None or offset.y < 0 or not self._widths:
             return
         row = int(self.scroll_y) + offset.y - 1
         head = self._widths[0]
@@ -582,6 +655,10 @@ class MatrixTable(ScrollView, can_focus=True):
             column = max(1, bisect_right(self._offsets, x) - 1)
         else:
             return  # right of the last column
+        if offset.y == 0:  # the header line
+            event.stop()
+            self.sort_by(self._columns[column].key)
+            return
         if row >= len(self._order):
             return
         event.stop()
