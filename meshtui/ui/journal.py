@@ -41,20 +41,8 @@ from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 
-from meshtui.core.events import Event, EventType, PathRef
+from meshtui.core.events import ROUTE_EVENTS, Event, EventType, PathRef
 from meshtui.core.model import DestKey, NodeModel
-
-ROUTE_EVENTS = frozenset(
-    {
-        EventType.FAILOVER,
-        EventType.UNREACHABLE,
-        EventType.RECOVERED,
-        EventType.METRIC_CHANGED,
-        EventType.ROUTE_ADDED,
-        EventType.ROUTE_REMOVED,
-    }
-)
-"""Events that belong to one destination's history."""
 
 TIMELINE_EVENTS = frozenset({EventType.FAILOVER, EventType.UNREACHABLE, EventType.RECOVERED})
 """Events shown on the failover timeline."""
