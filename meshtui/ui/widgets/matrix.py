@@ -171,7 +171,6 @@ class MatrixTable(ScrollView, can_focus=True):
         resolve: StyleResolver,
         *,
         sort: str | None = None,
-        reverse: bool = False,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -179,7 +178,7 @@ class MatrixTable(ScrollView, can_focus=True):
         self._resolve = resolve
         self._default_sort = sort  # back to it when the sorted column goes
         self.sort_column = sort
-        self.sort_reverse = reverse
+        self.sort_reverse = False  # a header click again, or reverse_sort(): descending
         self._given: list[Column] = []  # the columns as set, labels inert, no arrow
         self._columns: list[Column] = []
         self._column_index: dict[str, int] = {}
