@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.style import Style
+from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widget import Widget
 
@@ -29,6 +30,16 @@ from meshtui.ui.widgets.table import KeyedTable, SyncStats
 
 if TYPE_CHECKING:
     from meshtui.ui.views.mesh import MeshInput
+
+
+SORT_BINDINGS: tuple[Binding, ...] = (
+    Binding("o", "sort_next", "Sort", id="table.sort"),
+    Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
+)
+"""``o`` / ``O``: sort the view's table by the next column / reverse it
+(:meth:`View.action_sort_next`, :meth:`View.action_sort_reverse`); the views
+with sortable tables add them to their ``BINDINGS``. Their help lines:
+:mod:`meshtui.ui.actions` (ids ``table.sort``, ``table.reverse``)."""
 
 
 class RouteTracker:

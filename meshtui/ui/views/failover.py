@@ -39,7 +39,7 @@ from meshtui.core.foresight import Detection
 from meshtui.core.model import Destination, Neighbour, NodeModel
 from meshtui.ui import format as fmt
 from meshtui.ui.journal import TimelineEntry
-from meshtui.ui.views.base import RouteTracker, View, ViewContext
+from meshtui.ui.views.base import SORT_BINDINGS, RouteTracker, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -195,8 +195,7 @@ class FailoverView(View):
     title = "Failover"
 
     BINDINGS = [
-        Binding("o", "sort_next", "Sort", id="table.sort"),
-        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
+        *SORT_BINDINGS,
         Binding("home", "newest", "Newest", show=False, priority=True, id="timeline.newest"),
     ]
 

@@ -43,7 +43,7 @@ from meshtui.core.decisions import (
 )
 from meshtui.core.protocol import INFINITY
 from meshtui.ui import format as fmt
-from meshtui.ui.views.base import NodeConfig, View, ViewContext
+from meshtui.ui.views.base import SORT_BINDINGS, NodeConfig, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -90,8 +90,7 @@ class FiltersView(View):
 
     BINDINGS = [
         Binding("c", "reload_config", "Reload config", id="filters.reload"),
-        Binding("o", "sort_next", "Sort", id="table.sort"),
-        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
+        *SORT_BINDINGS,
     ]
 
     DEFAULT_CSS = """

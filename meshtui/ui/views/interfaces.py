@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from functools import partial
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
@@ -30,7 +29,7 @@ from meshtui.core import foresight
 from meshtui.core.kernel import KernelLink, WgPeer
 from meshtui.core.model import Interface
 from meshtui.ui import format as fmt
-from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.views.base import SORT_BINDINGS, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -61,10 +60,7 @@ class InterfacesView(View):
     view_id = "interfaces"
     title = "Interfaces"
 
-    BINDINGS = [
-        Binding("o", "sort_next", "Sort", id="table.sort"),
-        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
-    ]
+    BINDINGS = [*SORT_BINDINGS]
 
     DEFAULT_CSS = """
     InterfacesView KeyedTable {

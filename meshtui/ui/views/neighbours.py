@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from functools import partial
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import Static
 
 from meshtui.core.model import Neighbour
 from meshtui.ui import format as fmt
-from meshtui.ui.views.base import View, ViewContext
+from meshtui.ui.views.base import SORT_BINDINGS, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -45,10 +44,7 @@ class NeighboursView(View):
     view_id = "neighbours"
     title = "Neighbours"
 
-    BINDINGS = [
-        Binding("o", "sort_next", "Sort", id="table.sort"),
-        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
-    ]
+    BINDINGS = [*SORT_BINDINGS]
 
     def compose(self) -> ComposeResult:
         """A title and the table."""

@@ -14,14 +14,13 @@ from functools import partial
 
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from meshtui.core.model import Route
 from meshtui.core.protocol import INFINITY
 from meshtui.ui import format as fmt
-from meshtui.ui.views.base import RouteTracker, View, ViewContext
+from meshtui.ui.views.base import SORT_BINDINGS, RouteTracker, View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import CellSpec, Column, KeyedTable, RowSpec, SyncStats
 
@@ -64,10 +63,7 @@ class RoutesView(View):
     view_id = "routes"
     title = "Routes"
 
-    BINDINGS = [
-        Binding("o", "sort_next", "Sort", id="table.sort"),
-        Binding("O", "sort_reverse", "Reverse", show=False, id="table.reverse"),
-    ]
+    BINDINGS = [*SORT_BINDINGS]
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
