@@ -308,3 +308,51 @@ async def test_mesh_view_redraws_the_matrix_in_a_new_theme(healthy: Any) -> None
         assert old is not None and new is not None
         assert old.color == dark().resolve(specs[1][1]).color
         assert new.color == light.resolve(specs[1][1]).color != old.color
+
+
+async def test_mesh_view_sorts_by_a_clicked_destination_and_reverses(healthy: Any) -> None:
+    """A click on a destination's header sorts the rows by their cells to it (a refresh
+    keeps that order), again reverses; the cursor stays on its node."""
+    mesh, models = healthy
+    names = mesh.names(models)
+    app = Host(MeshInput(models, names))
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.query_one(MeshView)
+        table: Any = await shown(pilot, view, app.data)
+        table.focus()
+        matrix_order = table.keys()
+        column = 3  # the third destination's, right of the source column
+        name, prefix = table.columns[column].label, table.columns[column].key
+        table.move_cursor(row=table.get_row_index("srv-c2"), column=column)
+        await pilot.pause()
+
+        def by_cell() -> list[str]:
+            def value(key: str) -> tuple[bool, Any, str]:
+                cell = table.specs(key)[column][2]
+                return (cell is None, cell, key)
+
+            return sorted(table.keys(), key=value)
+
+        async def click_header() -> None:
+            x = table.render_line(0).text.index(f" {name} ") + 1
+            offset = (table.content_region.x - table.region.x + x, 0)
+            await pilot.click(type(table), offset=offset)
+            await pilot.pause()
+
+        await click_header()
+        ascending = by_cell()
+        assert ascending != matrix_order and table.keys() == ascending
+        assert f"{name} ▲" in table.render_line(0).text and "from \\ to ▲" not in (
+            table.render_line(0).text
+        )
+        assert table.cursor_key == "srv-c2" and table.cursor_column_key == prefix
+        assert "srv-c2" in table.visible_keys(margin=0)
+        # relay-1 fails: the cells change, the rows stay sorted by them
+        view.show(MeshInput(relay_down(synth_mesh()), names), 101.0)
+        await pilot.pause()
+        assert table.keys() == by_cell() and table.cursor_key == "srv-c2"
+        # the same header again: the reverse order, ▼
+        ascending = by_cell()
+        await click_header()
+        assert table.keys() == ascending[::-1] and f"{name} ▼" in table.render_line(0).text
+        assert table.cursor_key == "srv-c2" and "srv-c2" in table.visible_keys(margin=0)
