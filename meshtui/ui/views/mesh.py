@@ -20,6 +20,9 @@ line drawn) and builds a row's cells again only when the row changed. ``/``
 filters rows on the source's name, its role and site (``server``,
 ``role:edge``, ``site:b``) and its cells; ``R`` and ``S`` cycle
 the rows shown through the roles (relay, edge, server, all) and the sites.
+Rows are in the matrix's order (relays, then site by site); a click on a
+destination's header sorts them by their cells to it (again: reversed, ▼),
+one on ``from \\ to`` sorts them in the matrix's order (again: reversed).
 
 The view draws from a :class:`MeshInput` (every node's model, the
 :class:`~meshtui.core.names.Names`, optional kernel facts, per-node errors
