@@ -135,3 +135,28 @@ async def test_rows_moved_into_place_match_a_full_sort() -> None:
                 assert kt.keys() == [f"k{i:03d}" for i in order]
                 await pilot.pause()
                 assert drawn(kt) == expected(kt, values)
+
+
+async def test_a_row_moving_across_thousands_of_rows_is_not_a_full_sort() -> None:
+    """The Failover view sorted by state: a failover turns one destination of thousands
+    "pending" (to the top) and back; its row is put in place, the table is not sorted whole,
+    and the order and the screen are those of a full sort."""
+    rows = 3000
+    app = TableApp(sort="value")
+    async with app.run_test(size=(40, 12)) as pilot:
+        kt = app.query_one(KeyedTable)
+        sorts: list[object] = []
+        whole_sort = kt.sort
+        kt.sort = lambda *a, **k: (sorts.append(a), whole_sort(*a, **k))[1]  # type: ignore[method-assign]
+        values = dict.fromkeys(range(rows), 3)
+        kt.sync(spec(i, v) for i, v in values.items())
+        await pilot.pause()
+        sorts.clear()
+        for moves in ({2500: 1}, {2500: 3, 1700: 1, 40: 1}, {1700: 3, 40: 3}, {2999: 0}):
+            values.update(moves)
+            kt.sync_some(spec(i, v) for i, v in moves.items())
+            order = sorted(values, key=lambda i: (values[i], f"k{i:03d}"))
+            assert kt.keys() == [f"k{i:03d}" for i in order]
+            await pilot.pause()
+            assert drawn(kt) == expected(kt, values)
+        assert sorts == []

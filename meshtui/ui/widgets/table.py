@@ -10,8 +10,8 @@ Under a storm most syncs only change cells in place, of rows mostly off
 screen: such a sync repaints the changed rows that are on screen, and
 nothing else (a whole-table repaint re-renders every visible cell, and it is
 what kept the UI loop busy when a key arrived); a row whose sort value
-changed moves past its neighbours to its place, and the table is sorted
-whole only when that takes too many moves.
+changed is put back in its place found by a binary search, and the table is
+sorted whole only when too many rows changed.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ REBUILD_THRESHOLD = 256
 (DataTable.remove_row is linear in the number of rows)."""
 
 MAX_MOVES = 512
-"""Rows whose sort value changed are moved to their place one neighbour at a time, up to
-this many moves in one sync; beyond, the whole table is sorted."""
+"""Up to this many rows whose sort value changed are taken out and put back in their place in
+one sync; beyond, the whole table is sorted."""
 
 
 class Cell:
@@ -350,13 +350,16 @@ class KeyedTable(DataTable):
         return stats
 
     def _reorder(self, keys: list[str]) -> tuple[int, int] | None:
-        """Put the rows ``keys``, whose sort values changed, back in order by moving each
-        past its neighbours (an insertion): the range of row indices that changed, empty
-        when the order held, None when that takes too many moves (then sort them all).
+        """Put the rows ``keys``, whose sort values changed, back in order: each is taken
+        out and put back where a binary search among the other rows (still in order) puts
+        it. Returns the range of row indices that changed, empty when the order held, None
+        when too many rows moved (then sort them all).
 
-        Under a storm a few rows change their sort value at each refresh and move by
-        a place or two (a failover swaps a destination's two routes): no sort of
-        thousands of rows for that.
+        Under a storm a few rows change their sort value at each refresh: a failover swaps
+        a destination's two routes (a place or two in the Routes view), or turns it
+        "pending" (in the Failover view sorted by state: from among thousands of rows to the
+        top, and back). No sort of thousands of rows for that, and no walk past each
+        neighbour: the cost is a search and one pass over the rows between.
         """
         if self.sort_column is None or self.sort_column not in self._column_keys:
             return (0, -1)
@@ -368,55 +371,49 @@ class KeyedTable(DataTable):
         reverse_map = getattr(self._row_locations, "_reverse", None)
         if not isinstance(forward, dict) or not isinstance(reverse_map, dict):
             return None
-        last = len(data) - 1
+        moved = [RowKey(key) for key in dict.fromkeys(keys)]
+        if len(moved) > MAX_MOVES:
+            return None
         reverse = self.sort_reverse
-        budget = MAX_MOVES
-        changed: set[int] = set()  # positions whose neighbours must be checked
-        swapped: set[int] = set()
+        count = len(data)
 
-        def value(index: int) -> tuple[bool, Any, str]:
-            return _sort_value(data[reverse_map[index]][column])
+        def value(row: RowKey) -> tuple[bool, Any, str]:
+            return _sort_value(data[row][column])
 
         def before(a: tuple[bool, Any, str], b: tuple[bool, Any, str]) -> bool:
             return (a < b) != reverse
 
-        def swap(i: int) -> None:  # rows i and i + 1 change places
-            a, b = reverse_map[i], reverse_map[i + 1]
-            forward[a], forward[b] = i + 1, i
-            reverse_map[i], reverse_map[i + 1] = b, a
-            swapped.update((i, i + 1))
-
         try:
-            for key in keys:
-                index = forward.get(RowKey(key))
-                if index is None:
-                    return None
-                here = value(index)
-                changed.add(index)
-                while index > 0 and before(here, value(index - 1)):
-                    swap(index - 1)
-                    index -= 1
-                    budget -= 1
-                    if budget < 0:
-                        return None
-                while index < last and before(value(index + 1), here):
-                    swap(index)
-                    index += 1
-                    budget -= 1
-                    if budget < 0:
-                        return None
-                changed.add(index)
-            # every pair of neighbours that changed is in order (the others were)
-            for index in changed | swapped:
-                if index > 0 and before(value(index), value(index - 1)):
-                    return None
-                if index < last and before(value(index + 1), value(index)):
-                    return None
-        except (TypeError, KeyError):  # values that do not compare: let the sort decide
+            held = all(
+                (i == 0 or not before(value(row), value(reverse_map[i - 1])))
+                and (i == count - 1 or not before(value(reverse_map[i + 1]), value(row)))
+                for row, i in ((row, forward[row]) for row in moved)
+            )
+            if held:  # every changed row still sits between its neighbours: all in order
+                return (0, -1)
+            leaving = set(moved)
+            order = [reverse_map[i] for i in range(count) if reverse_map[i] not in leaving]
+            for row in moved:
+                here = value(row)
+                lo, hi = 0, len(order)
+                while lo < hi:  # the first place whose row does not go before this one
+                    mid = (lo + hi) // 2
+                    if before(value(order[mid]), here):
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                order.insert(lo, row)
+        except (TypeError, KeyError):  # values that do not compare: sort them all
             return None
-        if not swapped:
-            return (0, -1)
-        return (min(swapped), max(swapped))
+        low, high = count, -1
+        for index, row in enumerate(order):
+            if reverse_map[index] != row:
+                forward[row] = index
+                reverse_map[index] = row
+                high = index
+                if low > index:
+                    low = index
+        return (low, high) if high >= 0 else (0, -1)
 
     def _repaint_rows(self, keys: set[str], lo: int = 0, hi: int = -1) -> None:
         """Repaint what is on screen of the rows ``keys`` and of the rows ``lo``–``hi``
