@@ -143,7 +143,9 @@ class Refresher:
             return
         seen = (id(feed), feed.model.stats.lines, feed.journal.revision)
         wall = time.monotonic()
-        if not force and seen == self._last_seen and wall - self._last_refresh < IDLE_REFRESH:
+        catching_up = getattr(app.view(), "pending_rows", 0)  # rows a view left for later
+        idle = seen == self._last_seen and wall - self._last_refresh < IDLE_REFRESH
+        if not force and idle and not catching_up:
             self.stats.skipped_idle += 1
             return
         self._last_seen = seen

@@ -72,6 +72,11 @@ REQUIRED = ("state", "dest", "via", "standby")
 OPTIONAL_BY_PRIORITY = ("detect", "since", "metric")
 """Columns shown while the width allows, the most important first."""
 
+CATCH_UP_ROWS = 300
+"""Rows off screen brought up to date in one refresh at most; the rest wait for the next ones.
+After a few seconds hidden under a storm, most of thousands of destinations changed: one
+refresh for them all kept the UI loop busy for 100 ms and more, and the next key waited."""
+
 MIN_STANDBY = 18
 """Width kept for the standby column before optional columns are added."""
 
@@ -268,6 +273,7 @@ class FailoverView(View):
         self._sort: tuple[str | None, bool] = ("state", False)
         self._stale_since: float | None = None
         self.tracker = RouteTracker()
+        self._backlog: set[tuple[str, str]] = set()  # changed, off screen, not yet synced
 
     def _dest_table(self, keys: list[str]) -> KeyedTable:
         sort, reverse = self._sort
@@ -562,10 +568,9 @@ class FailoverView(View):
         if ctx.complete or not self.tracker.follows(model, (self.filter, ctx.addresses)):
             stats = table.sync(self._dest_rows(ctx, model.destinations()))
             self.tracker.reset(model, (self.filter, ctx.addresses))
+            self._backlog.clear()
         else:
-            dests = self.tracker.changed_destinations(model)
-            if ctx.full:  # clocks: the rows on screen
-                dests.update(key_dest(key) for key in table.visible_keys())
+            dests = self._catch_up(table, self.tracker.changed_destinations(model), ctx.full)
             rows = self._dest_rows(ctx, (model.destination(p, s) for p, s in sorted(dests)))
             stats = table.sync_some(rows)
         if self._widths != widths_before:
@@ -590,6 +595,34 @@ class FailoverView(View):
         stats.updated_cells += tl_stats.updated_cells
         stats.removed += tl_stats.removed
         return stats
+
+    @property
+    def pending_rows(self) -> int:
+        """Changed destinations not drawn yet (the refresher comes back for them)."""
+        return len(self._backlog)
+
+    def _catch_up(
+        self, table: KeyedTable, changed: set[tuple[str, str]], full: bool
+    ) -> set[tuple[str, str]]:
+        """The destinations to sync now: the changed ones on screen (and, on a full refresh,
+        every one on screen: clocks), and at most :data:`CATCH_UP_ROWS` of the others; the
+        rest stay in the backlog for the next refreshes."""
+        backlog = self._backlog
+        backlog |= changed
+        if not full and len(backlog) <= CATCH_UP_ROWS:
+            now = set(backlog)
+            backlog.clear()
+            return now
+        shown = {key_dest(key) for key in table.visible_keys()}
+        now = shown if full else backlog & shown
+        backlog -= now
+        if len(backlog) <= CATCH_UP_ROWS:
+            now |= backlog
+            backlog.clear()
+        else:
+            for _ in range(CATCH_UP_ROWS):
+                now.add(backlog.pop())
+        return now
 
     def _refresh_timeline(self, ctx: ViewContext) -> SyncStats:
         """Sync the timeline; keep the newest entry in view unless the user scrolled away."""
