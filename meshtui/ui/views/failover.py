@@ -570,7 +570,7 @@ class FailoverView(View):
             self.tracker.reset(model, (self.filter, ctx.addresses))
             self._backlog.clear()
         else:
-            dests = self._catch_up(table, self.tracker.changed_destinations(model), ctx.full)
+            dests = self._catch_up(table, self.tracker.changed_destinations(model), ctx.full, model)
             rows = self._dest_rows(ctx, (model.destination(p, s) for p, s in sorted(dests)))
             stats = table.sync_some(rows)
         if self._widths != widths_before:
@@ -602,11 +602,13 @@ class FailoverView(View):
         return len(self._backlog)
 
     def _catch_up(
-        self, table: KeyedTable, changed: set[tuple[str, str]], full: bool
+        self, table: KeyedTable, changed: set[tuple[str, str]], full: bool, model: NodeModel
     ) -> set[tuple[str, str]]:
         """The destinations to sync now: the changed ones on screen (and, on a full refresh,
         every one on screen: clocks), and at most :data:`CATCH_UP_ROWS` of the others; the
-        rest stay in the backlog for the next refreshes."""
+        rest stay in the backlog for the next refreshes. Of the others, the ones that are not
+        plainly ok (unreachable, pending a failover) come first, so the title's counts and the
+        rows sorted to the top are never the ones left behind."""
         backlog = self._backlog
         backlog |= changed
         if not full and len(backlog) <= CATCH_UP_ROWS:
@@ -620,7 +622,11 @@ class FailoverView(View):
             now |= backlog
             backlog.clear()
         else:
-            for _ in range(CATCH_UP_ROWS):
+            urgent = [k for k in backlog if model.destination(*k).state != "ok"]
+            for key in urgent[:CATCH_UP_ROWS]:
+                now.add(key)
+                backlog.discard(key)
+            for _ in range(CATCH_UP_ROWS - min(len(urgent), CATCH_UP_ROWS)):
                 now.add(backlog.pop())
         return now
 
