@@ -136,6 +136,20 @@ class SynthMesh:
     def names(self, models: dict[str, NodeModel]) -> Names:
         return Names.build(self.inventory(), models)
 
+    def relay_down(self, relay: str = "relay-1") -> dict[str, NodeModel | None]:
+        """``relay`` fails: the others route around it, its own row has no data."""
+        self.down.add(relay)
+        models: dict[str, NodeModel | None] = dict(self.models())
+        models[relay] = None
+        return models
+
+
+def outage(relay: str = "relay-1") -> tuple[dict[str, NodeModel], Names, dict]:
+    """The healthy 54-node mesh's models and names, and its models with ``relay`` down."""
+    healthy = synth_mesh()
+    models = healthy.models()
+    return models, healthy.names(models), synth_mesh().relay_down(relay)
+
 
 def synth_mesh(sites: int = 10, servers: int = 4, relays: int = 4) -> SynthMesh:
     """relays + sites x (edge + servers) nodes: 10 x (1 + 4) + 4 = 54 by default."""

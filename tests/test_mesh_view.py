@@ -34,10 +34,7 @@ INTER_SITE_PAIRS = 10 * 5 * 9 * 5  # every edge or server to every one of anothe
 
 def relay_down(mesh: SynthMesh, relay: str = "relay-1") -> dict[str, NodeModel | None]:
     """relay-1 fails: the others route around it (via relay-2), its own row has no data."""
-    mesh.down.add(relay)
-    models: dict[str, NodeModel | None] = dict(mesh.models())
-    models[relay] = None
-    return models
+    return mesh.relay_down(relay)
 
 
 @pytest.fixture(scope="module")

@@ -47,20 +47,14 @@ SIZE = (160, 50)
 
 
 async def measure(repeat: int) -> dict[str, Any]:
-    from mesh_synth import synth_mesh
+    from mesh_synth import outage
     from textual.app import App, ComposeResult
     from textual.widgets import ContentSwitcher, Static
 
     from meshtui.ui.themes import BUNDLED_DIR, Palette, load_theme_file, semantic_defaults
     from meshtui.ui.views.mesh import MeshInput, MeshView
 
-    healthy = synth_mesh()
-    models = healthy.models()
-    names = healthy.names(models)
-    failed = synth_mesh()
-    failed.down.add("relay-1")
-    down: dict = dict(failed.models())
-    down["relay-1"] = None
+    models, names, down = outage()
     inputs = [
         MeshInput(models, names),
         MeshInput(down, names, states={"relay-1": "reconnecting"}),

@@ -9,7 +9,7 @@ with ``pytest tests/snapshots --snapshot-update`` and look at the SVG.
 
 from __future__ import annotations
 
-from mesh_synth import synth_mesh
+from mesh_synth import outage
 from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 
@@ -25,13 +25,7 @@ class MeshHost(App[None]):
 
 
 def test_mesh_54_nodes_80x24_relay_down(snap_compare) -> None:
-    healthy = synth_mesh()
-    models = healthy.models()
-    names = healthy.names(models)
-    failed = synth_mesh()
-    failed.down.add("relay-1")
-    down: dict = dict(failed.models())
-    down["relay-1"] = None
+    models, names, down = outage()
 
     async def run_before(pilot: Pilot) -> None:
         view = pilot.app.query_one(MeshView)
