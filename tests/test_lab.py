@@ -368,6 +368,9 @@ def test_cli_up_and_down_from_other_processes(lab_available) -> None:
         bad = _meshtui("lab", "fail", "edge-a", "--lab", lab_id)
         assert bad.returncode == 1
         assert bad.stderr.strip() == "meshtui: edge-a is not a relay"
+        for action, said in (("fail", "Babel dropped"), ("heal", "healed")):
+            done = _meshtui("lab", action, "relay-1", "--lab", lab_id)
+            assert done.returncode == 0 and said in done.stdout, done.stderr
         # a detached lab survives `clean`
         assert lab_id not in _meshtui("lab", "clean").stdout
     finally:

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 
 from meshtui.cli import CliError
+from meshtui.commands import say
 from meshtui.core.sanitize import inert
 from meshtui.lab.lab import Lab, LabError, missing_prerequisites
 from meshtui.lab.state import clean_stale, list_labs
@@ -89,7 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = sub.add_parser("status", parents=[which], help="labs, daemons and reachability")
     p.set_defaults(func=cmd_status)
 
-    def action(name: str, help: str, method: str, params: tuple[str, ...], done: str) -> None:
+    def action(
+        name: str, help: str, method: Callable[..., object], params: tuple[str, ...], done: str
+    ) -> None:
         p = sub.add_parser(name, parents=[which], help=help)
         for param in params:
             p.add_argument(param)
@@ -98,11 +101,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     action(
         "fail",
         "silent outage of a relay (drop Babel)",
-        "fail_relay",
+        Lab.fail_relay,
         ("relay",),
         "{relay}: Babel dropped in and out (silent outage); `meshtui lab heal` ends it",
     )
-    action("heal", "end a relay's outage", "heal_relay", ("relay",), "{relay}: healed")
+    action("heal", "end a relay's outage", Lab.heal_relay, ("relay",), "{relay}: healed")
 
     p = sub.add_parser("kill", parents=[which], help="stop a node's babeld")
     p.add_argument("node")
@@ -114,18 +117,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.set_defaults(func=cmd_kill)
 
-    action("start", "start a node's babeld", "start_babeld", ("node",), "{node}: babeld started")
+    action("start", "start a node's babeld", Lab.start_babeld, ("node",), "{node}: babeld started")
     action(
         "restart",
         "restart a node's babeld (new config)",
-        "restart_babeld",
+        Lab.restart_babeld,
         ("node",),
         "{node}: babeld restarted",
     )
     action(
         "roam",
         "move a server to another site's LAN",
-        "roam",
+        Lab.roam,
         ("server", "site"),
         "{server}: now on site {site}'s LAN",
     )
@@ -161,7 +164,7 @@ def _attach(args: argparse.Namespace) -> Lab:
         raise CliError(str(exc)) from None
 
 
-def _guard(action, *a: object) -> None:
+def _guard(action: Callable[..., object], *a: object) -> None:
     try:
         action(*a)
     except LabError as exc:
@@ -169,15 +172,15 @@ def _guard(action, *a: object) -> None:
 
 
 def _lab_action(
-    method: str, params: tuple[str, ...], done: str
+    method: Callable[..., object], params: tuple[str, ...], done: str
 ) -> Callable[[argparse.Namespace], int]:
-    """A sub-command that calls one ``Lab`` method with its positional arguments, then says
-    ``done`` (formatted with them)."""
+    """A sub-command that calls one ``Lab`` method (``Lab.fail_relay``, say) on the lab with
+    its positional arguments, then says ``done`` (formatted with them)."""
 
     def cmd(args: argparse.Namespace) -> int:
-        lab = _attach(args)
-        _guard(getattr(lab, method), *(getattr(args, name) for name in params))
-        print(done.format(**{name: getattr(args, name) for name in params}))
+        values = [getattr(args, name) for name in params]
+        _guard(method, _attach(args), *values)
+        say(done.format(**dict(zip(params, values, strict=True))))
         return 0
 
     return cmd

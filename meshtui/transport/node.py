@@ -95,9 +95,6 @@ class NodeAccess:
 
         return FileConfigSource(Path(config_file)) if config_file is not None else None
 
-    async def close(self) -> None:
-        """Release what reaching the node holds (nothing, here)."""
-
 
 @dataclass(kw_only=True)
 class LocalAccess(NodeAccess):
@@ -161,10 +158,6 @@ class SSHAccess(NodeAccess):
         from meshtui.transport.config_read import SSHConfigSource
 
         return SSHConfigSource(self.pool, self.inventory_node)
-
-    async def close(self) -> None:
-        """Close the pool's connections (a shared pool: every node's)."""
-        await self.pool.close()
 
 
 @dataclass(kw_only=True)
