@@ -101,6 +101,17 @@ async def test_a_local_node_reads_the_config_file_it_was_given(tmp_path: Path) -
     assert missing.text is None
 
 
+async def test_a_local_config_is_read_as_lint_reads_it(tmp_path: Path) -> None:
+    """Invalid UTF-8 stays visible (``\\xff``, not U+FFFD); over 1 MiB is refused, not read."""
+    conf = tmp_path / "babeld.conf"
+    conf.write_bytes(b"in deny # \xff\n")
+    loaded = await FileConfigSource(conf).load()
+    assert loaded.text == "in deny # \\xff\n"
+    conf.write_bytes(b"#" * ((1 << 20) + 1))
+    with pytest.raises(RemoteReadError, match="larger than 1 MiB"):
+        await FileConfigSource(conf).load()
+
+
 # --------------------------------------------------------------------- in-process sshd
 
 IP_ADDR = json.dumps(

@@ -37,7 +37,7 @@ from meshtui.commands import count, inventory_from_arg, say, seconds, warn
 from meshtui.core.babelconf import parse_config, parse_version
 from meshtui.core.inventory import Inventory, InventoryError, default_inventory_path
 from meshtui.core.lint import EXIT_CLEAN, lint_config, lint_exit_status, lint_node, report_severity
-from meshtui.core.sanitize import decode, inert
+from meshtui.core.sanitize import inert
 from meshtui.ops.gen import (
     PLACEHOLDER_KEY,
     GenError,
@@ -46,6 +46,7 @@ from meshtui.ops.gen import (
     read_key_values,
     write_generated,
 )
+from meshtui.transport.config_read import read_config_file
 
 __all__ = ["EXAMPLES", "register"]
 
@@ -287,10 +288,6 @@ class _Unit:
         }
 
 
-MAX_CONFIG_BYTES = 1 << 20
-"""A babeld.conf larger than this is not read (lint stays quick on any file it is given)."""
-
-
 def _version(arg: str | None, fallback: str) -> str:
     version = arg or fallback
     try:
@@ -300,15 +297,6 @@ def _version(arg: str | None, fallback: str) -> str:
     return version
 
 
-def _read_config(name: str) -> str:
-    """A config file's text, invalid UTF-8 kept visible; OSError when it cannot be read."""
-    with open(name, "rb") as fh:
-        data = fh.read(MAX_CONFIG_BYTES + 1)
-    if len(data) > MAX_CONFIG_BYTES:
-        raise OSError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a babeld config")
-    return decode(data)
-
-
 def _lint_files(args: argparse.Namespace) -> list[_Unit]:
     version = _version(args.babeld_version, "1.12")
     units: list[_Unit] = []
@@ -316,7 +304,7 @@ def _lint_files(args: argparse.Namespace) -> list[_Unit]:
         unit = _Unit(name, version=version)
         units.append(unit)
         try:
-            text = _read_config(name)
+            text = read_config_file(name)
         except OSError as exc:
             unit.read = False
             reason = exc.strerror or str(exc)
@@ -350,7 +338,7 @@ def _lint_inventory(args: argparse.Namespace) -> list[_Unit]:
         if not sep or node not in inv.nodes:
             raise CliError(f"--nft {spec!r}: expected NODE=FILE with a node of the inventory")
         try:
-            firewalls[node] = (_read_config(fname), fname)
+            firewalls[node] = (read_config_file(fname), fname)
         except OSError as exc:
             raise CliError(f"--nft {fname}: cannot read: {exc.strerror or exc}") from None
     units: list[_Unit] = []

@@ -24,6 +24,7 @@ import asyncssh
 
 from meshtui.core.decisions import LoadedConfig
 from meshtui.core.inventory import Node
+from meshtui.core.sanitize import decode
 from meshtui.transport.local import ConnectError
 from meshtui.transport.ssh import CommandResult, SSHPool, destination_of
 
@@ -34,6 +35,7 @@ __all__ = [
     "RemoteReadError",
     "SSHConfigSource",
     "first_line",
+    "read_config_file",
     "read_remote_file",
     "tool_missing",
 ]
@@ -42,6 +44,20 @@ MAX_CONFIG_BYTES = 1 << 20
 READ_TIMEOUT = 15.0
 
 _NOT_FOUND = ("command not found", "not found")
+
+
+def read_config_file(path: str | Path) -> str:
+    """A config file on this machine: at most :data:`MAX_CONFIG_BYTES` read, invalid UTF-8
+    kept visible (:func:`~meshtui.core.sanitize.decode`), as every config meshtui reads.
+
+    Raises:
+        OSError: it cannot be read, or it is larger (not a babeld config).
+    """
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_CONFIG_BYTES + 1)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a babeld config")
+    return decode(data)
 
 
 class RemoteReadError(Exception):
@@ -110,7 +126,7 @@ async def _sftp_read(pool: SSHPool, node: Node, path: str, timeout: float) -> st
             await asyncio.wait_for(sftp.wait_closed(), 2.0)
     if len(data) > MAX_CONFIG_BYTES:
         raise RemoteReadError(f"{node.name}: {path} is larger than {MAX_CONFIG_BYTES} bytes")
-    return bytes(data).decode("utf-8", "replace")
+    return decode(bytes(data))
 
 
 async def _cat_read(pool: SSHPool, node: Node, path: str, timeout: float) -> str | None:
@@ -167,9 +183,7 @@ class FileConfigSource:
 
         def read() -> str | None:
             try:
-                if self.path.stat().st_size > MAX_CONFIG_BYTES:
-                    raise RemoteReadError(f"{self.path}: larger than {MAX_CONFIG_BYTES} bytes")
-                return self.path.read_text(encoding="utf-8", errors="replace")
+                return read_config_file(self.path)
             except FileNotFoundError:
                 return None
             except OSError as exc:
