@@ -274,6 +274,7 @@ class FailoverView(View):
         self._stale_since: float | None = None
         self.tracker = RouteTracker()
         self._backlog: set[tuple[str, str]] = set()  # changed, off screen, not yet synced
+        self._urgent: set[tuple[str, str]] = set()  # of those, not plainly ok when they came
 
     def _dest_table(self, keys: list[str]) -> KeyedTable:
         sort, reverse = self._sort
@@ -569,6 +570,7 @@ class FailoverView(View):
             stats = table.sync(self._dest_rows(ctx, model.destinations()))
             self.tracker.reset(model, (self.filter, ctx.addresses))
             self._backlog.clear()
+            self._urgent.clear()
         else:
             dests = self._catch_up(table, self.tracker.changed_destinations(model), ctx.full, model)
             rows = self._dest_rows(ctx, (model.destination(p, s) for p, s in sorted(dests)))
@@ -609,11 +611,13 @@ class FailoverView(View):
         rest stay in the backlog for the next refreshes. Of the others, the ones that are not
         plainly ok (unreachable, pending a failover) come first, so the title's counts and the
         rows sorted to the top are never the ones left behind."""
-        backlog = self._backlog
+        backlog, urgent = self._backlog, self._urgent
         backlog |= changed
+        urgent -= changed  # judged again below if they stay behind
         if not full and len(backlog) <= CATCH_UP_ROWS:
             now = set(backlog)
             backlog.clear()
+            urgent.clear()
             return now
         shown = {key_dest(key) for key in table.visible_keys()}
         now = shown if full else backlog & shown
@@ -621,13 +625,19 @@ class FailoverView(View):
         if len(backlog) <= CATCH_UP_ROWS:
             now |= backlog
             backlog.clear()
-        else:
-            urgent = [k for k in backlog if model.destination(*k).state != "ok"]
-            for key in urgent[:CATCH_UP_ROWS]:
-                now.add(key)
-                backlog.discard(key)
-            for _ in range(CATCH_UP_ROWS - min(len(urgent), CATCH_UP_ROWS)):
-                now.add(backlog.pop())
+            urgent.clear()
+            return now
+        # each destination is judged once, when it joins the backlog (a later change brings it
+        # back through ``changed``)
+        urgent |= {k for k in changed & backlog if model.destination(*k).state != "ok"}
+        urgent &= backlog
+        first = min(len(urgent), CATCH_UP_ROWS)
+        for _ in range(first):
+            key = urgent.pop()
+            backlog.discard(key)
+            now.add(key)
+        for _ in range(CATCH_UP_ROWS - first):  # none urgent left when this takes any
+            now.add(backlog.pop())
         return now
 
     def _refresh_timeline(self, ctx: ViewContext) -> SyncStats:
