@@ -177,3 +177,28 @@ def test_a_router_id_is_eight_pairs_of_hex_digits(text: str) -> None:
     line = ROUTE.replace("id 60:27:49:ae:61:4f:51:86", f"id {text}")
     parsed = parse_line(line)
     assert isinstance(parsed, RouteLine) == valid, line
+
+
+def test_huge_numbers_are_parse_errors_never_exceptions() -> None:
+    """int() refuses texts of over 4,300 digits: a prefix length or metric that long is a
+    ParseError (dump fast path, live change of a known route), never a ValueError that would
+    end the node's session."""
+    from meshtui.core.model import NodeModel
+    from meshtui.core.protocol import ParseError
+
+    digits = "9" * 5000
+    route = (
+        "add route 1a prefix fd00::1/128 from ::/0 installed yes id 02:00:00:00:00:00:00:01 "
+        "metric 192 refmetric 96 via fe80::1 if wg-r1"
+    )
+    assert isinstance(
+        parse_line(f"add xroute x prefix fd00::/{digits} from ::/0 metric 0"), ParseError
+    )
+    model = NodeModel()
+    loaded, reply = model.load([route.replace("/128", f"/{digits}"), "ok"], 0, 1.0)
+    assert reply is not None and reply.status == "ok" and not model.routes
+    model.feed(route, 2.0)
+    model.commit(2.0)
+    changed = route.replace("add", "change", 1).replace("metric 192", f"metric {digits}")
+    assert isinstance(model.feed(changed, 3.0), ParseError)
+    assert next(iter(model.routes.values())).metric == 192

@@ -256,8 +256,10 @@ class NodeModel(NodeTables):
         if not (
             metric_text.isascii()
             and metric_text.isdigit()
+            and len(metric_text) <= 5  # int() of a 5,000-digit text raises
             and refmetric_text.isascii()
             and refmetric_text.isdigit()
+            and len(refmetric_text) <= 5
         ):
             return None
         metric, refmetric = int(metric_text), int(refmetric_text)
