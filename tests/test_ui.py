@@ -593,6 +593,12 @@ async def test_keymap_rebinds_by_id(tmp_path: Path) -> None:
         await settle(pilot)
         await pilot.press("x")
         assert app.view_name == "routes"
+        await pilot.press("question_mark")
+        await pilot.pause()
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        said = {k.what.split(":")[0]: k.key for k in help_screen.keys}
+        assert said["Routes"] == "x" and said["Failover"] == "1"  # the help says the rebound key
 
 
 # --------------------------------------------------------------------- read-only and the lab

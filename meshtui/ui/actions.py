@@ -19,6 +19,7 @@ the same id and key, and a test checks that the two agree.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -188,7 +189,14 @@ def applies(action: Action, *, replays: bool, several: bool, lab: bool) -> bool:
     return {"always": True, "replays": replays, "several": several, "lab": lab}[action.when]
 
 
-def help_keys(*, replay_shown: bool, replays: bool, several: bool, lab: bool) -> list[HelpKey]:
+def help_keys(
+    *,
+    replay_shown: bool,
+    replays: bool,
+    several: bool,
+    lab: bool,
+    keymap: Mapping[str, str] | None = None,
+) -> list[HelpKey]:
     """The help screen's key table.
 
     Args:
@@ -196,10 +204,12 @@ def help_keys(*, replay_shown: bool, replays: bool, several: bool, lab: bool) ->
         replays: some node is a recording (``+`` / ``-``).
         several: more than one node (``n``).
         lab: the lab's write actions are bound (``F`` / ``H``).
+        keymap: the user's keymap {binding id: keys}: a rebound key is said as rebound.
     """
+    keymap = keymap or {}
     return [
         HelpKey(
-            a.key_text or a.keys,
+            keymap.get(a.id) or a.key_text or a.keys,
             a.help + (a.replay_note if replay_shown else ""),
             a.where,
         )

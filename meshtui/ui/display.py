@@ -59,5 +59,6 @@ def toggle_help(app: MeshApp) -> None:
         replays=any(f.is_replay for f in app.feeds),
         several=len(app.feeds) > 1,
         lab=app.lab is not None,
+        keymap=app.keymap_overrides,
     )
     app.push_screen(HelpScreen(keys, reading_notes()))
