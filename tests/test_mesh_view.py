@@ -282,6 +282,10 @@ async def test_mesh_view_summary_row_names_the_problems(healthy: Any) -> None:
         assert not view.summary.of(ProblemKind.DOWN)
         view.show(MeshInput(down, names, errors={"relay-1": "relay-1: host key refused"}), 103.0)
         assert view.summary.of(ProblemKind.DOWN).items == ("relay-1",)  # type: ignore[union-attr]
+        # the checks keep the most severe first, also for a finding new since the last draw
+        await pilot.pause()
+        severities = [r[0] for r in view.query_one("#mesh-findings", KeyedTable).plain_rows()]
+        assert severities == sorted(severities, key=["error", "warning", "info"].index), severities
 
 
 async def test_mesh_view_redraws_the_matrix_in_a_new_theme(healthy: Any) -> None:

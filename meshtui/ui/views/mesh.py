@@ -391,7 +391,7 @@ class MeshView(View):
             ):
                 self._rows[source] = kept
             else:
-                self._rows[source] = (row, tuple((c.signature, c.single_relay) for c in row))
+                self._rows[source] = (row, tuple((c.label, c.state, c.single_relay) for c in row))
         self._haystacks = {}
         findings = check_mesh(data.models, data.names, data.facts, matrix, data.errors)
         self.report = MeshReport(matrix, findings)
@@ -508,7 +508,6 @@ class MeshView(View):
 
     def _finding_rows(self, findings: list[Finding]) -> Iterator[RowSpec]:
         flt = self.filter
-        order = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
         for index, f in enumerate(findings):
             if flt.active and not flt.matches(f.message.lower()):
                 continue
@@ -518,7 +517,7 @@ class MeshView(View):
             def build(f: Finding = f, index: int = index) -> tuple:
                 style = _SEVERITY_STYLE[f.severity]
                 return (
-                    (f.severity.value, style, (order[f.severity], index)),
+                    (f.severity.value, style, index),
                     (f.kind.value.replace("_", " "), style, f.kind.value),
                     (f.message, style, f.message),
                 )
