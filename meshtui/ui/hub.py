@@ -46,18 +46,13 @@ from meshtui.ui.views.mesh import MeshInput
 
 if TYPE_CHECKING:
     from meshtui.core.inventory import Inventory
-    from meshtui.ops.deploy import Change, DeployReport, Operator, Verification
+    from meshtui.ops.deploy import Change as Change  # the deploy screen's types, re-exported
+    from meshtui.ops.deploy import DeployReport, Operator
+    from meshtui.ops.deploy import Verification as Verification
     from meshtui.ops.why import WhyReport
     from meshtui.transport.ssh import SSHPool
 
-__all__ = [
-    "Change",
-    "NodeFeed",
-    "NodeHub",
-    "Source",
-    "Verification",
-    "held_recording",
-]
+__all__ = ["NodeFeed", "NodeHub", "Source", "held_recording"]  # Change, Verification: types only
 
 PROBE_INTERVAL = 10.0
 """Seconds between two probes of the kernel and WireGuard (Interfaces view)."""
@@ -562,16 +557,16 @@ class NodeHub:
                 self.names.learn(feed.name, feed.session.model, self.own_label(feed))
 
     def mesh_input(self) -> MeshInput:
-        """Every node's model for the Mesh view (None for a node that is not live)."""
+        """Every node's model for the Mesh view (None for a node that is not live); names are
+        learnt by :meth:`learn_names` (the refresh loop's, at least once a second)."""
         models: dict[str, NodeModel | None] = {}
         errors: dict[str, str] = {}
+        states: dict[str, str] = {}  # a reconnecting node with a message is stale, not down
         for feed in self.feeds:
-            live = feed.session.state is SessionState.LIVE
+            state = feed.session.state
+            states[feed.name] = state.value
+            live = state is SessionState.LIVE
             models[feed.name] = feed.session.model if live else None
-            if live:
-                self.names.learn(feed.name, feed.session.model)
-            else:
-                errors[feed.name] = feed.session.message or feed.session.state.value
-        # a reconnecting node with a message is stale, not down: the states tell
-        states = {feed.name: feed.session.state.value for feed in self.feeds}
+            if not live:
+                errors[feed.name] = feed.session.message or state.value
         return MeshInput(models, self.names, errors=errors, states=states)
