@@ -10,6 +10,7 @@ cut at every possible chunk boundary.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 from pathlib import Path
 from typing import Any
@@ -302,3 +303,42 @@ def _session_read_lost(data: bytes) -> tuple[NodeSession, list, list]:
 
     asyncio.run(run())
     return session, [], []
+
+
+class _Stalls(_Chunks):
+    """A link that dies silently: after its parts, a read never returns."""
+
+    async def read(self) -> bytes:
+        if self.parts:
+            return self.parts.pop()
+        await asyncio.Event().wait()
+        return b""
+
+
+def test_a_dump_that_stalls_gives_the_collector_back_after_gc_hold_max(monkeypatch) -> None:
+    import gc
+
+    monkeypatch.setattr(session_mod, "GC_HOLD_MAX", 0.05)
+    segment = load_recording(RECORDINGS[0])[0]
+    data = ("\n".join(line for _, line in segment.lines) + "\n").encode()
+    channel = _Stalls([data[: data.index(b"add route") + 5]])  # stalls inside the dump
+
+    async def opener() -> _Chunks:
+        return channel
+
+    session = NodeSession("n", opener, clock=lambda: 1000.0)
+
+    async def run() -> tuple[bool, bool]:
+        task = asyncio.create_task(session._connect_and_read())
+        await asyncio.sleep(0.01)
+        during = gc.isenabled()
+        await asyncio.sleep(0.1)
+        after = gc.isenabled()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return during, after
+
+    during, after = asyncio.run(run())
+    assert (during, after) == (False, True)
+    assert gc.isenabled()

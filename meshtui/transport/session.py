@@ -48,6 +48,10 @@ class _Closed(Exception):
     pass
 
 
+GC_HOLD_MAX = 30.0
+"""Seconds a session may keep the collector paused for one dump (a dump that takes longer
+loads with collections on)."""
+
 _gc_holds = 0
 _gc_was_enabled = False
 
@@ -125,6 +129,7 @@ class NodeSession:
         self._live = asyncio.Event()
         self._stopping = False
         self._gc_held = False
+        self._gc_limit: asyncio.TimerHandle | None = None
 
     # ----------------------------------------------------------------- public
 
@@ -234,6 +239,9 @@ class NodeSession:
             self._end_gc_hold()
 
     def _end_gc_hold(self) -> None:
+        if self._gc_limit is not None:
+            self._gc_limit.cancel()
+            self._gc_limit = None
         if self._gc_held:
             self._gc_held = False
             _release_gc()
@@ -323,9 +331,12 @@ class NodeSession:
                 if phase == 0:
                     phase = 1
                     self._set_state(SessionState.SYNCING, "")
-                    if not self._gc_held:  # until the dump is adopted (_synced)
-                        self._gc_held = True
-                        _hold_gc()
+                    if not self._gc_held:  # until the dump is adopted (_synced), at most
+                        self._gc_held = True  # GC_HOLD_MAX: a dump stalled on a dying link
+                        _hold_gc()  # must not leave the process without collections
+                        self._gc_limit = asyncio.get_running_loop().call_later(
+                            GC_HOLD_MAX, self._end_gc_hold
+                        )
                     await channel.write(b"monitor\n")
                 else:
                     phase = 2
