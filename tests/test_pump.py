@@ -76,3 +76,32 @@ async def test_a_backlog_is_read_in_slices_with_the_loop_running_between() -> No
             pump.stop()
             server.join(5)
             thread.join(5)
+
+
+async def test_a_channel_closed_unread_leaves_the_pumps_backlog() -> None:
+    """A session that stops reading (a bad reply, a line too long) closes its channel: what
+    it left unread no longer counts, or the app would never be calm enough to collect."""
+    data = b"".join(b"change route %08x metric 1\n" % i for i in range(4000))
+    pump = SocketPump()
+    thread = threading.Thread(target=pump.serve, daemon=True)
+    thread.start()
+    go = threading.Event()
+    with tempfile.TemporaryDirectory() as work:
+        path = str(Path(work) / "s.sock")
+        server = serve_once(path, data, go)
+        channel = await pump.wrap(lambda: open_local(path))()
+        try:
+            go.set()
+            for _ in range(500):
+                if pump.bytes_in == len(data):
+                    break
+                await asyncio.sleep(0.01)
+            first = await channel.read()
+            assert first and pump.backlog == len(data) - len(first)
+        finally:
+            await channel.close()
+            await asyncio.sleep(0.05)  # the reader's last delivery (the end) arrives after
+            assert pump.backlog == 0
+            pump.stop()
+            server.join(5)
+            thread.join(5)

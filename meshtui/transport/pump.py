@@ -123,6 +123,7 @@ class PumpedChannel:
         self._backlog = 0
         self._rest = b""  # read but not handed over yet (over the budget)
         self._more = False  # the last read left some behind
+        self._closed = False
         self.budget = READ_BUDGET
         assert pump.loop is not None
         self._task: Future[None] = asyncio.run_coroutine_threadsafe(self._run(), pump.loop)
@@ -144,6 +145,8 @@ class PumpedChannel:
 
     def _deliver(self, item: bytes | BaseException) -> None:
         """On the UI loop."""
+        if self._closed:
+            return  # nobody reads it any more: not counted in the pump's backlog
         if isinstance(item, bytes):
             pump = self._pump
             pump.bytes_in += len(item)
@@ -198,7 +201,11 @@ class PumpedChannel:
         await self._pump.call(self._inner.write(data), CLOSE_TIMEOUT)
 
     async def close(self) -> None:
-        """Close the connection and stop reading it."""
+        """Close the connection and stop reading it (what is left unread leaves the backlog)."""
+        if not self._closed:
+            self._closed = True
+            self._pump.backlog -= self._backlog
+            self._backlog, self._rest = 0, b""
         self._task.cancel()
         try:
             await self._pump.call(self._inner.close(), CLOSE_TIMEOUT)
