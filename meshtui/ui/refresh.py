@@ -143,7 +143,8 @@ class Refresher:
             return
         seen = (id(feed), feed.model.stats.lines, feed.journal.revision)
         wall = time.monotonic()
-        catching_up = getattr(app.view(), "pending_rows", 0)  # rows a view left for later
+        view = app.view()
+        catching_up = view.pending_rows
         idle = seen == self._last_seen and wall - self._last_refresh < IDLE_REFRESH
         if not force and idle and not catching_up:
             self.stats.skipped_idle += 1
@@ -160,7 +161,6 @@ class Refresher:
             self._last_full = wall
             app.hub.learn_names()
         with app.batch_update():
-            view = app.view()
             stats = view.refresh_view(ctx)
             view.last_stats = stats
             top = app.screen

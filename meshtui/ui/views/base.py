@@ -283,6 +283,12 @@ class View(Vertical):
         if table is not None:
             table.reverse_sort()
 
+    @property
+    def pending_rows(self) -> int:
+        """Rows the view left for its next refreshes (a catch-up spread over several): the
+        refresh loop does not skip an idle tick while there are some."""
+        return 0
+
     def reset(self) -> None:
         """Forget everything shown (another node was selected)."""
         for table in self.query(KeyedTable):
