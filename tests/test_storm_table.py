@@ -94,7 +94,6 @@ async def test_a_sort_value_change_sorts_only_when_it_breaks_the_order() -> None
         # 50 -> 5: before 10, the order broke: sorted (the row moves up)
         values[5] = 5
         kt.sync(spec(i, v) for i, v in values.items())
-        assert kt._update_count > count
         assert kt.keys()[:3] == ["k000", "k005", "k001"]
         await pilot.pause()
         assert drawn(kt) == expected(kt, values)
@@ -160,3 +159,84 @@ async def test_a_row_moving_across_thousands_of_rows_is_not_a_full_sort() -> Non
             await pilot.pause()
             assert drawn(kt) == expected(kt, values)
         assert sorts == []
+
+
+def rendered_rows(kt: KeyedTable) -> set[str]:
+    """Keys of the rows whose rendered cells DataTable keeps."""
+    return {key[0].value for key in kt._cell_render_cache.keys() if key[0].value}
+
+
+def row_meta(kt: KeyedTable, line: int) -> int:
+    """The row index the mouse would get for a click on ``line`` of the table."""
+    strip = drawn_strips(kt)[line]
+    metas = {seg.style.meta.get("row") for seg in strip if seg.style and seg.style.meta}
+    metas.discard(None)
+    assert len(metas) == 1, metas
+    return metas.pop()
+
+
+def drawn_strips(kt: KeyedTable) -> list:
+    return kt.render_lines(Region(0, 0, kt.size.width, kt.size.height))
+
+
+async def test_a_move_re_renders_only_the_rows_whose_place_changed() -> None:
+    """A row moving up re-renders the rows between its old and new place; the others' cells
+    are kept (no whole-screen re-render at each failover), and every line on screen still
+    carries its own row index for the mouse."""
+    app = TableApp(sort="value")
+    async with app.run_test(size=(40, 12)) as pilot:
+        kt = app.query_one(KeyedTable)
+        values = {i: 10 * i for i in range(ROWS)}
+        kt.sync(spec(i, v) for i, v in values.items())
+        await pilot.pause()
+        drawn(kt)
+        on_screen = set(kt.keys()[:11])
+        assert on_screen <= rendered_rows(kt)
+        values[6] = 15  # 60 -> 15: from place 6 to place 2, rows 2-5 shift down
+        kt.sync(spec(i, v) for i, v in values.items())
+        assert kt.keys()[:7] == ["k000", "k001", "k006", "k002", "k003", "k004", "k005"]
+        kept = rendered_rows(kt)
+        assert {"k000", "k001", "k007", "k008", "k009", "k010"} <= kept
+        assert not kept & {"k002", "k003", "k004", "k005", "k006"}
+        await pilot.pause()
+        assert drawn(kt) == expected(kt, values)
+        assert [row_meta(kt, line) for line in range(1, 11)] == list(range(10))
+
+
+async def test_a_table_shown_again_or_refocused_keeps_its_rendered_cells() -> None:
+    """Hiding and showing a table (a view switch) and moving focus away and back do not
+    make it re-render its cells; a theme change does."""
+    app = TableApp(sort="name")
+    async with app.run_test(size=(40, 12)) as pilot:
+        kt = app.query_one(KeyedTable)
+        kt.sync(spec(i, i) for i in range(ROWS))
+        kt.focus()
+        await pilot.pause()
+        kt.display = False  # shown once with its rows (its first resize had none)
+        await pilot.pause()
+        kt.display = True
+        await pilot.pause()
+        kt.blur()  # each focus state styled once (the first time, nothing is kept)
+        await pilot.pause()
+        kt.focus()
+        await pilot.pause()
+        drawn(kt)
+        count = kt._update_count
+        before = {key: kt._cell_render_cache[key] for key in kt._cell_render_cache.keys()}
+        for _ in range(2):
+            kt.display = False
+            await pilot.pause()
+            kt.display = True
+            await pilot.pause()
+            kt.blur()
+            await pilot.pause()
+            kt.focus()
+            await pilot.pause()
+        assert kt._update_count == count
+        assert kt.cache_kept > 0
+        after = kt._cell_render_cache
+        assert all(key in after and after[key] is value for key, value in before.items())
+        app.theme = "textual-light" if app.theme != "textual-light" else "nord"
+        await pilot.pause()
+        drawn(kt)
+        assert not any(key in kt._cell_render_cache for key in before)

@@ -23,8 +23,11 @@ from typing import Any
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
-from textual.geometry import Region
+from textual import events
+from textual.geometry import Region, Size
 from textual.message import Message
+from textual.strip import Strip
+from textual.widget import PseudoClasses, Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, ColumnKey, RowDoesNotExist, RowKey
 
@@ -132,6 +135,9 @@ def _sort_value(cell: Any) -> tuple[bool, Any, str]:
     return (value is None, value, getattr(cell, "row_key", ""))
 
 
+_COMPONENTS = sorted(DataTable.COMPONENT_CLASSES)
+
+
 class KeyedTable(DataTable):
     """A DataTable updated in place from keyed rows, with a sort order of its own.
 
@@ -186,6 +192,63 @@ class KeyedTable(DataTable):
         self.sort_reverse = reverse
         self.row_height = row_height
         self.syncs = 0
+        self._drawn_size: tuple[Size, Size] | None = None
+        self._drawn_styles: dict[PseudoClasses, tuple[Style, ...]] = {}
+        self._styles_unchecked = True
+        self.cache_kept = 0  # shows and focus changes that re-used the rendered lines
+
+    # ------------------------------------------------------------ keeping rendered lines
+
+    def _on_resize(self, event: events.Resize) -> None:
+        """DataTable drops every rendered line on a resize; a view shown again at the size
+        it had (a view switch hides and shows it) keeps them.
+
+        Without this, each switch to a table view re-rendered every cell on screen
+        (about 500 Rich renders for the Routes view: half of a key's latency).
+        """
+        drawn = (event.size, event.virtual_size)
+        if event.size.area == 0 or drawn == self._drawn_size:
+            event.prevent_default()  # only DataTable handles Resize below this class
+            self.cache_kept += 1
+            return
+        self._drawn_size = drawn
+
+    def notify_style_update(self) -> None:
+        """DataTable drops every rendered cell when its styles are recomputed, as on each
+        focus change; here they are kept, and checked at the next render: its renders are
+        keyed by the focus/hover state already, so they hold unless the styles drawn in that
+        state changed (a theme change).
+        """
+        Widget.notify_style_update(self)
+        self._styles_cache.clear()
+        self._get_styles_to_render_cell.cache_clear()  # not keyed by the focus state
+        self._styles_unchecked = True
+        self.refresh()
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """Lines as DataTable renders them, once the rendered cells are known to be drawn
+        with the current styles (component styles are only final after the style update)."""
+        if self._styles_unchecked:
+            self._styles_unchecked = False
+            state = self.get_pseudo_class_state()
+            styles = self._render_styles()
+            drawn = self._drawn_styles.get(state)
+            if drawn is None:
+                self._drawn_styles[state] = styles
+            elif drawn == styles:
+                self.cache_kept += 1
+            else:  # the same state drawn otherwise: everything rendered is stale
+                self._drawn_styles = {state: styles}
+                self._clear_caches()
+        return super().render_lines(crop)
+
+    def _render_styles(self) -> tuple[Style, ...]:
+        """The styles DataTable renders with, in the current state."""
+        return (
+            self.rich_style,
+            *(self.get_component_rich_style(name) for name in _COMPONENTS),
+            *(self.get_component_styles(name).rich_style for name in _COMPONENTS),
+        )
 
     def on_mount(self) -> None:
         """Create the columns."""
@@ -324,16 +387,8 @@ class KeyedTable(DataTable):
         if not (gone or added or sort_dirty or whole) and self.row_height == 1:
             # cells changed in place; at most a few rows changed places (``moved``)
             lo, hi = moved if moved is not None else (0, -1)
-            if hi >= lo:
-                self._update_count += 1  # offsets and order are cached by it
-                self._clear_caches()
-            elif touched:
-                cached = self._row_render_cache  # cached by row: the changed rows' go
-                for cache_key in [k for k in cached.keys() if k[0].value in touched]:
-                    cached.discard(cache_key)
-                self._cell_render_cache.clear()
-                self._row_renderable_cache.clear()
-                self._line_cache.clear()  # cached by position: rebuilt from the rows
+            if touched or hi >= lo:
+                self._forget_rendered(touched, lo, hi)
             self._repaint_rows(touched, lo, hi)
             if hi >= lo and cursor is not None:
                 self._restore_cursor(cursor)
@@ -414,6 +469,37 @@ class KeyedTable(DataTable):
                 if low > index:
                     low = index
         return (low, high) if high >= 0 else (0, -1)
+
+    def _forget_rendered(self, keys: set[str], lo: int, hi: int) -> None:
+        """Drop what DataTable rendered of the rows ``keys`` (their cells changed) and of
+        the rows now at indices ``lo``–``hi`` (they moved: a rendered cell carries its row's
+        index, for the mouse); keep every other row's rendered cells.
+
+        DataTable itself would move its update count on, which drops every rendered cell:
+        under a storm each refresh then re-rendered the whole screen of cells (a failover
+        moves a row or two at each refresh), and a key waited behind it.
+        """
+        index_of = self._row_locations.get
+        moved = hi >= lo
+
+        def stale(row: RowKey) -> bool:
+            if row.value in keys:
+                return True
+            if not moved:
+                return False
+            index = index_of(row)
+            return index is not None and lo <= index <= hi
+
+        cells, rows = self._cell_render_cache, self._row_render_cache  # keyed by row key
+        for cell_key in [k for k in cells.keys() if stale(k[0])]:
+            cells.discard(cell_key)
+        for row_key in [k for k in rows.keys() if stale(k[0])]:
+            rows.discard(row_key)
+        self._row_renderable_cache.clear()  # by row index
+        self._line_cache.clear()  # by line: rebuilt from the rows' rendered cells
+        if moved:  # the row order, cached by the update count that stays
+            self._offset_cache.clear()
+            self._ordered_row_cache.clear()
 
     def _repaint_rows(self, keys: set[str], lo: int = 0, hi: int = -1) -> None:
         """Repaint what is on screen of the rows ``keys`` and of the rows ``lo``–``hi``
