@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from meshtui.core.model import NodeModel
 from meshtui.core.protocol import ReplyLine, _Bad, _plain_ipv6, _prefix
+from meshtui.core.records import Route
 from meshtui.transport import session as session_mod
 from meshtui.transport.replay import load_recording
 from meshtui.transport.session import NodeSession
@@ -31,20 +33,32 @@ RECORDINGS = sorted(
 )
 
 
+UNSET = "<slot never set>"
+
+
+def every_field(record: Any) -> tuple[str, dict[str, Any]]:
+    """A record's type and all its dataclass fields, read from ``dataclasses.fields``.
+
+    Not a hand-picked list: a field added to a record that the fast path
+    (``object.__new__`` then one assignment per field) forgets to set shows
+    here as :data:`UNSET` against the constructor's default.
+    """
+    return type(record).__name__, {
+        f.name: getattr(record, f.name, UNSET) for f in dataclasses.fields(record)
+    }
+
+
 def state(model: NodeModel) -> dict[str, Any]:
     """Everything a line can change in a model, in comparable form."""
     return {
-        "node": model.node.to_json(),
-        "routes": {
-            rid: (r.to_json(), r.first_seen, r.last_seen, r.last_change, r.raw, r.better_since)
-            for rid, r in model.routes.items()
-        },
+        "node": every_field(model.node),
+        "routes": {rid: every_field(r) for rid, r in model.routes.items()},
         "by_dest": {d: sorted(b) for d, b in model._by_dest.items()},
-        "current": {k: (type(v).__name__, v.to_json()) for k, v in model._current.items()},
+        "current": {k: every_field(v) for k, v in model._current.items()},
         "dirty": dict(model._dirty),
-        "neighbours": {k: n.to_json() for k, n in model.neighbours.items()},
-        "interfaces": {k: i.to_json() for k, i in model.interfaces.items()},
-        "xroutes": {k: x.to_json() for k, x in model.xroutes.items()},
+        "neighbours": {k: every_field(n) for k, n in model.neighbours.items()},
+        "interfaces": {k: every_field(i) for k, i in model.interfaces.items()},
+        "xroutes": {k: every_field(x) for k, x in model.xroutes.items()},
         "stats": (model.stats.lines, model.stats.noops, model.stats.errors),
         "errors": [(e.line, e.reason) for e in model.stats.error_samples],
         "last_time": model.last_time,
@@ -342,3 +356,20 @@ def test_a_dump_that_stalls_gives_the_collector_back_after_gc_hold_max(monkeypat
     during, after = asyncio.run(run())
     assert (during, after) == (False, True)
     assert gc.isenabled()
+
+
+def test_the_fast_path_sets_every_field_of_a_route() -> None:
+    """A route the fast path builds has every field of the dataclass, as ``Route(...)`` gives."""
+    line = _route("1", "fd42::1/128")
+    fast = NodeModel()
+
+    def not_here(line: str, now: float) -> None:
+        pytest.fail(f"left the fast path: {line!r}")
+
+    fast.feed = not_here  # type: ignore[method-assign]  # the route line must not reach feed
+    assert fast.load([line], 0, 1000.0) == (1, None)
+    slow, _ = by_feed([line], 1000.0)
+    built, expected = every_field(fast.routes["1"]), every_field(slow.routes["1"])
+    assert [name for name, value in built[1].items() if value == UNSET] == []
+    assert built == expected
+    assert set(built[1]) == {f.name for f in dataclasses.fields(Route)}
