@@ -60,6 +60,7 @@ def test_a_journal_past_every_cap_holds_its_budget() -> None:
         counts = (len(journal.log), journal.dropped, len(journal.raw), journal.raw_dropped)
         timeline = (len(journal.timeline), journal.timeline_dropped)
         history = (journal.history_kept, sum(map(len, journal.history.values())))
+        destinations = (len(journal.history), journal.histories_dropped)
         history_dropped = journal.history_dropped
         with_journal = traced()
         del journal  # what goes with it is what it held (whatever else the process allocated)
@@ -69,6 +70,8 @@ def test_a_journal_past_every_cap_holds_its_budget() -> None:
     assert counts == (LOG_SIZE, 2_000, RAW_SIZE, 1_000)
     assert timeline == (TIMELINE_SIZE, LOG_SIZE + 1_500)
     assert history == (HISTORY_ENTRIES, HISTORY_ENTRIES)
+    # one entry each (every failover on a new destination): the entries' cap bounds them too
+    assert destinations == (HISTORY_ENTRIES, LOG_SIZE + 2_000 - HISTORY_ENTRIES)
     assert history_dropped == LOG_SIZE + 2_000 - HISTORY_ENTRIES
     assert held <= BUDGET_BYTES, f"{held / 1e6:.2f} MB held, budget {BUDGET_BYTES / 1e6:.2f} MB"
 

@@ -127,7 +127,7 @@ async def test_a_re_armed_timer_stops_the_one_before() -> None:
 
 def test_journal_is_bounded_and_counts_what_it_dropped() -> None:
     journal = NodeJournal("edge-a", log_size=50, raw_size=20, timeline_size=10,
-                          history_destinations=8)  # fmt: skip
+                          history_entries=8)  # fmt: skip
     model = NodeModel()
     a = PathRef("fe80::1", "wg-a", 96)
     b = PathRef("fe80::2", "wg-b", 192)

@@ -64,10 +64,8 @@ HISTORY_SIZE = 100
 
 HISTORY_ENTRIES = 2_000
 """Failovers, losses and recoveries kept in all destinations' histories together (the
-destinations changed longest ago give theirs up first)."""
-
-HISTORY_DESTINATIONS = HISTORY_ENTRIES
-"""Destinations with a history kept (each has at least one entry: the entries' cap bounds them)."""
+destinations changed longest ago give theirs up first). It also bounds how many
+destinations have a history: a destination is kept only while it has an entry."""
 
 ENTRY_BYTES = {"log": 360, "raw": 320, "timeline": 400, "history": 360}
 """Bytes one entry costs, rounded up from tracemalloc on the demo recording's events."""
@@ -197,9 +195,8 @@ class NodeJournal:
         history_size: failovers, losses and recoveries kept per destination (its other
             events are looked up in the log).
         timeline_size: timeline entries kept.
-        history_destinations: destinations whose history is kept.
         history_entries: history entries kept in all (the destinations changed longest
-            ago give theirs up first).
+            ago give theirs up first), hence also destinations with a history.
     """
 
     def __init__(
@@ -210,7 +207,6 @@ class NodeJournal:
         raw_size: int = RAW_SIZE,
         history_size: int = HISTORY_SIZE,
         timeline_size: int = TIMELINE_SIZE,
-        history_destinations: int = HISTORY_DESTINATIONS,
         history_entries: int = HISTORY_ENTRIES,
     ) -> None:
         self.node = node
@@ -228,7 +224,6 @@ class NodeJournal:
         self.batches_in = 0
         self.synced_at = 0.0
         self._history_size = history_size
-        self._history_destinations = history_destinations
         self._history_entries = history_entries
         self.history_kept = 0
         self.history_dropped = 0
@@ -288,11 +283,7 @@ class NodeJournal:
     def _remember(self, dest: DestKey, entry: LogEntry) -> None:
         """Add to a destination's history; keep within the per-destination and overall caps."""
         history = self.history
-        bucket = history.pop(dest, None)  # re-inserted: changed last, forgotten last
-        if bucket is None:
-            bucket = []
-            if len(history) >= self._history_destinations:
-                self._forget(next(iter(history)))
+        bucket = history.pop(dest, [])  # re-inserted: changed last, forgotten last
         history[dest] = bucket
         bucket.append(entry)
         self.history_kept += 1
@@ -308,13 +299,6 @@ class NodeJournal:
             if not history[oldest]:
                 del history[oldest]
                 self.histories_dropped += 1
-
-    def _forget(self, dest: DestKey) -> None:
-        """Drop one destination's whole history (counted)."""
-        bucket = self.history.pop(dest)
-        self.history_kept -= len(bucket)
-        self.history_dropped += len(bucket)
-        self.histories_dropped += 1
 
     @property
     def dropped(self) -> int:
