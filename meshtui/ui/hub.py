@@ -281,7 +281,7 @@ class NodeHub:
     def start(self, run_worker: WorkerRunner) -> None:
         """Start the socket pump and every node's session, in the app's workers.
 
-        ``run_worker`` also runs the hub's later work (config reads).
+        ``run_worker`` also runs the hub's later work (config reads, probes).
         """
         self._run_worker = run_worker
         if self.pump is not None:
@@ -387,10 +387,11 @@ class NodeHub:
 
     # ------------------------------------------------------------ probes
 
-    def maybe_probe(self, feed: NodeFeed, run_worker: WorkerRunner) -> None:
-        """Probe the node's kernel links and WireGuard peers when due (in a worker)."""
-        if feed.is_replay or feed.name in self._probing:
-            return
+    def maybe_probe(self, feed: NodeFeed) -> None:
+        """Probe the node's kernel links and WireGuard peers when due (in the app's worker)."""
+        run_worker = self._run_worker
+        if run_worker is None or feed.is_replay or feed.name in self._probing:
+            return  # not started (no app to run the probe), a recording, or a probe running
         facts = self.local.get(feed.name)
         if facts is not None and time.time() - facts.taken_at < PROBE_INTERVAL:
             return

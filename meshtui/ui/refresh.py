@@ -138,7 +138,7 @@ class Refresher:
         self.update_header()
         self.update_banner()
         if app.view_name == "interfaces":
-            app.hub.maybe_probe(feed, app.run_worker)
+            app.hub.maybe_probe(feed)
         if app.paused and not force:
             return
         seen = (id(feed), feed.model.stats.lines, feed.journal.revision)
