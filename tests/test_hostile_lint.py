@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -114,3 +117,59 @@ def test_a_file_full_of_errors_prints_the_first_fifty_then_how_many_more(tmp_pat
     assert hidden + len(shown) >= 120
     assert cli_main(["lint", "--max-findings", "0", str(junk)]) == 1
     assert sum(": error: " in line for line in capsys.readouterr().out.splitlines()) >= 120
+
+
+# A FIFO waits for a writer, a device may never end: the one reader of a local config
+# refuses anything but a regular file without blocking. An old reader hangs here: the
+# subprocess timeout (not a timed assertion) is then the failure.
+NOT_REGULAR = {"fifo": "FIFO", "directory": "directory", "device": "character device"}
+
+
+def _not_regular(tmp_path: Path, kind: str) -> Path:
+    if kind == "fifo":
+        os.mkfifo(tmp_path / "babeld.conf")
+        return tmp_path / "babeld.conf"
+    return tmp_path if kind == "directory" else Path("/dev/zero")
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_lint_refuses_what_is_not_a_regular_file_without_waiting(tmp_path, kind) -> None:
+    path = _not_regular(tmp_path, kind)
+    done = subprocess.run(
+        [sys.executable, "-m", "meshtui", "lint", str(path), str(CLEAN)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1
+    reason = f"not a regular file (a {NOT_REGULAR[kind]}): not a babeld config"
+    assert f"{path}:0: error: cannot read: {reason}" in done.stdout.splitlines()
+    assert f"{CLEAN}: ok:" in done.stdout  # the others are still linted
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+FILTERS_READ = """
+import asyncio, os, sys
+from pathlib import Path
+from meshtui.transport.config_read import RemoteReadError
+from meshtui.transport.sources import local_source
+
+path, swapped = Path(sys.argv[1]), sys.argv[2:]
+if swapped:  # the path was a regular file when stat()ed, a FIFO when opened
+    stat, regular = os.stat, os.stat(swapped[0])
+    os.stat = lambda p, *a, **k: regular if str(p) == str(path) else stat(p, *a, **k)
+source = local_source("/run/nothing.sock", name="x").access.config_source(path)
+try:
+    asyncio.run(source.load())
+except RemoteReadError as exc:
+    print(exc)
+"""
+
+
+@pytest.mark.parametrize("swapped", [False, True], ids=["fifo", "swapped-for-a-fifo"])
+def test_the_filters_config_file_is_refused_the_same_way(tmp_path, swapped) -> None:
+    """The Filters view's ``--config FILE`` (a local node's FileConfigSource) shares the reader."""
+    fifo = _not_regular(tmp_path, "fifo")
+    argv = [sys.executable, "-c", FILTERS_READ, str(fifo), *([str(CLEAN)] if swapped else [])]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    reason = "not a regular file (a FIFO): not a babeld config"
+    assert done.stdout == f"cannot read {fifo}: {reason}\n"

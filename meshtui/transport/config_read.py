@@ -10,13 +10,16 @@ for a local babeld or a recording the file given with ``--config FILE``
 Nothing here writes. A file on a node is read through SFTP (no shell, no
 command run on the node), or where sshd has no SFTP subsystem with
 ``cat -- PATH`` (an argv the pool quotes with :func:`shlex.join`). Files over
-:data:`MAX_CONFIG_BYTES` are refused: not a babeld.conf.
+:data:`MAX_CONFIG_BYTES` are refused: not a babeld.conf; so is, on this machine,
+anything but a regular file (a FIFO would wait for a writer), without blocking.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,14 +49,39 @@ READ_TIMEOUT = 15.0
 _NOT_FOUND = ("command not found", "not found")
 
 
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _regular(mode: int) -> None:
+    """Refuse what is not a regular file (a FIFO would wait for a writer, a device forever)."""
+    if not stat.S_ISREG(mode):
+        kind = next((f" ({name})" for test, name in _KINDS if test(mode)), "")
+        raise OSError(f"not a regular file{kind}: not a babeld config")
+
+
 def read_config_file(path: str | Path) -> str:
     """A config file on this machine: at most :data:`MAX_CONFIG_BYTES` read, invalid UTF-8
     kept visible (:func:`~meshtui.core.sanitize.decode`), as every config meshtui reads.
 
+    Only a regular file (or a link to one) is read, and nothing blocks on the way:
+    a FIFO, a device, a socket or a directory is refused from its ``stat`` before
+    it is opened, and again from the opened descriptor (opened non-blocking, in
+    case the path was swapped in between).
+
     Raises:
-        OSError: it cannot be read, or it is larger (not a babeld config).
+        OSError: it cannot be read, it is not a regular file, or it is larger
+            (not a babeld config).
     """
-    with open(path, "rb") as fh:
+    _regular(os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with open(fd, "rb") as fh:
+        _regular(os.fstat(fd).st_mode)
         data = fh.read(MAX_CONFIG_BYTES + 1)
     if len(data) > MAX_CONFIG_BYTES:
         raise OSError(f"larger than {MAX_CONFIG_BYTES >> 20} MiB: not a babeld config")
