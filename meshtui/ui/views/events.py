@@ -12,8 +12,9 @@ with `s`.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
+from typing import TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -31,10 +32,15 @@ from meshtui.ui.views.base import View, ViewContext
 from meshtui.ui.widgets.filterbar import FilterBar
 from meshtui.ui.widgets.table import SyncStats
 
-MAX_LINES_PER_REFRESH = 200
+MAX_LINES_PER_REFRESH = 60
+"""Lines drawn per refresh at most: more than a screenful of the log, the newest."""
 SHOWN_LINES = 1_000
 REWRITE_LINES = min(SHOWN_LINES, MAX_LINES_PER_REFRESH * 5)
 """Lines drawn again from the journal after a filter, mode, theme or node change (the newest)."""
+
+RawItem = tuple[int, float, str]
+"""A raw line in the journal: sequence number, time, line."""
+Item = TypeVar("Item", LogEntry, RawItem)
 
 EVENT_ROLES: dict[EventType, str] = {
     EventType.FAILOVER: "event-failover bold",
@@ -120,19 +126,34 @@ class EventsView(View):
 
     # ------------------------------------------------------------ drawing
 
-    def _event_text(self, entry: LogEntry) -> tuple[str, Text] | None:
+    def _event_line(self, entry: LogEntry) -> str | None:
+        """The entry's line as shown, or None when the filter hides it."""
         line = inert(entry_line(entry))
         if self.filter.active and not self.filter.matches(line.lower()):
+            return None
+        return line
+
+    def _event_text(self, entry: LogEntry) -> tuple[str, Text] | None:
+        line = self._event_line(entry)
+        if line is None:
             return None
         text = Text(line, no_wrap=True, end="")
         text.stylize(self.style(EVENT_ROLES.get(entry.type, "event-info")), 14)
         text.stylize(self.style("lost"), 0, 12)
         return line, text
 
-    def _raw_text(self, stamp: float, line: str) -> tuple[str, Text] | None:
-        shown = inert(raw_line(stamp, line))
+    def _raw_shown(self, item: RawItem) -> str | None:
+        """A raw line as shown, or None when the filter hides it."""
+        shown = inert(raw_line(item[1], item[2]))
         if self.filter.active and not self.filter.matches(shown.lower()):
             return None
+        return shown
+
+    def _raw_text(self, item: RawItem) -> tuple[str, Text] | None:
+        shown = self._raw_shown(item)
+        if shown is None:
+            return None
+        line = item[2]
         text = Text(shown, no_wrap=True, end="")
         text.stylize(self.style("lost"), 0, 12)
         if line.startswith(("flush", "ok", "no", "bad")):
@@ -143,16 +164,35 @@ class EventsView(View):
             text.stylize(self.style("event-recovered"), 14)
         return shown, text
 
-    def _write(self, items: Iterable[tuple[str, Text] | None], new: int) -> int:
+    def _write(
+        self,
+        items: Sequence[Item],
+        build: Callable[[Item], tuple[str, Text] | None],
+        shown: Callable[[Item], str | None],
+    ) -> int:
+        """Append the newest of ``items`` (oldest first) that the filter lets through, at
+        most :data:`MAX_LINES_PER_REFRESH`; the older ones are counted, never built.
+
+        Under a storm thousands arrive between two refreshes (all of them while the view
+        was hidden): building each one's text, only to draw the last few, kept the UI
+        loop busy for up to 100 ms when a key arrived.
+        """
         log = self.query_one("#ev-log", RichLog)
-        ready = [item for item in items if item is not None]
-        skipped = 0
-        if len(ready) > MAX_LINES_PER_REFRESH:
-            skipped = len(ready) - MAX_LINES_PER_REFRESH
-            ready = ready[-MAX_LINES_PER_REFRESH:]
+        ready: list[tuple[str, Text]] = []
+        index = len(items)
+        while index and len(ready) < MAX_LINES_PER_REFRESH:
+            index -= 1
+            item = build(items[index])
+            if item is not None:
+                ready.append(item)
+        if not self.filter.active:
+            skipped = index
+        else:
+            skipped = sum(1 for i in range(index) if shown(items[i]) is not None)
+        if skipped:
             note = f"… {skipped} more lines not drawn (they are kept: `s` saves them)"
             log.write(Text(note, style=self.style("lost italic")))
-        for plain, text in ready:
+        for plain, text in reversed(ready):
             log.write(text)
             self.shown.append(plain)
         self.skipped += skipped
@@ -170,7 +210,7 @@ class EventsView(View):
         journal = ctx.journal
         items: Iterable[tuple[str, Text] | None]
         if self.raw:  # newest first: only what is shown is built (10,000 kept, 1,000 shown)
-            items = (self._raw_text(stamp, line) for _, stamp, line in reversed(journal.raw))
+            items = (self._raw_text(item) for item in reversed(journal.raw))
             self._raw_seen = journal.raw_seq
         else:
             items = (self._event_text(entry) for entry in reversed(journal.log))
@@ -193,11 +233,11 @@ class EventsView(View):
         elif self.raw:
             lines = journal.raw_since(self._raw_seen)
             self._raw_seen = journal.raw_seq
-            stats.added = self._write((self._raw_text(s, line) for _, s, line in lines), len(lines))
+            stats.added = self._write(lines, self._raw_text, self._raw_shown)
         else:
             entries = journal.entries_since(self._seen)
             self._seen = journal.seq
-            stats.added = self._write((self._event_text(e) for e in entries), len(entries))
+            stats.added = self._write(entries, self._event_text, self._event_line)
         self._update_title()
         return stats
 
