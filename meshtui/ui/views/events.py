@@ -35,7 +35,7 @@ from meshtui.ui.widgets.table import SyncStats
 MAX_LINES_PER_REFRESH = 60
 """Lines drawn per refresh at most: more than a screenful of the log, the newest."""
 SHOWN_LINES = 1_000
-REWRITE_LINES = min(SHOWN_LINES, MAX_LINES_PER_REFRESH * 5)
+REWRITE_LINES = SHOWN_LINES
 """Lines drawn again from the journal after a filter, mode, theme or node change (the newest)."""
 
 RawItem = tuple[int, float, str]
