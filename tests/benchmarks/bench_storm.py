@@ -3,7 +3,7 @@
 Run from a clone (no root needed)::
 
     python tests/benchmarks/bench_storm.py [--routes 5000] [--rate 2000] [--presses 40]
-        [--rounds 1]
+        [--rounds 1] [--baseline-tree DIR [--pairs 3]]
 
 What it does, all in one run (the babeld and the pty are ``stormrig.py``'s):
 
@@ -41,7 +41,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stormrig import FAILOVER_EVERY, StormyBabeld, Terminal, launch  # noqa: E402
+from stormrig import FAILOVER_EVERY, Rig, StormyBabeld, Terminal, launch  # noqa: E402
 
 __all__ = ["Terminal"]  # bench_scale's pty (it lives in stormrig)
 
@@ -128,6 +128,80 @@ def measure(term: Terminal, phase: Phase, presses: int) -> None:
     phase.wall += time.perf_counter() - wall
 
 
+def run_once(args: argparse.Namespace, tree: Path | None) -> tuple[Phase, Phase, Rig] | None:
+    """One dashboard (of ``tree``, default this one) against a fresh stormy babeld: the
+    quiet and storm phases, the rig stopped."""
+    rig = launch(
+        StormyBabeld, args.routes, args.rate, prefix="meshtui-storm-", stats=True, tree=tree
+    )
+    term, server = rig.term, rig.server
+    started = time.perf_counter()
+    loaded = term.wait_for(f"Destinations ({args.routes // 2}".encode(), 0, 60.0)
+    if loaded is None:
+        print("the dashboard did not show the routes within 60 s", file=sys.stderr)
+        rig.stop()
+        return None
+    rig.startup = time.perf_counter() - started
+    measure(term, Phase("warm-up"), len(VIEWS))  # every view drawn once, not measured
+    baseline = Phase("baseline")
+    storm = Phase("storm")
+    rounds = max(1, args.rounds)
+    for presses in (args.presses // rounds + (i < args.presses % rounds) for i in range(rounds)):
+        measure(term, baseline, presses)
+        server.storming.set()
+        time.sleep(args.warmup)  # let the storm reach its steady state before measuring
+        measure(term, storm, presses)
+        server.storming.clear()
+        time.sleep(0.5)  # the last of the storm drawn
+    rig.status = rig.stop()
+    return baseline, storm, rig
+
+
+def compare(args: argparse.Namespace, baseline_tree: Path) -> int:
+    """This tree and ``baseline_tree`` in turn, ``--pairs`` times: each run's figures on one
+    line, then the medians over the runs of each tree, and their ratio."""
+    here = Path(__file__).resolve().parents[2]
+    trees = {"this tree": None, "baseline": baseline_tree}
+    runs: dict[str, list[tuple[float, float, float, float]]] = {name: [] for name in trees}
+    print(f"meshtui storm benchmark, this tree ({here}) against {baseline_tree}: "
+          f"{args.routes} routes, storm of {args.rate:.0f} lines/s, {args.pairs} pairs of runs "
+          f"({args.presses} presses a phase, {args.rounds} rounds), trees in turn")  # fmt: skip
+    for pair in range(args.pairs):
+        for name, tree in trees.items():
+            result = run_once(args, tree)
+            if result is None:
+                return 1
+            quiet, storm, rig = result
+            shutil.rmtree(rig.work, ignore_errors=True)
+            runs[name].append((quiet.median, quiet.p95, storm.median, storm.p95))
+            print(
+                f"  run {pair + 1} {name:<9}  quiet {quiet.median:5.1f} / {quiet.p95:5.1f} ms  "
+                f"storm {storm.median:5.1f} / {storm.p95:5.1f} ms  storm/quiet median "
+                f"{storm.median / quiet.median:.2f}x p95 {storm.p95 / quiet.p95:.2f}x  "
+                f"(per key, storm: {storm.per_view()})"
+            )
+    print("medians over the runs (median / p95 of each run's presses):")
+    summary = {}
+    for name, figures in runs.items():
+        q50, q95, s50, s95 = (statistics.median(f[i] for f in figures) for i in range(4))
+        ratios = [f[2] / f[0] for f in figures], [f[3] / f[1] for f in figures]
+        summary[name] = (q50, q95, s50, s95)
+        print(
+            f"  {name:<9}  quiet {q50:5.1f} / {q95:5.1f} ms  storm {s50:5.1f} / {s95:5.1f} ms  "
+            f"storm/quiet median {statistics.median(ratios[0]):.2f}x, "
+            f"p95 {statistics.median(ratios[1]):.2f}x"
+        )
+    mine, base = summary["this tree"], summary["baseline"]
+    print(
+        f"  baseline / this tree: quiet median {base[0] / mine[0]:.2f}x "
+        f"p95 {base[1] / mine[1]:.2f}x, storm median {base[2] / mine[2]:.2f}x "
+        f"p95 {base[3] / mine[3]:.2f}x   (targets: quiet <= 50 / 100 ms, storm <= 80 / 150 ms, "
+        "storm/quiet <= 1.3x)"
+    )
+    print(f"machine   {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="key-to-screen latency under a babeld storm")
     parser.add_argument("--routes", type=int, default=5000)
@@ -141,30 +215,23 @@ def main(argv: list[str] | None = None) -> int:
         help="alternate quiet and storm this many times, presses split between rounds "
         "(on a shared machine the load then drifts under both phases alike)",
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="also run the dashboard of this tree (e.g. `git worktree add /tmp/base <commit>`), "
+        "the two in turn, and print the medians of each and their ratio",
+    )
+    parser.add_argument("--pairs", type=int, default=3, help="runs of each tree (--baseline-tree)")
     args = parser.parse_args(argv)
+    if args.baseline_tree is not None:
+        return compare(args, args.baseline_tree)
 
     load = os.getloadavg()
-    rig = launch(StormyBabeld, args.routes, args.rate, prefix="meshtui-storm-", stats=True)
-    term, server = rig.term, rig.server
-    started = time.perf_counter()
-    loaded = term.wait_for(f"Destinations ({args.routes // 2}".encode(), 0, 60.0)
-    if loaded is None:
-        print("the dashboard did not show the routes within 60 s", file=sys.stderr)
-        rig.stop()
+    result = run_once(args, None)
+    if result is None:
         return 1
-    startup = time.perf_counter() - started
-    measure(term, Phase("warm-up"), len(VIEWS))  # every view drawn once, not measured
-    baseline = Phase("baseline")
-    storm = Phase("storm")
-    rounds = max(1, args.rounds)
-    for presses in (args.presses // rounds + (i < args.presses % rounds) for i in range(rounds)):
-        measure(term, baseline, presses)
-        server.storming.set()
-        time.sleep(args.warmup)  # let the storm reach its steady state before measuring
-        measure(term, storm, presses)
-        server.storming.clear()
-        time.sleep(0.5)  # the last of the storm drawn
-    status = rig.stop()
+    baseline, storm, rig = result
+    server, rounds, startup, status = rig.server, max(1, args.rounds), rig.startup, rig.status
     stats_path = rig.stats_path
     assert stats_path is not None
     ui = json.loads(stats_path.read_text()) if stats_path.exists() else {}

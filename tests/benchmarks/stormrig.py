@@ -356,6 +356,8 @@ class Rig:
     server: StormyBabeld
     term: Terminal
     stats_path: Path | None
+    startup: float = 0.0  # seconds to the dump on screen (set by the bench)
+    status: int | None = None  # the dashboard's exit status, once stopped
 
     def stop(self) -> int:
         """Quit the dashboard (its exit status) and stop the babeld."""
@@ -366,10 +368,17 @@ class Rig:
 
 
 def launch(
-    server_class: type[StormyBabeld], routes: int, rate: float, *, prefix: str, stats: bool = False
+    server_class: type[StormyBabeld],
+    routes: int,
+    rate: float,
+    *,
+    prefix: str,
+    stats: bool = False,
+    tree: Path | None = None,
 ) -> Rig:
     """Start a ``server_class`` babeld and ``meshtui --socket`` on it in a pty (this tree's
-    meshtui; with ``stats``, its counters go to ``rig.stats_path`` when it quits)."""
+    meshtui, or ``tree``'s; with ``stats``, its counters go to ``rig.stats_path`` when it
+    quits)."""
     work = Path(tempfile.mkdtemp(prefix=prefix))
     sock_path = str(work / "babeld.sock")
     server = server_class(sock_path, routes, rate)
@@ -379,7 +388,7 @@ def launch(
         **os.environ,
         "TERM": "xterm-256color",
         "XDG_CONFIG_HOME": str(work / "config"),
-        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+        "PYTHONPATH": str((tree or Path(__file__).parents[2]).resolve()),
     }
     argv = [sys.executable, "-m", "meshtui", "--socket", sock_path]
     stats_path = work / "stats.json" if stats else None
