@@ -126,7 +126,7 @@ async def test_rows_moved_into_place_match_a_full_sort() -> None:
             values = {i: rng.randrange(1000) for i in range(ROWS)}
             kt.sync(spec(i, v) for i, v in values.items())
             await pilot.pause()
-            for changes in (1, 2, 5, 30, 150):
+            for changes in (1, 2, 5, 30, 150, 3, 8, 16, 17, 1, 2, 4):
                 for i in rng.sample(range(ROWS), changes):
                     values[i] = max(0, values[i] + rng.choice((-3, -1, 1, 2, 400, -400)))
                 kt.sync(spec(i, v) for i, v in values.items())

@@ -53,6 +53,10 @@ MAX_MOVES = 512
 """Up to this many rows whose sort value changed are taken out and put back in their place in
 one sync; beyond, the whole table is sorted."""
 
+FEW_MOVES = 16
+"""Up to this many moved rows, only the rows between their old and new places are rebuilt;
+beyond, every row is (each row's new place costs a search over places skipping the others)."""
+
 
 class Cell:
     """A table cell: its text and style, rendered as Rich text when (and only when) drawn.
@@ -414,7 +418,8 @@ class KeyedTable(DataTable):
         a destination's two routes (a place or two in the Routes view), or turns it
         "pending" (in the Failover view sorted by state: from among thousands of rows to the
         top, and back). No sort of thousands of rows for that, and no walk past each
-        neighbour: the cost is a search and one pass over the rows between.
+        neighbour: the cost is a binary search per moved row and one pass over the rows
+        between its old and new places.
         """
         if self.sort_column is None or self.sort_column not in self._column_keys:
             return (0, -1)
@@ -446,12 +451,43 @@ class KeyedTable(DataTable):
             )
             if held:  # every changed row still sits between its neighbours: all in order
                 return (0, -1)
-            leaving = set(moved)
-            order = [reverse_map[i] for i in range(count) if reverse_map[i] not in leaving]
+            moved = [reverse_map[forward[row]] for row in moved]  # the table's own key objects
+            was = sorted(forward[row] for row in moved)  # their places, taken out of the order
+            staying = count - len(moved)
+
+            def place(rank: int) -> int:
+                """The index of the staying row of this rank (the moved rows skipped)."""
+                index = rank
+                for taken in was:
+                    if taken > index:
+                        break
+                    index += 1
+                return index
+
+            ends = [0, count]  # many moved rows: all rows between (no per-row search)
+            if len(moved) > FEW_MOVES:
+                moved_rows: list[RowKey] = []
+            else:
+                ends, moved_rows = [], moved
+            for row in moved_rows:  # where each goes: before the staying row at this index
+                here = value(row)
+                lo, hi = 0, staying
+                while lo < hi:  # the first staying row that does not go before this one
+                    mid = (lo + hi) // 2
+                    if before(value(reverse_map[place(mid)]), here):
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                ends.append(place(lo) if lo < staying else count)
+            # only the rows between the moved rows' old and new places change places
+            low, high = min(was[0], *ends), min(count - 1, max(was[-1], *ends))
+            leaving = {id(row) for row in moved}
+            span = [reverse_map[i] for i in range(low, high + 1)]
+            order = [row for row in span if id(row) not in leaving]
             for row in moved:
                 here = value(row)
                 lo, hi = 0, len(order)
-                while lo < hi:  # the first place whose row does not go before this one
+                while lo < hi:
                     mid = (lo + hi) // 2
                     if before(value(order[mid]), here):
                         lo = mid + 1
@@ -460,15 +496,15 @@ class KeyedTable(DataTable):
                 order.insert(lo, row)
         except (TypeError, KeyError):  # values that do not compare: sort them all
             return None
-        low, high = count, -1
-        for index, row in enumerate(order):
-            if reverse_map[index] != row:
+        first, last = count, -1
+        for index, row in enumerate(order, low):
+            if reverse_map[index] is not row:
                 forward[row] = index
                 reverse_map[index] = row
-                high = index
-                if low > index:
-                    low = index
-        return (low, high) if high >= 0 else (0, -1)
+                last = index
+                if first > index:
+                    first = index
+        return (first, last) if last >= 0 else (0, -1)
 
     def _forget_rendered(self, keys: set[str], lo: int, hi: int) -> None:
         """Drop what DataTable rendered of the rows ``keys`` (their cells changed) and of
