@@ -533,9 +533,22 @@ class KeyedTable(DataTable):
             rows.discard(row_key)
         self._row_renderable_cache.clear()  # by row index
         self._line_cache.clear()  # by line: rebuilt from the rows' rendered cells
-        if moved:  # the row order, cached by the update count that stays
-            self._offset_cache.clear()
-            self._ordered_row_cache.clear()
+        if moved:  # the row order, cached by the update count that stays: lo-hi rewritten
+            reverse = getattr(self._row_locations, "_reverse", None)
+            count = self.row_count
+            offsets = self._offset_cache.get(self._update_count)
+            ordered = self._ordered_row_cache.get((count, self._update_count))
+            if isinstance(reverse, dict) and offsets is not None and len(offsets) == count:
+                for index in range(lo, hi + 1):  # one line a row (row height 1)
+                    offsets[index] = (reverse[index], 0)
+            else:
+                self._offset_cache.clear()
+            if isinstance(reverse, dict) and ordered is not None and len(ordered) == count:
+                by_key = self.rows
+                for index in range(lo, hi + 1):
+                    ordered[index] = by_key[reverse[index]]
+            else:
+                self._ordered_row_cache.clear()
 
     def _repaint_rows(self, keys: set[str], lo: int = 0, hi: int = -1) -> None:
         """Repaint what is on screen of the rows ``keys`` and of the rows ``lo``–``hi``
