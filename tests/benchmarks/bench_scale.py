@@ -64,7 +64,7 @@ def _status(lab: Lab, rounds: int) -> tuple[float, int, str]:
         res = subprocess.run(
             [sys.executable, "-m", "meshtui", "status", "--inventory", str(lab.inventory_path),
              "--json"],
-            capture_output=True, text=True, timeout=600, check=False,
+            capture_output=True, text=True, timeout=600, check=False, cwd=REPO,
         )  # fmt: skip
         times.append(time.perf_counter() - t0)
         try:
@@ -148,7 +148,7 @@ def _dashboard(lab: Lab, presses: int, size: tuple[int, int], profile: Path | No
     n = len(lab.nodes)
     out: dict = {"first_screen": float("nan"), "full_mesh": float("nan")}
     started = time.perf_counter()
-    term = Terminal(argv, env, size)
+    term = Terminal(argv, env, size, cwd=REPO)  # `-m` imports from the working directory first
     pid = term.proc.pid
     try:
         first = term.wait_for(b"Failover", 0, 120.0)

@@ -184,7 +184,9 @@ def _cli(tree: Path, lab, env: dict[str, str], nodes: list[str] | None) -> float
         argv += ["--node", node]
     env = dict(env, PYTHONPATH=str(tree.resolve()))
     t0 = time.perf_counter()
-    res = subprocess.run([*argv, "--json"], capture_output=True, env=env, check=False)
+    res = subprocess.run(  # from the tree: `python -m` imports from the working directory first
+        [*argv, "--json"], capture_output=True, env=env, check=False, cwd=tree.resolve()
+    )
     elapsed = time.perf_counter() - t0
     if res.returncode != 0:
         raise SystemExit(f"status failed: {res.stderr.decode(errors='replace')}")

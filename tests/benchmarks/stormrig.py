@@ -247,12 +247,24 @@ class StormyBabeld(threading.Thread):
 class Terminal:
     """The dashboard in a pseudo-terminal; a thread drains its output."""
 
-    def __init__(self, argv: list[str], env: dict[str, str], size: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        size: tuple[int, int],
+        cwd: Path | None = None,
+    ) -> None:
         self.master, slave = pty.openpty()
         cols, rows = size
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
         self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True
+            argv,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
         )
         os.close(slave)
         self.output = bytearray()
@@ -384,14 +396,17 @@ def launch(
     server = server_class(sock_path, routes, rate)
     server.start()
     server.ready.wait(5)
+    root = (tree or Path(__file__).parents[2]).resolve()
     env = {
         **os.environ,
         "TERM": "xterm-256color",
         "XDG_CONFIG_HOME": str(work / "config"),
-        "PYTHONPATH": str((tree or Path(__file__).parents[2]).resolve()),
+        "PYTHONPATH": str(root),
     }
     argv = [sys.executable, "-m", "meshtui", "--socket", sock_path]
     stats_path = work / "stats.json" if stats else None
     if stats_path is not None:
         argv += ["--stats", str(stats_path)]
-    return Rig(work, server, Terminal(argv, env, SIZE), stats_path)
+    # run from the tree: `python -m` puts the working directory first on the import path,
+    # ahead of PYTHONPATH (from another clone, its meshtui would be the one measured)
+    return Rig(work, server, Terminal(argv, env, SIZE, cwd=root), stats_path)
