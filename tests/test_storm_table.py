@@ -240,3 +240,21 @@ async def test_a_table_shown_again_or_refocused_keeps_its_rendered_cells() -> No
         await pilot.pause()
         drawn(kt)
         assert not any(key in kt._cell_render_cache for key in before)
+
+
+async def test_a_sync_before_the_mount_creates_the_columns_once() -> None:
+    """A failover's refresh can reach a table whose mount event is still queued: its first
+    sync creates the columns (DataTable refused rows without them), the mount does not add
+    them again."""
+    app: App[None] = App()
+    async with app.run_test(size=(40, 12)) as pilot:
+        table = KeyedTable(
+            [Column("name", "name", 8), Column("value", "value", 8)], lambda _spec: Style()
+        )
+        table.sync(spec(i, i) for i in range(3))
+        assert [c.value for c in table.columns] == ["name", "value"]
+        assert table.row_count == 3
+        await app.mount(table)
+        await pilot.pause()
+        assert [c.value for c in table.columns] == ["name", "value"]
+        assert drawn(table)[1:4] == [["k000", "v0"], ["k001", "v1"], ["k002", "v2"]]

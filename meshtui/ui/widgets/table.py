@@ -256,6 +256,13 @@ class KeyedTable(DataTable):
 
     def on_mount(self) -> None:
         """Create the columns."""
+        self._columns_ready()
+
+    def _columns_ready(self) -> None:
+        """Create the columns, once: at mount, or at the first sync if it comes first (a
+        failover's refresh can reach a table whose mount event is still queued)."""
+        if self.columns:
+            return
         for column in self.table_columns:
             self.add_column(Text(column.label), key=column.key, width=column.width)
         self._label_sort()
@@ -323,6 +330,7 @@ class KeyedTable(DataTable):
         return self._apply(rows, remove)
 
     def _apply(self, rows: Iterable[RowSpec], remove: Iterable[str] | None) -> SyncStats:
+        self._columns_ready()
         self.syncs += 1
         stats = SyncStats()
         sigs = self._sigs
