@@ -23,7 +23,7 @@ from meshtui.core.model import NodeModel
 from meshtui.ui.app import MeshApp
 from meshtui.ui.journal import LOG_SIZE, TIMELINE_SIZE, NodeJournal
 from meshtui.ui.oneshot import rearm
-from meshtui.ui.refresh import TIMER_NAME
+from meshtui.ui.refresh import REFRESH_INTERVAL, TIMER_NAME, URGENT_GAP
 from meshtui.ui.testing import demo_app, settle
 from meshtui.ui.views.base import RouteTracker
 from meshtui.ui.views.events import SHOWN_LINES, EventsView, entry_line
@@ -191,3 +191,25 @@ def test_route_tracker_reports_a_dump_once_not_at_every_look() -> None:
     model.feed(route_line(7, 200, "change"), 1001.0)
     assert [r.prefix for r in tracker.changed_routes(model)[0]] == ["fd42:1::8/128"]
     assert tracker.changed_routes(model)[0] == []
+
+
+async def test_a_failover_right_after_a_refresh_is_drawn_at_the_end_of_the_gap() -> None:
+    """A failover within URGENT_GAP of the last refresh brings the next tick forward to the
+    end of that gap (not a whole REFRESH_INTERVAL after the refresh); one after the gap is
+    drawn at once. Either way one refresh loop stays."""
+    app = demo_app(refresh_interval=REFRESH_INTERVAL)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        refresher = app.refresher
+        refresher.refresh(force=True)
+        refresher.arm()
+        refresher._urgent_refresh()  # right after that refresh: deferred
+        assert refresher._timer is not None
+        assert 0 < refresher._timer._interval <= URGENT_GAP < REFRESH_INTERVAL
+        assert live_objects(app)["refresh loops"] == 1
+        looked = refresher.stats.refreshes + refresher.stats.skipped_idle
+        refresher._last_refresh -= URGENT_GAP  # the gap is over: drawn at once
+        refresher._urgent_refresh()
+        assert refresher.stats.refreshes + refresher.stats.skipped_idle == looked + 1
+        assert refresher._timer._interval == REFRESH_INTERVAL
+        assert live_objects(app)["refresh loops"] == 1

@@ -51,8 +51,10 @@ TIMER_NAME = "meshtui-refresh"
 
 URGENT_GAP = 0.15
 """A failover, loss or recovery is drawn at once, unless the view was refreshed less than this
-many seconds ago (then the next tick shows it); the tick then counts from that refresh. So
-under a storm of failovers repaints stay coalesced: at most one per this many seconds."""
+many seconds ago: then the next tick comes at the end of that gap (not a whole
+:data:`REFRESH_INTERVAL` after the last refresh) and shows it; the tick then counts from that
+refresh. So under a storm of failovers repaints stay coalesced: at most one per this many
+seconds, and a failover waits at most this long for one."""
 
 
 @dataclass(slots=True)
@@ -101,13 +103,18 @@ class Refresher:
 
     def _urgent_refresh(self) -> None:
         self._urgent = False
-        if time.monotonic() - self._last_refresh >= URGENT_GAP:
+        since = time.monotonic() - self._last_refresh
+        if since >= URGENT_GAP:
             if self._timer is not None:
                 self._timer.stop()
             try:
                 self.refresh()
             finally:
                 self.arm()
+        else:  # drawn by the next tick, brought forward to the end of the gap
+            self._timer = rearm(
+                self.app, self._timer, URGENT_GAP - since, self._tick, name=TIMER_NAME
+            )
 
     def _tick(self) -> None:
         try:
