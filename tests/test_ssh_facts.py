@@ -7,6 +7,7 @@ import asyncio
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -281,3 +282,34 @@ def test_remote_facts_match_local_pyroute2_facts(lab) -> None:  # noqa: ANN001 -
     assert babel and babel[0].forwards
     # No systemd in a lab namespace: reported, not an error.
     assert "service" in rf.unavailable and rf.service is None
+
+
+@pytest.mark.lab
+def test_a_lab_nodes_shell_does_not_run_this_machines_bashrc(lab) -> None:  # noqa: ANN001
+    """A command over SSH on a lab node runs bash, which sources ``~/.bashrc``: the node
+    sees an empty one, not this machine's (which may start anything: pyenv's init cost
+    ~150 ms and ~100 processes a command). The machine's own file is untouched."""
+    from meshtui.core.inventory import load_inventory
+    from meshtui.transport.ssh import SSHPool, SSHSettings
+
+    rc = Path.home() / ".bashrc"
+    if not rc.is_file():
+        pytest.skip(f"no {rc} on this machine: nothing a node could run")
+    inv = load_inventory(lab.inventory_path)
+    settings = SSHSettings(
+        known_hosts=str(lab.known_hosts), client_keys=(str(lab.ssh_key),), config=()
+    )
+
+    async def remote() -> tuple[str, str]:
+        pool = SSHPool(settings)
+        try:
+            seen = await pool.run(inv.node("edge-a"), ["wc", "-c", str(rc)])
+            home = await pool.run(inv.node("edge-a"), ["sh", "-c", 'echo "$HOME"'])
+            return seen.stdout, home.stdout
+        finally:
+            await pool.close()
+
+    seen, home = asyncio.run(remote())
+    assert home.strip() == str(Path.home())  # the node's root is this machine's root...
+    assert seen.split()[0] == "0"  # ...but its shell set-up is empty
+    assert rc.stat().st_size > 0  # and the machine's own file is as it was

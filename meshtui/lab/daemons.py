@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
+import shlex
 import signal
 import socket
 from collections.abc import Callable
@@ -22,6 +24,15 @@ from meshtui.lab.proc import (
     wait_until,
 )
 from meshtui.lab.topology import LabNode
+
+
+def _host_shell_rc() -> Path | None:
+    """Root's ``~/.bashrc`` on this machine, if there is one (see ``_spawn_sshd``)."""
+    try:
+        rc = Path(pwd.getpwuid(os.getuid()).pw_dir) / ".bashrc"
+    except KeyError:
+        return None
+    return rc if rc.is_file() else None
 
 
 class LabDaemons(LabBase):
@@ -179,8 +190,17 @@ class LabDaemons(LabBase):
         d = self.node_dir(n.name)
         with contextlib.suppress(FileNotFoundError):
             (d / "sshd.pid").unlink()
-        argv = ["ip", "netns", "exec", n.namespace, sshd, "-D", "-e", "-f", str(d / "sshd_config")]
-        self._track(spawn(argv, d / "sshd.log"))
+        argv = [sshd, "-D", "-e", "-f", str(d / "sshd_config")]
+        shell_rc = _host_shell_rc()
+        if shell_rc is not None and tool("unshare"):
+            # A node's shell must not run this machine's own shell set-up: root's
+            # ~/.bashrc (sourced by bash for every command over SSH) may start anything
+            # (pyenv's init: ~150 ms and ~100 processes a command). In a mount namespace of
+            # its own, the node's sshd sees an empty file there (if that fails, sshd starts
+            # all the same).
+            hide = f'mount --bind /dev/null {shlex.quote(str(shell_rc))}; exec "$@"'
+            argv = ["unshare", "--mount", "--propagation", "private", "sh", "-c", hide, "sh", *argv]
+        self._track(spawn(["ip", "netns", "exec", n.namespace, *argv], d / "sshd.log"))
 
     def _sshd_ready(self, n: LabNode) -> bool:
         try:
