@@ -82,3 +82,27 @@ async def test_raw_lines_under_a_storm_too() -> None:
         assert view.skipped - skipped == 700 - MAX_LINES_PER_REFRESH
         assert "neighbour n699 " in view.shown[-1]
         assert f"neighbour n{700 - MAX_LINES_PER_REFRESH} " in view.shown[-MAX_LINES_PER_REFRESH]
+
+
+async def test_events_name_hops_and_nodes_and_a_shows_addresses() -> None:
+    """Next hops and /128s read as in the other views (``relay-1 (w02ef0bea1)``, ``srv-b1``);
+    `a` draws the log again with babeld's addresses; a filter matches the names shown."""
+    app = demo_app(stop_at=40)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        view = app.view("events")
+        assert isinstance(view, EventsView)
+        failovers = [line for line in view.shown if "  failover " in line]
+        assert failovers and all("relay-1 (w02ef0bea1) -> relay-2 (w02ef0bea2)" in line
+                                 for line in failovers)  # fmt: skip
+        assert any("failover srv-b1: " in line for line in failovers)
+        assert not any("%w02ef0bea" in line for line in view.shown)
+        await pilot.press("a")
+        addressed = [line for line in view.shown if "  failover " in line]
+        assert len(addressed) == len(failovers)
+        assert all("fe80::ff:1%w02ef0bea1 -> fe80::ff:2%w02ef0bea2" in line for line in addressed)
+        assert any("failover fd31:1b9e:30be::2:1/128: " in line for line in addressed)
+        await pilot.press("a", "slash", *"relay-2", "enter")
+        assert view.shown and all("relay-2" in line for line in view.shown)
+        assert view.all_lines() == list(view.shown)

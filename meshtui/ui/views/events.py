@@ -2,7 +2,9 @@
 
 Semantic events by default (failover, unreachable, recovered, neighbour
 up/down/degrading, metric changes, routes added and removed, connection
-events); `r` switches to babeld's own lines as they arrive (raw mode). `/`
+events), their next hops and nodes named as in the other views (``relay-1
+(wg-r1)``, ``srv-b1``; `a`: the addresses babeld printed); `r` switches to
+babeld's own lines as they arrive (raw mode, as babeld wrote them). `/`
 filters either, `space` (everywhere) pauses, `s` saves what is shown to a
 file. Under a storm at most :data:`MAX_LINES_PER_REFRESH` lines are drawn
 per refresh; the rest are counted on screen, kept in the journal and saved
@@ -11,6 +13,7 @@ with `s`.
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
@@ -37,6 +40,11 @@ MAX_LINES_PER_REFRESH = 60
 SHOWN_LINES = 1_000
 REWRITE_LINES = SHOWN_LINES
 """Lines drawn again from the journal after a filter, mode, theme or node change (the newest)."""
+
+_HOP = re.compile(r"(?<![\w:.%])([0-9A-Fa-f:.]+)%([\w.-]+)")
+"""A next hop as babeld's lines and the events print it: ``fe80::1%wg-r1``."""
+_NODE_PREFIX = re.compile(r"(?<![\w:./])([0-9A-Fa-f:]+/128)(?![\w/])")
+"""A node's /128 destination."""
 
 RawItem = tuple[int, float, str]
 """A raw line in the journal: sequence number, time, line."""
@@ -113,6 +121,7 @@ class EventsView(View):
         self.skipped = 0
         self.drawn = 0
         self._journal_id = 0
+        self._naming: tuple[bool, int] = (False, 0)
 
     def compose(self) -> ComposeResult:
         """A title and the log."""
@@ -126,9 +135,21 @@ class EventsView(View):
 
     # ------------------------------------------------------------ drawing
 
+    def _named(self, text: str) -> str:
+        """Next hops and /128 destinations named as in the other views: ``relay-1
+        (wg-r1)`` for ``fe80::1%wg-r1``, ``srv-b1`` for its /128; addresses as babeld
+        printed them with the ``a`` toggle, or where no name is known."""
+        ctx = self.ctx
+        if ctx is None or ctx.names is None or ctx.addresses:
+            return text
+        names, node = ctx.names, ctx.node
+        text = _HOP.sub(lambda m: names.describe_hop(node, m[1], m[2]), text)
+        return _NODE_PREFIX.sub(lambda m: names.describe_prefix(m[1]), text)
+
     def _event_line(self, entry: LogEntry) -> str | None:
-        """The entry's line as shown, or None when the filter hides it."""
-        line = inert(entry_line(entry))
+        """The entry's line as shown, or None when the filter hides it (the filter sees
+        the names)."""
+        line = inert(self._named(entry_line(entry)))
         if self.filter.active and not self.filter.matches(line.lower()):
             return None
         return line
@@ -222,12 +243,14 @@ class EventsView(View):
 
     def refresh_view(self, ctx: ViewContext) -> SyncStats:
         """Append what arrived since the last refresh."""
-        first = self.ctx is None or id(ctx.journal) != self._journal_id
+        naming = (ctx.addresses, id(ctx.names))
+        first = self.ctx is None or id(ctx.journal) != self._journal_id or naming != self._naming
         self.begin(ctx)
         journal = ctx.journal
         stats = SyncStats()
-        if first:
+        if first:  # another node, or names shown otherwise (the `a` toggle): drawn again
             self._journal_id = id(journal)
+            self._naming = naming
             self._rewrite()
             stats.rebuilt = True
         elif self.raw:
@@ -292,7 +315,7 @@ class EventsView(View):
         if self.raw:
             lines = [raw_line(stamp, line) for _, stamp, line in ctx.journal.raw]
         else:
-            lines = [entry_line(entry) for entry in ctx.journal.log]
+            lines = [inert(self._named(entry_line(entry))) for entry in ctx.journal.log]
         if self.filter.active:
             lines = [line for line in lines if self.filter.matches(line.lower())]
         return lines
