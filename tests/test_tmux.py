@@ -70,7 +70,7 @@ class Tmux:
 
     def pane_dead(self) -> tuple[bool, str]:
         """(dead, exit status) of the pane's command; the status says so if a signal ended it."""
-        for _ in range(50):  # tmux may mark the pane dead before its status is in (5 s on a busy box)
+        for _ in range(50):  # tmux may mark the pane dead before its status is in (5 s at most)
             out = self.run(
                 "display-message",
                 "-p",
