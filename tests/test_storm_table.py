@@ -34,8 +34,12 @@ class TableApp(App[None]):
 def drawn(kt: KeyedTable) -> list[list[str]]:
     """The words of the table's lines as on screen (header first): through the widget's
     line cache, which keeps what was painted unless a region was marked for repaint."""
-    strips = kt.render_lines(Region(0, 0, kt.size.width, kt.size.height))
-    return [strip.text.split() for strip in strips]
+    return [strip.text.split() for strip in drawn_strips(kt)]
+
+
+def drawn_strips(kt: KeyedTable) -> list:
+    """The table's lines as rendered (with their styles and the mouse's metadata)."""
+    return kt.render_lines(Region(0, 0, kt.size.width, kt.size.height))
 
 
 def expected(kt: KeyedTable, values: dict[int, int]) -> list[list[str]]:
@@ -173,10 +177,6 @@ def row_meta(kt: KeyedTable, line: int) -> int:
     metas.discard(None)
     assert len(metas) == 1, metas
     return metas.pop()
-
-
-def drawn_strips(kt: KeyedTable) -> list:
-    return kt.render_lines(Region(0, 0, kt.size.width, kt.size.height))
 
 
 async def test_a_move_re_renders_only_the_rows_whose_place_changed() -> None:
