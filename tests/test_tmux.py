@@ -29,6 +29,7 @@ import pytest
 WIDTH, HEIGHT = 160, 48
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo" / "relay-outage.rec"
+EXIT_REPORT = re.compile(r"^meshtui exited with status (\d+)$", re.MULTILINE)
 
 
 class Tmux:
@@ -84,6 +85,9 @@ class Tmux:
                 return (False, "")
             if status or signal:
                 return (True, status if status else f"signal {signal}")
+            reported = EXIT_REPORT.findall(self.screen())
+            if reported:  # the shell's own line: tmux (3.3a) may never fill the status in
+                return (True, reported[-1])
             time.sleep(0.1)
         return (True, "")
 
