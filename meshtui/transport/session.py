@@ -71,10 +71,21 @@ def _hold_gc() -> None:
 
 
 def _release_gc() -> None:
+    """End a hold; the last one turns the collector back on.
+
+    In a process that freezes what survives (``gc.freeze``: the dashboard's
+    calm collector, :mod:`meshtui.ui.gcpolicy`), what the dumps built is
+    frozen with it: it is long-lived, and otherwise the first young
+    collection after the hold walks all of it (a tenth of a 10,000-route
+    resync). The next calm collection unfreezes and collects it as usual.
+    """
     global _gc_holds  # noqa: PLW0603
     _gc_holds -= 1
-    if _gc_holds == 0 and _gc_was_enabled:
-        gc.enable()
+    if _gc_holds == 0:
+        if gc.get_freeze_count():
+            gc.freeze()
+        if _gc_was_enabled:
+            gc.enable()
 
 
 class NodeSession:

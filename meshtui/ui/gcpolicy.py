@@ -11,6 +11,10 @@ writes then block, to cut the dashboard off. So while the dashboard runs:
   survived is frozen (``gc.freeze``) so that later collections skip it;
 * during an endless storm one runs anyway every :data:`FORCE_EVERY` seconds.
 
+A session that loads a dump (with collections paused meanwhile) freezes what
+it built too, once something in the process froze (``gc.get_freeze_count``):
+see :func:`meshtui.transport.session._release_gc`.
+
 Each calm collection first unfreezes, so garbage that was frozen alive and
 died since is collected then, and then hands the C allocator's free pages
 back to the system (``malloc_trim``, glibc only): without it a burst — a

@@ -15,8 +15,10 @@ some real metric changes and route switches. Figures printed:
 * memory per route (tracemalloc, model with all routes loaded);
 * resync: what a :class:`NodeSession` does with a greeting and a dump of
   ``--routes`` routes read from an in-memory channel, first connect (into an
-  empty model) and reconnect (the dump diffed against a full model, half
-  the routes moved), in ms and against ``split+words`` of the same bytes.
+  empty model) and reconnect (the dump diffed against a full model: new
+  route ids, a tenth of the routes retracted), in ms and against
+  ``split+words`` of the same bytes; with the dashboard's calm collector
+  running, as in the dashboard.
 
 ``--baseline-tree DIR`` also runs the resync figures on the code in ``DIR``
 (e.g. ``git worktree add /tmp/base HEAD~5``) in a subprocess, in the same run,
@@ -287,9 +289,15 @@ MODES = {"first": "first sync", "cold": "cold caches", "resync": "resync"}
 
 
 def resync_figures(routes: int, repeat: int) -> dict[str, float]:
-    """Best-of-``repeat`` ms: split+words of the dump, first sync, resync against a full model."""
-    from meshtui.transport.session import NodeSession
+    """Best-of-``repeat`` ms: split+words of the dump, first sync, resync against a full model.
 
+    Measured as in the dashboard: its calm collector (full collections when
+    calm, survivors frozen) runs, started as the dashboard starts it.
+    """
+    from meshtui.transport.session import NodeSession
+    from meshtui.ui.gcpolicy import CalmCollector
+
+    CalmCollector().start()
     dump, moved = dumps(routes)
     out = {"routes": float(routes)}
     t_words, _ = best_of(bare_words, chunks(dump), repeat)

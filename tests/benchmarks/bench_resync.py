@@ -67,9 +67,16 @@ def bare_dump(path: str) -> tuple[float, int]:
 
 
 def session_times(path: str, rounds: int) -> dict[str, list[float]]:
-    """meshtui's first sync and resync on ``path``, ``rounds`` times each (seconds)."""
+    """meshtui's first sync and resync on ``path``, ``rounds`` times each (seconds).
+
+    As in the dashboard: its calm collector (full collections when calm,
+    survivors frozen) runs, started as the dashboard starts it.
+    """
     from meshtui.transport.local import open_local
     from meshtui.transport.session import NodeSession
+    from meshtui.ui.gcpolicy import CalmCollector
+
+    CalmCollector().start()
 
     async def until_live(session: NodeSession) -> float:
         t0 = time.perf_counter()
