@@ -303,6 +303,36 @@ def test_the_garbage_collector_runs_again_after_a_dump_and_after_a_lost_one() ->
     assert gc.isenabled()
 
 
+def _frozen(objects: list[object]) -> list[bool]:
+    """Whether each (tracked) object is in the collector's permanent generation."""
+    import gc
+
+    walked = {id(o) for generation in range(3) for o in gc.get_objects(generation)}
+    return [gc.is_tracked(o) and id(o) not in walked for o in objects]
+
+
+def test_a_dump_is_frozen_with_the_survivors_only_where_the_process_freezes() -> None:
+    import gc
+
+    segment = load_recording(RECORDINGS[0])[0]
+    data = ("\n".join(line for _, line in segment.lines) + "\n").encode()
+    gc.collect()
+    gc.unfreeze()
+    try:
+        session, _, _ = _session_read(data, [])
+        assert gc.get_freeze_count() == 0  # a process that does not freeze (the CLI)
+        model = session.model
+        assert not any(_frozen([*model.routes.values(), *model._by_dest.values()]))
+        gc.freeze()  # as the dashboard's calm collector does
+        session, _, _ = _session_read(data, [len(data) // 3])
+        model = session.model
+        # every route and its destination's table: frozen, not walked by young collections
+        assert all(_frozen([*model.routes.values(), *model._by_dest.values()]))
+        assert model.routes and gc.isenabled()
+    finally:
+        gc.unfreeze()
+
+
 def _session_read_lost(data: bytes) -> tuple[NodeSession, list, list]:
     channel = _Chunks([data])
 
