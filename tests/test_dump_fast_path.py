@@ -141,6 +141,63 @@ def test_a_large_dump_and_its_resync_give_the_same_events() -> None:
     assert any(e.type.value == "failover" for e in olds[0][0])
 
 
+def _load_all(model: NodeModel, lines: list[str], now: float, known: Any = None) -> None:
+    i = 0
+    while i < len(lines):
+        i, _ = model.load(lines, i, now, known)
+
+
+def _without_times(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A model's state without the times a taken-over route keeps from before."""
+
+    def strip(item: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+        kind, fields = item
+        return kind, {k: v for k, v in fields.items() if k not in ("first_seen", "last_change")}
+
+    out = dict(snapshot)
+    for table in ("routes", "current"):
+        out[table] = {k: strip(v) for k, v in snapshot[table].items()}
+    return out
+
+
+def test_a_reconnect_takes_over_unchanged_routes_and_gives_the_same_events() -> None:
+    greeting = ["BABEL 1.0", "version babeld-1.12.1", "host n", "my-id 02:00:00:00:00:00:00:0a"]
+    dump = [_route(f"{i:x}", f"fd42::{i:x}/128", via=f"fe80::{i % 3 + 1}") for i in range(1, 400)]
+    # the same babeld again (the same ids): every 7th route gone, every 5th through another
+    # neighbour (a new line), a new route, and an unchanged line under another verb
+    again = [
+        _route(f"{i:x}", f"fd42::{i:x}/128", via=f"fe80::{(i + (i % 5 == 0)) % 3 + 1}")
+        for i in range(1, 400)
+        if i % 7
+    ]
+    again += [_route("fff", "fd42::fff/128"), "bad" + dump[6][3:]]  # route 7, gone
+    outcomes = []
+    for reuse in (False, True):
+        live = NodeModel(announce=True)
+        _load_all(live, [*greeting, "ok", *dump, "ok"], 1000.0)
+        live.commit(1000.0)
+        before = dict(live.routes)
+        staging = NodeModel(announce=False)
+        _load_all(
+            staging, [*greeting, "ok", *again, "ok"], 2000.0, live.current_lines if reuse else None
+        )
+        events = live.adopt(staging, 2000.0)
+        outcomes.append((events, _without_times(state(live))))
+        kept = [rid for rid, r in live.routes.items() if r is before.get(rid)]
+        if reuse:
+            unchanged = {f"{i:x}" for i in range(1, 400) if i % 7 and i % 5}
+            assert set(kept) == unchanged  # the other verb's line was not taken for an add
+            assert all(live.routes[rid].first_seen == 1000.0 for rid in kept)
+            assert all(live.routes[rid].last_seen == 2000.0 for rid in kept)
+            assert live.routes["5"].first_seen == 2000.0  # moved: a new line, a new route
+        else:
+            assert kept == []
+    assert outcomes[0] == outcomes[1]
+    events = outcomes[1][0]
+    assert any(e.type.value == "failover" for e in events)
+    assert staging.stats.errors == 1  # "bad route ...": a parse error, as through feed
+
+
 def test_other_whitespace_and_moved_words_leave_the_fast_path() -> None:
     good = _route("1", "fd42::1/128")
     variants = [
@@ -331,6 +388,31 @@ def test_a_dump_is_frozen_with_the_survivors_only_where_the_process_freezes() ->
         assert model.routes and gc.isenabled()
     finally:
         gc.unfreeze()
+
+
+def test_a_session_reconnecting_to_the_same_babeld_keeps_its_route_objects() -> None:
+    segment = load_recording(RECORDINGS[0])[0]
+    lines = [line for _, line in segment.lines]
+    dump_end = [i for i, line in enumerate(lines) if line == "ok"][1] + 1  # greeting, dump
+    data = ("\n".join(lines[:dump_end]) + "\n").encode()
+    channels = [_Chunks([data]), _Chunks([data[:4000], data[4000:]])]
+
+    async def opener() -> _Chunks:
+        return channels.pop(0)
+
+    session = NodeSession("n", opener, clock=lambda: 1000.0)
+
+    async def connect() -> None:
+        with pytest.raises(session_mod._Closed):
+            await session._connect_and_read()
+
+    asyncio.run(connect())
+    first = dict(session.model.routes)
+    want = state(session.model)
+    asyncio.run(connect())
+    assert session.connects == 2 and session.model.routes
+    assert all(route is first[rid] for rid, route in session.model.routes.items())
+    assert state(session.model)["routes"] == want["routes"]
 
 
 def _session_read_lost(data: bytes) -> tuple[NodeSession, list, list]:

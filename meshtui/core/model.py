@@ -30,7 +30,8 @@ importable from here.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
 from meshtui.core import foresight
@@ -94,9 +95,22 @@ _route_state = operator.attrgetter(
 """What a route line may change of a known route, in :class:`Route`'s order after the source."""
 
 
-def _by_identity(routes: Collection[Route]) -> dict[tuple[str, str, str, str, str], Route]:
+RouteIdentity = tuple[str, str, str, str, str]
+
+
+def _by_identity(routes: Collection[Route]) -> dict[RouteIdentity, Route]:
     """Routes by their identity across reconnects (a resync maps 10,000s: no Python loop)."""
     return dict(zip(map(route_identity, routes), routes, strict=True))
+
+
+KNOWN_PROBE = 256
+"""Route lines of a dump :meth:`NodeModel.load` looks up among the replaced model's before
+it stops when none was there (babeld restarted: every id is new)."""
+
+def _holds(by_dest: dict[DestKey, dict[str, Route]], identity: RouteIdentity) -> bool:
+    """Whether a route of that identity is among ``by_dest``'s routes to its destination."""
+    bucket = by_dest.get((identity[0], identity[1]))
+    return bucket is not None and any(route_identity(r) == identity for r in bucket.values())
 
 
 _Printed = TypeVar("_Printed", Interface, Neighbour, Xroute, Route)
@@ -150,12 +164,26 @@ class NodeModel(NodeTables):
             self._remember_line(obj, line)
         return parsed
 
-    def load(self, lines: list[str], start: int, now: float) -> tuple[int, ReplyLine | None]:
+    def load(
+        self,
+        lines: list[str],
+        start: int,
+        now: float,
+        known: Mapping[str, object] | None = None,
+    ) -> tuple[int, ReplyLine | None]:
         """Feed ``lines[start:]`` up to and including the first reply (``ok``, ``no``, ``bad``).
 
         The dump path of a (re)connection: the same model as :meth:`feed` line
         by line, but a new route in babeld's own layout is built straight from
         its words (one split, no parsed-line object, no per-line dispatch).
+
+        Args:
+            known: the current lines of the model this one is to replace (a
+                reconnect to the same babeld: its route ids are unchanged). A
+                route whose line is the same is taken over as it is (seen
+                now), not parsed and built again; nothing else of it changes.
+                When the first :data:`KNOWN_PROBE` route lines are all new (a
+                restarted babeld: new ids), the rest are not looked up.
 
         Returns:
             The index after the reply and the reply; ``(len(lines), None)``
@@ -164,20 +192,37 @@ class NodeModel(NodeTables):
         stats, announce, feed = self.stats, self.announce, self.feed
         routes, by_dest, dirty, current = self.routes, self._by_dest, self._dirty, self._current
         read_route, new = dump_route, object.__new__  # locals: 10,000s of lines
+        take = known.get if known else None
+        misses = 0
         seq = stats.lines  # the line count, written back before anything else reads it
         fresh = True  # the first route line since a line through feed (which may move the clock)
         for i in range(start, len(lines)):
             line = lines[i]
-            values = read_route(line)
-            if values is not None and values[0] not in routes:
-                seq += 1
-                if fresh:
-                    fresh = False
-                    stats.lines = seq
-                    if now > self._horizon:
-                        self._advance(now)
-                    self.last_time = now
+            route = None
+            if take is not None and line.startswith("add route "):
                 key = "change" + line[3:]  # as _remember_line keys it
+                found = take(key)
+                if type(found) is Route and found.id not in routes:
+                    route = found
+                    route.last_seen = now
+                    rid, dest = route.id, (route.prefix, route.src)
+                    misses = -1  # ids unchanged: keep looking
+                elif misses >= 0:
+                    misses += 1
+                    if misses == KNOWN_PROBE:  # none so far: a restarted babeld, new ids
+                        take = None
+            if route is None:
+                values = read_route(line)
+                if values is None or values[0] in routes:
+                    stats.lines = seq
+                    parsed = feed(line, now)
+                    seq = stats.lines
+                    fresh = True
+                    if isinstance(parsed, ReplyLine):
+                        return i + 1, parsed
+                    continue
+                if take is None:  # else made above
+                    key = "change" + line[3:]  # as _remember_line keys it
                 route = new(Route)  # Route(...) without the call: a dump builds 10,000s
                 rid, dest, route.installed, origin, hop = values
                 route.id = rid
@@ -187,26 +232,31 @@ class NodeModel(NodeTables):
                 route.first_seen = route.last_seen = route.last_change = now
                 route.better_since = None
                 route.raw = key
-                routes[rid] = route
-                current[key] = route
-                bucket = by_dest.get(dest)
-                if bucket is None:
-                    by_dest[dest] = {rid: route}
-                else:
-                    bucket[rid] = route
-                dirty[dest] = seq
-                if announce:
-                    stats.lines = seq
-                    self._route_added(route, now)
-                continue
-            stats.lines = seq
-            parsed = feed(line, now)
-            seq = stats.lines
-            fresh = True
-            if isinstance(parsed, ReplyLine):
-                return i + 1, parsed
+            seq += 1
+            if fresh:
+                fresh = False
+                stats.lines = seq
+                if now > self._horizon:
+                    self._advance(now)
+                self.last_time = now
+            routes[rid] = route
+            current[key] = route
+            bucket = by_dest.get(dest)
+            if bucket is None:
+                by_dest[dest] = {rid: route}
+            else:
+                bucket[rid] = route
+            dirty[dest] = seq
+            if announce:
+                stats.lines = seq
+                self._route_added(route, now)
         stats.lines = seq
         return len(lines), None
+
+    @property
+    def current_lines(self) -> Mapping[str, object]:
+        """Each object's line as babeld would print it again (``change ...``): for :meth:`load`."""
+        return MappingProxyType(self._current)
 
     def _remember_line(self, obj: Any, line: str) -> None:
         """Remember an object's current line, as babeld would print a repeat of it."""
@@ -686,8 +736,12 @@ class NodeModel(NodeTables):
         (an empty model) emits no per-object events.
         """
         first = not self.routes and not self.neighbours and not self._committed
+        old, new = self.routes, fresh.routes
+        # route objects a reconnect's load took over from this model: no difference in them
+        shared = {rid for rid in old.keys() & new.keys() if old[rid] is new[rid]}
         if self.announce and not first:
-            self._diff_events(fresh, now)
+            self._diff_events(fresh, shared, now)
+        old_by_dest, line = self._by_dest, self.stats.lines
         self.node = fresh.node
         self.interfaces = fresh.interfaces
         self.neighbours = fresh.neighbours
@@ -698,18 +752,34 @@ class NodeModel(NodeTables):
         self._prints = []
         for neigh in self.neighbours.values():
             self.lost_neighbours.pop(neigh.key, None)
-        self._dirty = dict.fromkeys(self._by_dest, self.stats.lines)
-        self._dirty.update(dict.fromkeys(self._committed, self.stats.lines))
+        if not shared:
+            dirty = dict.fromkeys(self._by_dest, line)
+            dirty.update(dict.fromkeys(self._committed, line))
+        else:  # a destination whose routes are the very same objects as before is as committed
+            dirty = {d: line for d, bucket in self._by_dest.items() if old_by_dest.get(d) != bucket}
+            dirty.update((d, line) for d in self._committed if d not in self._by_dest)
+            dirty.update(dict.fromkeys(self._dirty, line))  # changed, not committed yet
+            dirty.update(dict.fromkeys(self._loss_pending, line))
+        self._dirty = dirty
         self._horizon = 0.0
         return self.commit(now)
 
-    def _diff_events(self, fresh: NodeModel, now: float) -> None:
-        old_routes = _by_identity(self.routes.values())
-        new_routes = _by_identity(fresh.routes.values())
-        for key in old_routes.keys() - new_routes.keys():
-            self._route_removed(old_routes[key], now)
-        for key in new_routes.keys() - old_routes.keys():
-            self._route_added(new_routes[key], now)
+    def _diff_events(self, fresh: NodeModel, shared: set[str], now: float) -> None:
+        # A route object in both models (``shared``: taken over by a reconnect's load) is no
+        # difference: only the others are matched by identity, and an identity one of them
+        # lacks is looked for among the other model's routes to the same destination.
+        old, new = self.routes, fresh.routes
+        if shared:
+            gone = _by_identity([r for rid, r in old.items() if rid not in shared])
+            came = _by_identity([r for rid, r in new.items() if rid not in shared])
+        else:
+            gone, came = _by_identity(old.values()), _by_identity(new.values())
+        for key in sorted(gone.keys() - came.keys()):
+            if not _holds(fresh._by_dest, key):
+                self._route_removed(gone[key], now)
+        for key in sorted(came.keys() - gone.keys()):
+            if not _holds(self._by_dest, key):
+                self._route_added(came[key], now)
         old_up = {n.key for n in self.neighbours.values() if n.up}
         new_neigh = {n.key: n for n in fresh.neighbours.values()}
         for hop in old_up - {k for k, n in new_neigh.items() if n.up}:

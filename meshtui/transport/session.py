@@ -268,6 +268,8 @@ class NodeSession:
         if self._stopping:
             return
         staging = NodeModel(grace=self.model.grace, announce=False)
+        # a reconnect: the routes whose lines are unchanged are taken over, not built again
+        known = self.model.current_lines if self.model.routes else None
         phase = 0  # 0 greeting, 1 dump, 2 live
         pending = b""
         model = self.model
@@ -331,7 +333,7 @@ class NodeSession:
                         raise problem
                 # greeting and dump: the model's batch path, up to the reply that ends them
                 start = i
-                i, reply = staging.load(lines, i, now)
+                i, reply = staging.load(lines, i, now, known)
                 if on_raw is not None:
                     for line in lines[start:i]:
                         on_raw(name, now, line)
