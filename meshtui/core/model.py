@@ -107,6 +107,7 @@ KNOWN_PROBE = 256
 """Route lines of a dump :meth:`NodeModel.load` looks up among the replaced model's before
 it stops when none was there (babeld restarted: every id is new)."""
 
+
 def _holds(by_dest: dict[DestKey, dict[str, Route]], identity: RouteIdentity) -> bool:
     """Whether a route of that identity is among ``by_dest``'s routes to its destination."""
     bucket = by_dest.get((identity[0], identity[1]))
