@@ -206,6 +206,7 @@ class NodeModel(NodeTables):
                 if type(found) is Route and found.id not in routes:
                     route = found
                     route.last_seen = now
+                    self._taken += 1
                     rid, dest = route.id, (route.prefix, route.src)
                     misses = -1  # ids unchanged: keep looking
                 elif misses >= 0:
@@ -738,11 +739,16 @@ class NodeModel(NodeTables):
         """
         first = not self.routes and not self.neighbours and not self._committed
         old, new = self.routes, fresh.routes
-        # route objects a reconnect's load took over from this model: no difference in them
-        shared = {rid for rid in old.keys() & new.keys() if old[rid] is new[rid]}
+        taken = fresh._taken  # route objects its load took over from this model: no difference
+        if not taken:
+            gone: Collection[Route] = old.values()
+            came: Collection[Route] = new.values()
+        else:
+            gone = [] if taken == len(old) else [r for k, r in old.items() if new.get(k) is not r]
+            came = [] if taken == len(new) else [r for k, r in new.items() if old.get(k) is not r]
         if self.announce and not first:
-            self._diff_events(fresh, shared, now)
-        old_by_dest, line = self._by_dest, self.stats.lines
+            self._diff_events(fresh, gone, came, now)
+        line = self.stats.lines
         self.node = fresh.node
         self.interfaces = fresh.interfaces
         self.neighbours = fresh.neighbours
@@ -753,11 +759,12 @@ class NodeModel(NodeTables):
         self._prints = []
         for neigh in self.neighbours.values():
             self.lost_neighbours.pop(neigh.key, None)
-        if not shared:
+        if not taken:
             dirty = dict.fromkeys(self._by_dest, line)
             dirty.update(dict.fromkeys(self._committed, line))
-        else:  # a destination whose routes are the very same objects as before is as committed
-            dirty = {d: line for d, bucket in self._by_dest.items() if old_by_dest.get(d) != bucket}
+        else:  # the destinations of the routes that differ; the others' are as committed
+            dirty = {(r.prefix, r.src): line for r in gone}
+            dirty.update(((r.prefix, r.src), line) for r in came)
             dirty.update((d, line) for d in self._committed if d not in self._by_dest)
             dirty.update(dict.fromkeys(self._dirty, line))  # changed, not committed yet
             dirty.update(dict.fromkeys(self._loss_pending, line))
@@ -765,22 +772,19 @@ class NodeModel(NodeTables):
         self._horizon = 0.0
         return self.commit(now)
 
-    def _diff_events(self, fresh: NodeModel, shared: set[str], now: float) -> None:
-        # A route object in both models (``shared``: taken over by a reconnect's load) is no
-        # difference: only the others are matched by identity, and an identity one of them
-        # lacks is looked for among the other model's routes to the same destination.
-        old, new = self.routes, fresh.routes
-        if shared:
-            gone = _by_identity([r for rid, r in old.items() if rid not in shared])
-            came = _by_identity([r for rid, r in new.items() if rid not in shared])
-        else:
-            gone, came = _by_identity(old.values()), _by_identity(new.values())
-        for key in sorted(gone.keys() - came.keys()):
+    def _diff_events(
+        self, fresh: NodeModel, gone: Collection[Route], came: Collection[Route], now: float
+    ) -> None:
+        # Only the routes not in both models (``gone`` from this one, ``came`` in ``fresh``)
+        # are matched by identity; an identity one side lacks is looked for among the other
+        # model's routes to the same destination (an object in both is no difference).
+        gone_by, came_by = _by_identity(gone), _by_identity(came)
+        for key in sorted(gone_by.keys() - came_by.keys()):
             if not _holds(fresh._by_dest, key):
-                self._route_removed(gone[key], now)
-        for key in sorted(came.keys() - gone.keys()):
+                self._route_removed(gone_by[key], now)
+        for key in sorted(came_by.keys() - gone_by.keys()):
             if not _holds(self._by_dest, key):
-                self._route_added(came[key], now)
+                self._route_added(came_by[key], now)
         old_up = {n.key for n in self.neighbours.values() if n.up}
         new_neigh = {n.key: n for n in fresh.neighbours.values()}
         for hop in old_up - {k for k, n in new_neigh.items() if n.up}:
