@@ -20,6 +20,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from meshtui.core import gcpolicy
 from meshtui.core.model import NodeModel
 from meshtui.core.protocol import ReplyLine, _Bad, _plain_ipv6, _prefix
 from meshtui.core.records import Route
@@ -352,11 +353,11 @@ def test_the_garbage_collector_runs_again_after_a_dump_and_after_a_lost_one() ->
     assert session.state is not session_mod.SessionState.LIVE
     assert gc.isenabled()
     # overlapping holds (sessions syncing at once) end with the last of them
-    session_mod._hold_gc()
-    session_mod._hold_gc()
-    session_mod._release_gc()
+    gcpolicy.hold_collections()
+    gcpolicy.hold_collections()
+    gcpolicy.release_collections()
     assert not gc.isenabled()
-    session_mod._release_gc()
+    gcpolicy.release_collections()
     assert gc.isenabled()
 
 
@@ -368,26 +369,25 @@ def _frozen(objects: list[object]) -> list[bool]:
     return [gc.is_tracked(o) and id(o) not in walked for o in objects]
 
 
-def test_a_dump_is_frozen_with_the_survivors_only_where_the_process_freezes() -> None:
+def test_a_dump_is_frozen_with_the_survivors_only_where_the_calm_collector_runs() -> None:
     import gc
 
     segment = load_recording(RECORDINGS[0])[0]
     data = ("\n".join(line for _, line in segment.lines) + "\n").encode()
-    gc.collect()
-    gc.unfreeze()
+    session, _, _ = _session_read(data, [])  # a process without it (the CLI)
+    model = session.model
+    assert not any(_frozen([*model.routes.values(), *model._by_dest.values()]))
+    collector = gcpolicy.CalmCollector()
+    collector.start()  # as the dashboard starts it
     try:
-        session, _, _ = _session_read(data, [])
-        assert gc.get_freeze_count() == 0  # a process that does not freeze (the CLI)
-        model = session.model
-        assert not any(_frozen([*model.routes.values(), *model._by_dest.values()]))
-        gc.freeze()  # as the dashboard's calm collector does
         session, _, _ = _session_read(data, [len(data) // 3])
         model = session.model
         # every route and its destination's table: frozen, not walked by young collections
         assert all(_frozen([*model.routes.values(), *model._by_dest.values()]))
         assert model.routes and gc.isenabled()
     finally:
-        gc.unfreeze()
+        collector.stop()
+    assert gc.get_freeze_count() == 0  # stop gave them back to the collector
 
 
 def test_a_session_reconnecting_to_the_same_babeld_keeps_its_route_objects() -> None:

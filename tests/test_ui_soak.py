@@ -1,7 +1,7 @@
 """The dashboard runs for days: what a view switch creates does not outlive it (issue 17).
 
 Counted after a full garbage collection (the app freezes survivors, see
-:mod:`meshtui.ui.gcpolicy`, so they are unfrozen first): every live
+:mod:`meshtui.core.gcpolicy`, so they are unfrozen first): every live
 ``Widget`` object — attached or not, since the leak this guards against
 kept removed footer keys alive outside the DOM — every live ``Timer``, and
 the watchers registered on the footer.

@@ -14,11 +14,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import gc
 import time
 from collections.abc import Awaitable, Callable
 from enum import Enum
 
+from meshtui.core import gcpolicy
 from meshtui.core.events import Event, EventType
 from meshtui.core.model import DEFAULT_GRACE, NodeModel
 from meshtui.transport.local import Channel, ConnectError, greeting_problem
@@ -51,41 +51,6 @@ class _Closed(Exception):
 GC_HOLD_MAX = 30.0
 """Seconds a session may keep the collector paused for one dump (a dump that takes longer
 loads with collections on)."""
-
-_gc_holds = 0
-_gc_was_enabled = False
-
-
-def _hold_gc() -> None:
-    """Pause the cyclic garbage collector while a dump loads; counted, sessions overlap.
-
-    A dump makes 10,000s of objects that are no garbage: the collections they
-    trigger would traverse every model in the process for nothing (a third of
-    a 30,000-route resync). Reference counting still frees what dies.
-    """
-    global _gc_holds, _gc_was_enabled  # noqa: PLW0603
-    if _gc_holds == 0:
-        _gc_was_enabled = gc.isenabled()
-        gc.disable()
-    _gc_holds += 1
-
-
-def _release_gc() -> None:
-    """End a hold; the last one turns the collector back on.
-
-    In a process that freezes what survives (``gc.freeze``: the dashboard's
-    calm collector, :mod:`meshtui.ui.gcpolicy`), what the dumps built is
-    frozen with it: it is long-lived, and otherwise the first young
-    collection after the hold walks all of it (a tenth of a 10,000-route
-    resync). The next calm collection unfreezes and collects it as usual.
-    """
-    global _gc_holds  # noqa: PLW0603
-    _gc_holds -= 1
-    if _gc_holds == 0:
-        if gc.get_freeze_count():
-            gc.freeze()
-        if _gc_was_enabled:
-            gc.enable()
 
 
 class NodeSession:
@@ -255,7 +220,7 @@ class NodeSession:
             self._gc_limit = None
         if self._gc_held:
             self._gc_held = False
-            _release_gc()
+            gcpolicy.release_collections()
 
     async def _read_connection(self) -> None:
         if self.state is not SessionState.FAILED:
@@ -346,7 +311,7 @@ class NodeSession:
                     self._set_state(SessionState.SYNCING, "")
                     if not self._gc_held:  # until the dump is adopted (_synced), at most
                         self._gc_held = True  # GC_HOLD_MAX: a dump stalled on a dying link
-                        _hold_gc()  # must not leave the process without collections
+                        gcpolicy.hold_collections()  # must not leave the process uncollected
                         self._gc_limit = asyncio.get_running_loop().call_later(
                             GC_HOLD_MAX, self._end_gc_hold
                         )

@@ -6,7 +6,7 @@ view up to date inside ``batch_update()``. So repaints are coalesced to a few
 per second whatever babeld sends, and the reader never waits for the screen. A
 failover, loss or recovery is drawn at once (:data:`URGENT_GAP`); full and
 complete redraws come less often (:data:`FULL_REFRESH`, :data:`COMPLETE_REFRESH`);
-full garbage collections wait for a calm moment (:mod:`meshtui.ui.gcpolicy`).
+full garbage collections wait for a calm moment (:mod:`meshtui.core.gcpolicy`).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from textual.timer import Timer
 
+from meshtui.core.gcpolicy import CalmCollector
 from meshtui.paths import write_atomic
 from meshtui.ui.actions import VIEW_CLASSES
-from meshtui.ui.gcpolicy import CalmCollector
 from meshtui.ui.hub import NodeFeed
 from meshtui.ui.oneshot import rearm
 from meshtui.ui.screens.detail import DestinationScreen
@@ -187,7 +187,7 @@ class Refresher:
             ui.log_lines_not_drawn = events.skipped
 
     def _collect_garbage(self) -> None:
-        """Full garbage collections only when calm (see :mod:`meshtui.ui.gcpolicy`)."""
+        """Full garbage collections only when calm (see :mod:`meshtui.core.gcpolicy`)."""
         lines = sum(feed.model.stats.lines for feed in self.app.feeds)
         if self.collector.stats.collections == 0:
             if self.app.feed.journal.link.ever_live and self._last_full:

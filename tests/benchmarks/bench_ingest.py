@@ -304,7 +304,11 @@ def resync_figures(routes: int, repeat: int) -> dict[str, float]:
     calm, survivors frozen) runs, started as the dashboard starts it.
     """
     from meshtui.transport.session import NodeSession
-    from meshtui.ui.gcpolicy import CalmCollector
+
+    try:
+        from meshtui.core.gcpolicy import CalmCollector
+    except ImportError:  # a tree before it moved
+        from meshtui.ui.gcpolicy import CalmCollector  # type: ignore[no-redef]
 
     CalmCollector().start()
     dump, moved = dumps(routes)

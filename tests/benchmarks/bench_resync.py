@@ -74,7 +74,11 @@ def session_times(path: str, rounds: int) -> dict[str, list[float]]:
     """
     from meshtui.transport.local import open_local
     from meshtui.transport.session import NodeSession
-    from meshtui.ui.gcpolicy import CalmCollector
+
+    try:
+        from meshtui.core.gcpolicy import CalmCollector
+    except ImportError:  # a tree before it moved
+        from meshtui.ui.gcpolicy import CalmCollector  # type: ignore[no-redef]
 
     CalmCollector().start()
 
