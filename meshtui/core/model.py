@@ -743,9 +743,9 @@ class NodeModel(NodeTables):
         if not taken:
             gone: Collection[Route] = old.values()
             came: Collection[Route] = new.values()
-        else:
-            gone = [] if taken == len(old) else [r for k, r in old.items() if new.get(k) is not r]
-            came = [] if taken == len(new) else [r for k, r in new.items() if old.get(k) is not r]
+        else:  # (not from the count alone: whatever a dump may do after a take)
+            gone = [r for rid, r in old.items() if new.get(rid) is not r]
+            came = [r for rid, r in new.items() if old.get(rid) is not r]
         if self.announce and not first:
             self._diff_events(fresh, gone, came, now)
         line = self.stats.lines
