@@ -149,11 +149,12 @@ def _load_all(model: NodeModel, lines: list[str], now: float, known: Any = None)
 
 
 def _without_times(snapshot: dict[str, Any]) -> dict[str, Any]:
-    """A model's state without the times a taken-over route keeps from before."""
+    """A model's state without the times a taken-over route keeps from before the reconnect."""
 
     def strip(item: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         kind, fields = item
-        return kind, {k: v for k, v in fields.items() if k not in ("first_seen", "last_change")}
+        kept = ("first_seen", "last_change", "better_since")
+        return kind, {k: v for k, v in fields.items() if k not in kept}
 
     out = dict(snapshot)
     for table in ("routes", "current"):
@@ -197,6 +198,40 @@ def test_a_reconnect_takes_over_unchanged_routes_and_gives_the_same_events() -> 
     events = outcomes[1][0]
     assert any(e.type.value == "failover" for e in events)
     assert staging.stats.errors == 1  # "bad route ...": a parse error, as through feed
+
+
+def test_a_loss_pending_across_a_reconnect_ends_as_without_taking_over() -> None:
+    """A destination lost (its standby not installed yet) when the link dropped: the same."""
+
+    def line(rid: str, installed: str, metric: int, via: str) -> str:
+        return (
+            f"add route {rid} prefix fd42::9/128 from ::/0 installed {installed} "
+            f"id 02:00:00:00:00:00:00:09 metric {metric} refmetric 96 via {via} if wg-r1"
+        )
+
+    greeting = ["BABEL 1.0", "version babeld-1.12.1", "host n", "my-id 02:00:00:00:00:00:00:0a"]
+    others = [_route(f"{i:x}", f"fd42::1:{i:x}/128") for i in range(1, 50)]
+    before = [*greeting, "ok", line("a1", "yes", 192, "fe80::1"), line("a2", "no", 288, "fe80::2")]
+    lost = [line("a1", "no", 65535, "fe80::1"), line("a2", "no", 288, "fe80::2")]
+    outcomes = []
+    for reuse in (False, True):
+        live = NodeModel(announce=True)
+        _load_all(live, [*before, *others, "ok"], 1000.0)
+        live.commit(1000.0)
+        live.feed("change" + lost[0][3:], 1001.0)  # the selected route retracted: pending
+        live.commit(1001.0)
+        assert live._loss_pending
+        staging = NodeModel(announce=False)
+        known = live.current_lines if reuse else None
+        _load_all(staging, [*greeting, "ok", *lost, *others, "ok"], 1002.0, known)
+        assert (staging._taken > 0) == reuse
+        events = live.adopt(staging, 1002.0)
+        # the standby has been better than the lost route since the loss, not since the dump
+        assert live.routes["a2"].better_since == (1001.0 if reuse else 1002.0)
+        later = live.tick(1001.0 + live.grace + 1)  # nothing installed within the grace
+        outcomes.append((events, later, _without_times(state(live))))
+    assert outcomes[0] == outcomes[1]
+    assert [e.type.value for e in outcomes[1][1]] == ["unreachable"]
 
 
 def test_other_whitespace_and_moved_words_leave_the_fast_path() -> None:
