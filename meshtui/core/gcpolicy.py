@@ -27,7 +27,6 @@ restored when the app exits.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import gc
 import time
 from collections.abc import Callable
@@ -77,9 +76,8 @@ def release_collections() -> None:
 
 def _malloc_trim() -> Callable[[int], int] | None:
     """glibc's ``malloc_trim`` (None elsewhere)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
+    try:  # the process's own symbols (libc's among them); not ctypes.util: it runs programs
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
