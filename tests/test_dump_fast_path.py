@@ -108,11 +108,11 @@ def test_recorded_streams_give_the_same_model(path: Path) -> None:
 
 
 def _route(
-    rid: str, prefix: str, metric: str = "192", via: str = "fe80::1", extra: str = ""
+    rid: str, prefix: str, metric: int = 192, via: str = "fe80::1", installed: str = "yes"
 ) -> str:
     return (
-        f"add route {rid} prefix {prefix} from ::/0 installed yes id 02:00:00:00:00:00:00:01 "
-        f"metric 192 refmetric 96 via {via} if wg-r1"
+        f"add route {rid} prefix {prefix} from ::/0 installed {installed} "
+        f"id 02:00:00:00:00:00:00:01 metric {metric} refmetric 96 via {via} if wg-r1"
     )
 
 
@@ -202,17 +202,11 @@ def test_a_reconnect_takes_over_unchanged_routes_and_gives_the_same_events() -> 
 
 def test_a_loss_pending_across_a_reconnect_ends_as_without_taking_over() -> None:
     """A destination lost (its standby not installed yet) when the link dropped: the same."""
-
-    def line(rid: str, installed: str, metric: int, via: str) -> str:
-        return (
-            f"add route {rid} prefix fd42::9/128 from ::/0 installed {installed} "
-            f"id 02:00:00:00:00:00:00:09 metric {metric} refmetric 96 via {via} if wg-r1"
-        )
-
     greeting = ["BABEL 1.0", "version babeld-1.12.1", "host n", "my-id 02:00:00:00:00:00:00:0a"]
     others = [_route(f"{i:x}", f"fd42::1:{i:x}/128") for i in range(1, 50)]
-    before = [*greeting, "ok", line("a1", "yes", 192, "fe80::1"), line("a2", "no", 288, "fe80::2")]
-    lost = [line("a1", "no", 65535, "fe80::1"), line("a2", "no", 288, "fe80::2")]
+    standby = _route("a2", "fd42::9/128", metric=288, via="fe80::2", installed="no")
+    before = [*greeting, "ok", _route("a1", "fd42::9/128"), standby]
+    lost = [_route("a1", "fd42::9/128", metric=65535, installed="no"), standby]
     outcomes = []
     for reuse in (False, True):
         live = NodeModel(announce=True)
