@@ -108,7 +108,7 @@ KNOWN_PROBE = 256
 it stops when none was there (babeld restarted: every id is new)."""
 
 
-def _holds(by_dest: dict[DestKey, dict[str, Route]], identity: RouteIdentity) -> bool:
+def _has_identity(by_dest: dict[DestKey, dict[str, Route]], identity: RouteIdentity) -> bool:
     """Whether a route of that identity is among ``by_dest``'s routes to its destination."""
     bucket = by_dest.get((identity[0], identity[1]))
     return bucket is not None and any(route_identity(r) == identity for r in bucket.values())
@@ -780,10 +780,10 @@ class NodeModel(NodeTables):
         # model's routes to the same destination (an object in both is no difference).
         gone_by, came_by = _by_identity(gone), _by_identity(came)
         for key in sorted(gone_by.keys() - came_by.keys()):
-            if not _holds(fresh._by_dest, key):
+            if not _has_identity(fresh._by_dest, key):
                 self._route_removed(gone_by[key], now)
         for key in sorted(came_by.keys() - gone_by.keys()):
-            if not _holds(self._by_dest, key):
+            if not _has_identity(self._by_dest, key):
                 self._route_added(came_by[key], now)
         old_up = {n.key for n in self.neighbours.values() if n.up}
         new_neigh = {n.key: n for n in fresh.neighbours.values()}
