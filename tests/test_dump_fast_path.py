@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from meshtui.core import gcpolicy
 from meshtui.core.model import NodeModel
-from meshtui.core.protocol import ReplyLine, _Bad, _plain_ipv6, _prefix
+from meshtui.core.protocol import ReplyLine, _Bad, _plain_ipv6, _prefix, dump_routes
 from meshtui.core.records import Route
 from meshtui.transport import session as session_mod
 from meshtui.transport.replay import load_recording
@@ -226,6 +226,59 @@ def test_a_loss_pending_across_a_reconnect_ends_as_without_taking_over() -> None
         outcomes.append((events, later, _without_times(state(live))))
     assert outcomes[0] == outcomes[1]
     assert [e.type.value for e in outcomes[1][1]] == ["unreachable"]
+
+
+def test_runs_of_new_routes_are_built_at_once_and_give_the_same_model(monkeypatch) -> None:
+    """``load`` builds a run of new routes at once (``dump_routes``); the lines of a run it
+    cannot build (an id again, a bad value, other whitespace) go through feed, in their place,
+    and the run goes on after them."""
+    from meshtui.core import model as model_mod
+
+    runs: list[tuple[int, int]] = []  # (lines with good values, lines) of each run
+
+    def spy(lines: list[str], start: int):  # noqa: ANN202
+        out = dump_routes(lines, start)
+        runs.append((sum(d is not None for d in out[1]), len(out[0])))
+        return out
+
+    monkeypatch.setattr(model_mod, "dump_routes", spy)
+    dump = [
+        _route(f"{i:x}", f"fd42::{i % 40:x}/128", via=f"fe80::{i % 3 + 1}") for i in range(1, 120)
+    ]
+    dump[20] = _route("5", "fd42::77/128")  # an id again, moved: applied as feed applies it
+    dump[30] = dump[30].replace("fd42::", "fd42::g", 1)  # a bad prefix: a parse error
+    dump[31] = dump[31].replace(" if wg-r1", " if wg\tr1")  # other whitespace
+    dump[32] = dump[32].replace(" via ", " via\x0c", 1)  # no layout match
+    dump[33] = dump[33] + "\x1c"  # matches the layout, its state holds whitespace
+    dump[50] = "change" + dump[40][3:]  # another verb amid the run
+    dump[60] = dump[60].replace("metric 192", "metric 70000")  # out of range
+    same(dump)
+    assert sum(good for good, _ in runs) >= 110  # all but the bad ones through runs
+    assert any(good < lines for good, lines in runs)  # a run that held bad ones went on
+    same(["BABEL 1.0", "ok", *dump[:10], "ok", *dump[10:40]])  # runs stop at a reply
+
+
+def test_a_restart_is_looked_for_in_the_old_model_once_per_dump() -> None:
+    """After a babeld restart (new ids), load stops looking the routes up after KNOWN_PROBE
+    lines in all, however many chunks (load calls) the dump comes in."""
+    from meshtui.core.model import KNOWN_PROBE
+
+    class Counting(dict):
+        looked = 0
+
+        def get(self, key, default=None):  # noqa: ANN001, ANN201
+            Counting.looked += 1
+            return super().get(key, default)
+
+    live = NodeModel(announce=False)
+    _load_all(live, [_route(f"{i:x}", f"fd42::{i:x}/128") for i in range(1, 1000)], 1000.0)
+    known = Counting(live.current_lines)
+    staging = NodeModel(announce=False)
+    lines = [_route(f"b{i:x}", f"fd42::{i:x}/128") for i in range(1, 1000)]
+    for start in range(0, len(lines), 100):  # ten chunks
+        staging.load(lines[start : start + 100], 0, 2000.0, known)
+    assert len(staging.routes) == 999
+    assert Counting.looked == KNOWN_PROBE
 
 
 def test_other_whitespace_and_moved_words_leave_the_fast_path() -> None:

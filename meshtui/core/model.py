@@ -30,7 +30,9 @@ importable from here.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from itertools import compress, count, islice, repeat
+from operator import is_
 from types import MappingProxyType
 from typing import Any, TypeVar, cast
 
@@ -46,9 +48,11 @@ from meshtui.core.protocol import (
     ParseError,
     ReplyLine,
     RouteLine,
+    RouteState,
     RouteValues,
     XrouteLine,
     dump_route,
+    dump_routes,
     parse_line,
 )
 from meshtui.core.records import (
@@ -114,6 +118,32 @@ def _has_identity(by_dest: dict[DestKey, dict[str, Route]], identity: RouteIdent
     return bucket is not None and any(route_identity(r) == identity for r in bucket.values())
 
 
+_route_id = operator.attrgetter("id")
+_after_verb = operator.itemgetter(slice(3, None))
+_change = "change".__add__
+
+
+def _change_keys(lines: list[str], start: int, n: int) -> list[str]:
+    """The keys of ``n`` ``add`` lines from ``start``, as :meth:`NodeModel._remember_line`'s."""
+    return list(map(_change, map(_after_verb, islice(lines, start, start + n))))
+
+
+def _unbuildable(
+    rids: Sequence[str], dests: Sequence[DestKey | None], routes: Mapping[str, Route]
+) -> list[int]:
+    """Where, in a run of :func:`dump_routes`, a line is not a new route to build: a bad
+    value, or an id the model has or an earlier line of the run had (feed's to apply)."""
+    odd = set(compress(count(), map(is_, dests, repeat(None))))
+    # (keys().isdisjoint(rids) walks rids; set(rids).isdisjoint(routes) would walk routes)
+    if len(set(rids)) < len(rids) or not routes.keys().isdisjoint(rids):
+        seen: set[str] = set()
+        for k, rid in enumerate(rids):
+            if rid in routes or rid in seen:
+                odd.add(k)
+            seen.add(rid)
+    return sorted(odd)
+
+
 _Printed = TypeVar("_Printed", Interface, Neighbour, Xroute, Route)
 
 _TRACKED = (Interface, Neighbour, Xroute, Route)
@@ -175,8 +205,9 @@ class NodeModel(NodeTables):
         """Feed ``lines[start:]`` up to and including the first reply (``ok``, ``no``, ``bad``).
 
         The dump path of a (re)connection: the same model as :meth:`feed` line
-        by line, but a new route in babeld's own layout is built straight from
-        its words (one split, no parsed-line object, no per-line dispatch).
+        by line, but new routes in babeld's own layout are built straight from
+        their words (no parsed-line object, no per-line dispatch), a run of
+        them at once (:func:`~meshtui.core.protocol.dump_routes`).
 
         Args:
             known: the current lines of the model this one is to replace (a
@@ -192,68 +223,141 @@ class NodeModel(NodeTables):
         """
         stats, announce, feed = self.stats, self.announce, self.feed
         routes, by_dest, dirty, current = self.routes, self._by_dest, self._dirty, self._current
-        read_route, new = dump_route, object.__new__  # locals: 10,000s of lines
-        take = known.get if known else None
-        misses = 0
+        take = known.get if known and self._missed < KNOWN_PROBE else None
         seq = stats.lines  # the line count, written back before anything else reads it
         fresh = True  # the first route line since a line through feed (which may move the clock)
-        for i in range(start, len(lines)):
+        i, end = start, len(lines)
+        while i < end:
             line = lines[i]
-            route = None
-            if take is not None and line.startswith("add route "):
-                key = "change" + line[3:]  # as _remember_line keys it
-                found = take(key)
-                if type(found) is Route and found.id not in routes:
-                    route = found
-                    route.last_seen = now
-                    self._taken += 1
-                    rid, dest = route.id, (route.prefix, route.src)
-                    misses = -1  # ids unchanged: keep looking
-                elif misses >= 0:
-                    misses += 1
-                    if misses == KNOWN_PROBE:  # none so far: a restarted babeld, new ids
-                        take = None
-            if route is None:
-                values = read_route(line)
-                if values is None or values[0] in routes:
-                    stats.lines = seq
-                    parsed = feed(line, now)
-                    seq = stats.lines
-                    fresh = True
-                    if isinstance(parsed, ReplyLine):
-                        return i + 1, parsed
-                    continue
-                if take is None:  # else made above
+            if not line.startswith("add route "):
+                n = 0
+            elif take is None and not announce:  # a run of new routes, built at once
+                rids, dests, states = dump_routes(lines, i)
+                end_run = len(rids)
+                done = 0
+                for odd in (*_unbuildable(rids, dests, routes), end_run):
+                    if odd > done:
+                        if fresh:
+                            fresh = False
+                            self._clock_at(seq + 1, now)
+                        keys = _change_keys(lines, i + done, odd - done)
+                        to = cast("list[DestKey]", dests[done:odd])  # none None: see _unbuildable
+                        built = self._build_routes(rids[done:odd], to, states[done:odd], keys, now)
+                        self._index_routes(built, to, keys, seq)
+                        seq += odd - done
+                    if odd < end_run:  # feed's: a bad value, an id again
+                        stats.lines = seq
+                        feed(lines[i + odd], now)
+                        seq = stats.lines
+                        fresh = True
+                    done = odd + 1
+                n = end_run  # none: the line is not in the layout (feed's)
+            else:  # one route: taken over, or built
+                n = 0
+                route = None
+                if take is not None:
                     key = "change" + line[3:]  # as _remember_line keys it
-                route = new(Route)  # Route(...) without the call: a dump builds 10,000s
-                rid, dest, route.installed, origin, hop = values
-                route.id = rid
-                route.prefix, route.src = dest
-                route.router_id, route.metric, route.refmetric = origin
-                route.via, route.interface = hop
-                route.first_seen = route.last_seen = route.last_change = now
-                route.better_since = None
-                route.raw = key
-            seq += 1
-            if fresh:
-                fresh = False
-                stats.lines = seq
-                if now > self._horizon:
-                    self._advance(now)
-                self.last_time = now
-            routes[rid] = route
-            current[key] = route
+                    found = take(key)
+                    if type(found) is Route and found.id not in routes:
+                        route = found
+                        route.last_seen = now
+                        self._taken += 1
+                    elif not self._taken:
+                        self._missed += 1
+                        if self._missed == KNOWN_PROBE:  # none so far: babeld restarted, new ids
+                            take = None
+                if route is not None:
+                    dest = (route.prefix, route.src)
+                else:
+                    values = dump_route(line)
+                    if values is not None and values[0] not in routes:
+                        rid, dest, state = values
+                        key = "change" + line[3:]  # as _remember_line keys it
+                        route = self._build_routes((rid,), (dest,), (state,), (key,), now)[0]
+                if route is not None:  # indexed as _index_routes does, without a call
+                    n = 1
+                    seq += 1
+                    if fresh:
+                        fresh = False
+                        self._clock_at(seq, now)
+                    routes[route.id] = route
+                    current[route.raw] = route
+                    bucket = by_dest.get(dest)
+                    if bucket is None:
+                        by_dest[dest] = {route.id: route}
+                    else:
+                        bucket[route.id] = route
+                    dirty[dest] = seq
+                    if announce:
+                        stats.lines = seq
+                        self._route_added(route, now)
+            if n:
+                i += n
+                continue
+            stats.lines = seq  # anything else: feed's, line by line
+            parsed = feed(line, now)
+            seq = stats.lines
+            fresh = True
+            i += 1
+            if isinstance(parsed, ReplyLine):
+                return i, parsed
+        stats.lines = seq
+        return end, None
+
+    def _clock_at(self, seq: int, now: float) -> None:
+        """What feed does before a line (numbered ``seq``): decide what came due by ``now``."""
+        self.stats.lines = seq
+        if now > self._horizon:
+            self._advance(now)
+        self.last_time = now
+
+    @staticmethod
+    def _build_routes(
+        rids: Sequence[str],
+        dests: Sequence[DestKey],
+        states: Sequence[RouteState],
+        keys: Sequence[str],
+        now: float,
+    ) -> list[Route]:
+        """New routes, first seen ``now``, of the lines keyed ``keys`` (see :meth:`_remember_line`).
+
+        ``Route(...)`` without the call: a dump builds 10,000s.
+        """
+        new = object.__new__
+        built: list[Route] = []
+        append = built.append
+        for rid, dest, state, key in zip(rids, dests, states, keys, strict=True):
+            route = new(Route)
+            route.id = rid
+            route.prefix, route.src = dest
+            (
+                route.installed,
+                route.router_id,
+                route.metric,
+                route.refmetric,
+                route.via,
+                route.interface,
+            ) = state
+            route.first_seen = route.last_seen = route.last_change = now
+            route.better_since = None
+            route.raw = key
+            append(route)
+        return built
+
+    def _index_routes(
+        self, built: Sequence[Route], dests: Sequence[DestKey], keys: Sequence[str], seq: int
+    ) -> None:
+        """Index routes new to this model, of the lines after line ``seq``."""
+        by_dest = self._by_dest
+        for route, dest in zip(built, dests, strict=True):
             bucket = by_dest.get(dest)
             if bucket is None:
-                by_dest[dest] = {rid: route}
+                by_dest[dest] = {route.id: route}
             else:
-                bucket[rid] = route
-            dirty[dest] = seq
-            if announce:
-                stats.lines = seq
-                self._route_added(route, now)
-        stats.lines = seq
-        return len(lines), None
+                bucket[route.id] = route
+        self.routes.update(zip(map(_route_id, built), built, strict=True))
+        self._current.update(zip(keys, built, strict=True))
+        self._dirty.update(zip(dests, range(seq + 1, seq + len(built) + 1), strict=True))
 
     @property
     def current_lines(self) -> Mapping[str, object]:

@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
+from itertools import compress, count, islice, repeat, takewhile
+from operator import is_, truth
 from typing import TypeVar
 
 INFINITY = 0xFFFF  # babeld's infinite metric: unreachable (the one definition; import it)
@@ -137,8 +140,8 @@ def forget_validated() -> None:
         _address_cache,
         _router_id_cache,
         _dest_cache,
-        _origin_cache,
-        _hop_cache,
+        _state_cache,
+        _interface_cache,
     ):
         cache.clear()
 
@@ -155,7 +158,11 @@ class _Bad(Exception):
     pass
 
 
-_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+_PLAIN_IPV6 = re.compile(
+    "[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){7}"  # eight groups
+    "|(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?::(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?"
+).fullmatch
+"""Hex groups of one to four digits, eight of them or fewer around one ``::``."""
 
 
 def _plain_ipv6(text: str) -> bool:
@@ -163,22 +170,12 @@ def _plain_ipv6(text: str) -> bool:
 
     A quick yes for the form babeld prints (a dump's thousands of new prefixes):
     every text this accepts, :mod:`ipaddress` accepts too; a no is not a verdict
-    (the caller asks :mod:`ipaddress`).
+    (the caller asks :mod:`ipaddress`). Around a ``::``, at most seven colons:
+    then the groups on both sides are seven at most (``::`` stands for one or
+    more); an address of seven groups with ``::`` at one end is left to
+    :mod:`ipaddress`.
     """
-    if not _HEX_COLON.issuperset(text):
-        return False
-    halves = text.split("::")
-    if len(halves) > 2:
-        return False
-    count = 0
-    for half in halves:
-        if not half:
-            continue
-        for group in half.split(":"):
-            if not 0 < len(group) <= 4:
-                return False
-            count += 1
-    return count <= 7 if len(halves) == 2 else count == 8
+    return _PLAIN_IPV6(text) is not None and text.count(":") <= 7
 
 
 def _prefix(text: str) -> str:
@@ -371,15 +368,67 @@ def _route_layout(tokens: list[str]) -> RouteValues | None:
 
 
 _DUMP_ROUTE = re.compile(
-    "add route ([0-9a-fA-F]+) prefix ([^ ]+ from [^ ]+) installed (yes|no)"
-    " id ([^ ]+ metric [0-9]+ refmetric [0-9]+) via ([^ ]+ if [^ ]+)"
+    "add route ([0-9a-fA-F]+) prefix ([^ ]+ from [^ ]+)"
+    " installed ((?:yes|no) id [^ ]+ metric [0-9]+ refmetric [0-9]+ via [^ ]+ if [^ ]+)"
 ).fullmatch
-"""An ``add route`` line in babeld's own layout (local.c), words at single spaces."""
-DumpRoute = tuple[str, tuple[str, str], bool, tuple[str, int, int], tuple[str, str]]
-"""A dump's route: id, (prefix, source), installed, (router id, metric, refmetric), (via, if)."""
+"""An ``add route`` line in babeld's own layout (local.c), words at single spaces: its id,
+its destination (``P from S``) and what it says of the route (``yes id R metric M ...``)."""
+RouteState = tuple[bool, str, int, int, str, str]
+"""What a route line says after its destination: installed, router id, metric, refmetric,
+via, interface (:class:`RouteLine`'s order)."""
+DumpRoute = tuple[str, tuple[str, str], RouteState]
+"""A dump's route: id, (prefix, source), its state."""
 _dest_cache: dict[str, tuple[str, str]] = {}  # "P from S", validated
-_origin_cache: dict[str, tuple[str, int, int]] = {}  # "RID metric M refmetric R", validated
-_hop_cache: dict[str, tuple[str, str]] = {}  # "A if I", validated
+_state_cache: dict[str, RouteState] = {}  # "yes id R metric M refmetric N via A if I", validated
+_interface_cache: dict[str, str] = {}  # one string per interface name among the states
+_match_groups: Callable[[re.Match[str]], tuple[str, ...]] = re.Match.groups
+
+
+def _validate_parts(
+    dest_text: str,
+    state_text: str,
+    dest: tuple[str, str] | None,
+    state: RouteState | None,
+) -> tuple[tuple[str, str], RouteState] | None:
+    """Validate the parts of a layout match not seen yet, once, with :func:`parse_line`'s checks.
+
+    None when a value is bad or the line has other whitespace than single
+    spaces (:func:`parse_line`'s to judge). The layout's words and the id hold
+    none; a text holding one (``isprintable``: no whitespace but the space,
+    nothing else unprintable either) is not validated here.
+    """
+    try:
+        if dest is None:
+            dest = _dest_cache.get(dest_text)
+        if dest is None:
+            if not dest_text.isprintable():
+                return None
+            prefix_text, _, src_text = dest_text.split(" ")
+            dest = _remember(_dest_cache, dest_text, (_prefix(prefix_text), _prefix(src_text)))
+        if state is None:
+            state = _state_cache.get(state_text)
+        if state is None:
+            if not state_text.isprintable():
+                return None
+            installed, _, router_text, _, metric, _, refmetric, _, via, _, name = state_text.split(
+                " "
+            )
+            interface = _interface_cache.get(name) or _remember(_interface_cache, name, name)
+            state = _remember(
+                _state_cache,
+                state_text,
+                (
+                    installed == "yes",
+                    _router_id(router_text),
+                    _u16(metric, "metric"),
+                    _u16(refmetric, "refmetric"),
+                    _address(via),
+                    interface,
+                ),
+            )
+    except _Bad:
+        return None
+    return dest, state
 
 
 def dump_route(line: str) -> DumpRoute | None:
@@ -387,42 +436,65 @@ def dump_route(line: str) -> DumpRoute | None:
 
     The fast path for a dump: one match of the layout, then one dictionary
     look-up for each part already validated on an earlier line (destination;
-    router id and metrics; next hop); a part not seen yet is validated, once,
-    by :func:`parse_line`'s own checks. Parts are only
-    ever found among validated texts, which hold no whitespace but their own
-    single spaces (``P from S``): a line accepted here is babeld's layout word
-    for word. No :class:`RouteLine`, no error text. None when the
-    line is not in that layout or a value is bad; :func:`parse_line` then says
-    what (the two agree on every line this accepts).
+    the rest); a part not seen yet is validated, once, by :func:`parse_line`'s
+    own checks. Parts are only ever found among validated texts, which hold no
+    whitespace but their own single spaces (``P from S``): a line accepted
+    here is babeld's layout word for word. No :class:`RouteLine`, no error
+    text. None when the line is not in that layout or a value is bad;
+    :func:`parse_line` then says what (the two agree on every line this
+    accepts). :func:`dump_routes` is the same for a run of lines.
     """
     match = _DUMP_ROUTE(line)
     if match is None:
         return None
-    rid, dest_text, installed, origin_text, hop_text = match.groups()
+    rid, dest_text, state_text = match.groups()
     dest = _dest_cache.get(dest_text)
-    origin = _origin_cache.get(origin_text)
-    hop = _hop_cache.get(hop_text)
-    if dest is None or origin is None or hop is None:
-        if " ".join(line.split()) != line:  # other whitespace than single spaces
-            return None  # parse_line's to judge
-        try:  # validate what is new, once, with parse_line's own checks
-            if dest is None:
-                prefix_text, _, src_text = dest_text.split(" ")
-                dest = _remember(_dest_cache, dest_text, (_prefix(prefix_text), _prefix(src_text)))
-            if origin is None:
-                router_text, _, metric_text, _, refmetric_text = origin_text.split(" ")
-                origin = (
-                    _router_id(router_text),
-                    _u16(metric_text, "metric"),
-                    _u16(refmetric_text, "refmetric"),
-                )
-                _remember(_origin_cache, origin_text, origin)
-            if hop is None:
-                via_text, _, interface = hop_text.split(" ")
-                hop = _remember(_hop_cache, hop_text, (_address(via_text), interface))
-        except _Bad:
+    state = _state_cache.get(state_text)
+    if dest is None or state is None:
+        parts = _validate_parts(dest_text, state_text, dest, state)
+        if parts is None:
             return None
-    return (rid, dest, installed == "yes", origin, hop)
+        dest, state = parts
+    return rid, dest, state
+
+
+def dump_routes(
+    lines: list[str], start: int
+) -> tuple[Sequence[str], list[tuple[str, str] | None], list[RouteState]]:
+    """:func:`dump_route` of each line from ``lines[start]`` on that matches the layout, as columns.
+
+    A dump is 10,000s of route lines in a row: they are matched, split and
+    looked up by C loops (``map``), not one Python call a line.
+
+    Returns:
+        The ids, destinations and states of the lines from ``start`` up to
+        the first that does not match the layout. A line with a bad value
+        (which :func:`dump_route` does not accept either) has None for its
+        destination.
+    """
+    matches: list[re.Match[str]] = list(
+        takewhile(truth, map(_DUMP_ROUTE, islice(lines, start, None)))  # type: ignore[arg-type]
+    )
+    if not matches:
+        return (), [], []
+    rids, dest_texts, state_texts = zip(*map(_match_groups, matches), strict=True)
+    dest_get, state_get = _dest_cache.get, _state_cache.get
+    dests: list = list(map(dest_get, dest_texts))
+    states: list = list(map(state_get, state_texts))
+    if None in dests or None in states:  # parts not seen yet: validated once each
+        unknown = {*compress(count(), map(is_, dests, repeat(None)))}  # (C loops: 10,000s)
+        unknown.update(compress(count(), map(is_, states, repeat(None))))
+        for k in sorted(unknown):
+            dest, state = dests[k], states[k]
+            if dest is None:  # perhaps validated on an earlier line of this run
+                dest = dest_get(dest_texts[k])
+            if state is None:
+                state = state_get(state_texts[k])
+            if dest is None or state is None:
+                parts = _validate_parts(dest_texts[k], state_texts[k], dest, state)
+                dest, state = parts if parts is not None else (None, state)
+            dests[k], states[k] = dest, state
+    return rids, dests, states
 
 
 def _route(kind: Kind, tokens: list[str]) -> RouteLine:

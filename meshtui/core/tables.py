@@ -71,6 +71,7 @@ class NodeTables:
         self._by_dest: dict[DestKey, dict[str, Route]] = {}
         self._current: dict[str, Any] = {}
         self._taken = 0  # routes NodeModel.load took over from the model this one replaces
+        self._missed = 0  # route lines it looked for there in vain before it took any
         self._dirty: dict[DestKey, int] = {}  # destination -> the last line that changed it
         self._committed: dict[DestKey, PathKey | None] = {}  # the selected route's path
         self._since: dict[DestKey, float] = {}
