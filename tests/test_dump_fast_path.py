@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from meshtui.core import gcpolicy
 from meshtui.core.model import NodeModel
-from meshtui.core.protocol import ReplyLine, _Bad, _plain_ipv6, _prefix, dump_routes
+from meshtui.core.protocol import ReplyLine, _Bad, _plain_prefix, _prefix, dump_routes
 from meshtui.core.records import Route
 from meshtui.transport import session as session_mod
 from meshtui.transport.replay import load_recording
@@ -334,22 +334,23 @@ HEXTETS = st.lists(st.text(alphabet="0123456789abcdefF", max_size=5), min_size=1
 
 @st.composite
 def ipv6_like(draw: st.DrawFn) -> str:
-    """Near-IPv6 prefixes: groups of 0-5 hex digits, at most two '::', a length up to 200."""
+    """Near-IPv6 prefixes: groups of 0-5 hex digits, at most two "::", a length up to 200
+    (sometimes with leading zeros)."""
     groups = draw(HEXTETS)
     text = ":".join(groups)
     for _ in range(draw(st.integers(0, 2))):
         at = draw(st.integers(0, len(groups)))
         text = ":".join(groups[:at]) + "::" + ":".join(groups[at:])
     if draw(st.booleans()):
-        text += "/" + str(draw(st.integers(0, 200)))
+        text += "/" + str(draw(st.integers(0, 200))).zfill(draw(st.integers(1, 4)))
     return text
 
 
 @given(st.text(alphabet="0123456789abcdefABCDEFg:.%/", max_size=45) | ipv6_like())
 @settings(max_examples=3000, deadline=None)
-def test_plain_ipv6_says_yes_only_to_what_ipaddress_accepts(text: str) -> None:
-    if _plain_ipv6(text):
-        ipaddress.IPv6Address(text)
+def test_plain_prefix_says_yes_only_to_what_ipaddress_accepts(text: str) -> None:
+    if _plain_prefix(text):
+        ipaddress.IPv6Network(text, strict=False)
     try:
         ipaddress.ip_network(text, strict=False)
         expected = "/" in text

@@ -158,24 +158,26 @@ class _Bad(Exception):
     pass
 
 
-_PLAIN_IPV6 = re.compile(
-    "[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){7}"  # eight groups
-    "|(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?::(?:[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4}){0,6})?"
+_HEXTETS = "[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})"
+_PLAIN_PREFIX = re.compile(
+    f"(?:{_HEXTETS}{{7}}|(?:{_HEXTETS}{{0,6}})?::(?:{_HEXTETS}{{0,6}})?)"
+    "/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])"
 ).fullmatch
-"""Hex groups of one to four digits, eight of them or fewer around one ``::``."""
+"""An IPv6 prefix in plain form: hex groups of one to four digits, eight of them or fewer
+around one ``::``, then a length of 0 to 128."""
 
 
-def _plain_ipv6(text: str) -> bool:
-    """Whether ``text`` is an IPv6 address in plain hex-and-colons form (no IPv4 tail, no zone).
+def _plain_prefix(text: str) -> bool:
+    """Whether ``text`` is an IPv6 prefix in plain hex-and-colons form (no IPv4 tail, no zone).
 
     A quick yes for the form babeld prints (a dump's thousands of new prefixes):
     every text this accepts, :mod:`ipaddress` accepts too; a no is not a verdict
     (the caller asks :mod:`ipaddress`). Around a ``::``, at most seven colons:
     then the groups on both sides are seven at most (``::`` stands for one or
     more); an address of seven groups with ``::`` at one end is left to
-    :mod:`ipaddress`.
+    :mod:`ipaddress`, as are lengths with leading zeros.
     """
-    return _PLAIN_IPV6(text) is not None and text.count(":") <= 7
+    return _PLAIN_PREFIX(text) is not None and text.count(":") <= 7
 
 
 def _prefix(text: str) -> str:
@@ -183,15 +185,7 @@ def _prefix(text: str) -> str:
     cached = _prefix_cache.get(text)
     if cached is not None:
         return cached  # one string object per distinct prefix (memory per route)
-    address, slash, length = text.partition("/")
-    if not (
-        slash
-        and _plain_ipv6(address)
-        and length.isascii()
-        and length.isdigit()
-        and len(length) <= 3  # int() of a 5,000-digit text raises
-        and int(length) <= 128
-    ):
+    if not _plain_prefix(text):
         try:
             ipaddress.ip_network(text, strict=False)
         except ValueError as exc:
