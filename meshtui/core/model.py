@@ -251,7 +251,7 @@ class NodeModel(NodeTables):
                         seq = stats.lines
                         fresh = True
                     done = odd + 1
-                n = end_run  # none: the line is not in the layout (feed's)
+                n = end_run  # 0: not a line in the layout (feed's, below)
             else:  # one route: taken over, or built
                 n = 0
                 route = None
