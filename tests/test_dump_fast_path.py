@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from meshtui.core import gcpolicy
@@ -348,7 +348,10 @@ def ipv6_like(draw: st.DrawFn) -> str:
 
 @given(st.text(alphabet="0123456789abcdefABCDEFg:.%/", max_size=45) | ipv6_like())
 @settings(max_examples=3000, deadline=None)
-def test_plain_prefix_says_yes_only_to_what_ipaddress_accepts(text: str) -> None:
+@example("::1:2:3:4:5:6:7/64")  # seven groups and a "::" at either end
+@example("1:2:3:4:5:6:7::/128")
+@example("1:2:3:4::5:6:7:8/64")  # eight groups and a "::": not an address
+def test_plain_prefix_says_yes_to_what_ipaddress_accepts_in_plain_form(text: str) -> None:
     if _plain_prefix(text):
         ipaddress.IPv6Network(text, strict=False)
     try:
@@ -362,6 +365,10 @@ def test_plain_prefix_says_yes_only_to_what_ipaddress_accepts(text: str) -> None
     except _Bad:
         accepted = False
     assert accepted == expected
+    # and yes to every valid prefix in the form babeld prints (the fast path takes them all)
+    length = text.partition("/")[2]
+    if expected and set(text) <= set("0123456789abcdefABCDEF:/") and length == str(int(length)):
+        assert _plain_prefix(text)
 
 
 class _Chunks:

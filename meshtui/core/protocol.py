@@ -158,26 +158,34 @@ class _Bad(Exception):
     pass
 
 
-_HEXTETS = "[0-9a-fA-F]{1,4}(?::[0-9a-fA-F]{1,4})"
-_PLAIN_PREFIX = re.compile(
-    f"(?:{_HEXTETS}{{7}}|(?:{_HEXTETS}{{0,6}})?::(?:{_HEXTETS}{{0,6}})?)"
-    "/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])"
-).fullmatch
-"""An IPv6 prefix in plain form: hex groups of one to four digits, eight of them or fewer
-around one ``::``, then a length of 0 to 128."""
+def _hextets(least: int, most: int) -> str:
+    """A regex for ``least`` to ``most`` colon-separated hex groups of one to four digits."""
+    group = "[0-9a-fA-F]{1,4}"
+    if most == 0:
+        return ""
+    more = f"(?::{group}){{{max(least - 1, 0)},{most - 1}}}"
+    return f"{group}{more}" if least else f"(?:{group}{more})?"
+
+
+_PLAIN_V6 = "(?:{})".format(
+    "|".join(
+        [_hextets(8, 8)]  # eight groups, or "::" for one or more with seven at most around it
+        + [f"{_hextets(left, left)}::{_hextets(0, 7 - left)}" for left in range(8)]
+    )
+)
+_PLAIN_PREFIX = re.compile(f"{_PLAIN_V6}/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])").fullmatch
 
 
 def _plain_prefix(text: str) -> bool:
     """Whether ``text`` is an IPv6 prefix in plain hex-and-colons form (no IPv4 tail, no zone).
 
     A quick yes for the form babeld prints (a dump's thousands of new prefixes):
-    every text this accepts, :mod:`ipaddress` accepts too; a no is not a verdict
-    (the caller asks :mod:`ipaddress`). Around a ``::``, at most seven colons:
-    then the groups on both sides are seven at most (``::`` stands for one or
-    more); an address of seven groups with ``::`` at one end is left to
-    :mod:`ipaddress`, as are lengths with leading zeros.
+    eight groups of one to four hex digits, or seven at most around one ``::``,
+    then a length of 0 to 128 (without leading zeros). Every text this
+    accepts, :mod:`ipaddress` accepts too; a no is not a verdict (the caller
+    asks :mod:`ipaddress`).
     """
-    return _PLAIN_PREFIX(text) is not None and text.count(":") <= 7
+    return _PLAIN_PREFIX(text) is not None
 
 
 def _prefix(text: str) -> str:
