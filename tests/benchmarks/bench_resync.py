@@ -19,14 +19,24 @@ that edge's control socket, each round in turn:
 meshtui runs in a subprocess per tree: this one, and with ``--baseline-tree DIR``
 also the code in ``DIR`` (e.g. ``git worktree add /tmp/base <commit>``), against
 the same babeld in the same run. Prints medians (min) and meshtui / bare;
-asserts nothing. Run: ``.venv/bin/python tests/benchmarks/bench_resync.py
-[--routes 10000] [--rounds 7] [--baseline-tree DIR]``
+asserts nothing.
+
+The times above include babeld's own pace, and the lab's routes may still move
+between rounds. So it also records what babeld wrote on one connection (its
+greeting, then ``monitor``'s dump, as read from the socket), and replays those
+bytes into a session in each tree, a fresh process per tree and round in turn:
+a first sync (the process's first: nothing validated yet) and a reconnect with
+the same ids, meshtui's own work on a real babeld's dump.
+
+Run: ``.venv/bin/python tests/benchmarks/bench_resync.py [--routes 10000] [--rounds 7]
+[--baseline-tree DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import json
 import os
@@ -116,6 +126,73 @@ def session_times(path: str, rounds: int) -> dict[str, list[float]]:
     return asyncio.run(main())
 
 
+def record_dump(path: str) -> bytes:
+    """What babeld writes on a connection up to the end of ``monitor``'s dump (greeting first)."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(path)
+        data = b""
+        while data.count(b"\nok\n") < 1:
+            data += sock.recv(262144)
+        sock.sendall(b"monitor\n")
+        while data.count(b"\nok\n") < 2:  # the greeting's, then the dump's
+            more = sock.recv(262144)
+            if not more:
+                raise SystemExit("babeld closed the socket during its dump")
+            data += more
+    return data[: data.index(b"\nok\n", data.index(b"\nok\n") + 1) + 4]
+
+
+def replay_times(recording: str, rounds: int) -> dict[str, list[float]]:
+    """A session's first sync and reconnect on a recorded dump (seconds), in memory."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from bench_ingest import _MemoryChannel  # (it imports the tree's meshtui, as this does)
+
+    from meshtui.transport.session import NodeSession
+
+    try:
+        from meshtui.core.gcpolicy import CalmCollector
+    except ImportError:  # a tree before it moved
+        from meshtui.ui.gcpolicy import CalmCollector  # type: ignore[no-redef]
+
+    CalmCollector().start()
+    data = Path(recording).read_bytes()
+    chunks = [data[i : i + 49152] for i in range(0, len(data), 49152)]  # as read live
+
+    def sync(session: NodeSession) -> float:
+        async def opener() -> _MemoryChannel:
+            return _MemoryChannel(chunks)
+
+        session.opener = opener
+
+        async def run() -> float:
+            t0 = time.perf_counter()
+            try:
+                await session._connect_and_read()
+            except Exception:  # noqa: BLE001, S110 - the end of the recording ends the read
+                pass
+            return time.perf_counter() - t0
+
+        return asyncio.run(run())
+
+    out: dict[str, list[float]] = {"first": [], "reconnect": []}
+    for _ in range(rounds):
+        gc.collect()
+        session = NodeSession(OBSERVER, None)  # type: ignore[arg-type]
+        out["first"].append(sync(session))
+        gc.collect()
+        out["reconnect"].append(sync(session))
+    return out
+
+
+def replay_in(tree: Path, recording: str, rounds: int) -> dict[str, list[float]]:
+    env = dict(os.environ, PYTHONPATH=str(tree.resolve()))
+    argv = [sys.executable, __file__, "--replay-json", recording, "--rounds", str(rounds)]
+    res = subprocess.run(argv, env=env, capture_output=True, check=False, text=True)
+    if res.returncode != 0:
+        raise SystemExit(f"meshtui in {tree} failed: {res.stderr.strip()[-2000:]}")
+    return json.loads(res.stdout)
+
+
 DROPPED: dict[Path, int] = {}
 """Attempts babeld ended by closing the connection, per tree (it drops a client that reads
 a 30,000-line dump too slowly; on a busy machine the slower tree is); each is tried again."""
@@ -182,9 +259,13 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--baseline-tree", type=Path)
     ap.add_argument("--session-json", help=argparse.SUPPRESS)
+    ap.add_argument("--replay-json", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.session_json:
         print(json.dumps(session_times(args.session_json, args.rounds)))
+        return 0
+    if args.replay_json:
+        print(json.dumps(replay_times(args.replay_json, args.rounds)))
         return 0
 
     from meshtui.lab import Lab, missing_prerequisites
@@ -236,6 +317,25 @@ def main() -> int:
                 f"speed-up vs {label}: first sync "
                 f"{statistics.median(old['first']) / statistics.median(new['first']):.2f}x, resync "
                 f"{statistics.median(old['resync']) / statistics.median(new['resync']):.2f}x"
+            )
+        recording = lab.state_dir / f"{OBSERVER}-dump.bin"
+        recording.write_bytes(record_dump(path))
+        replayed: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
+        for _ in range(args.rounds):  # a fresh process per tree and round: a first sync is cold
+            for label, tree in trees.items():
+                for key, values in replay_in(tree, str(recording), 1).items():
+                    replayed[label].setdefault(key, []).extend(values)
+        size = recording.stat().st_size
+        print(f"babeld's bytes on one connection, replayed in memory ({size / 1e6:.1f} MB):")
+        for label, r in replayed.items():
+            print(f"  {label}: first sync {fmt(r['first'])}, reconnect {fmt(r['reconnect'])}")
+        if len(replayed) == 2:
+            (_, new), (label, old) = replayed.items()
+            print(
+                f"  speed-up vs {label}: first sync "
+                f"{statistics.median(old['first']) / statistics.median(new['first']):.2f}x, "
+                f"reconnect "
+                f"{statistics.median(old['reconnect']) / statistics.median(new['reconnect']):.2f}x"
             )
     finally:
         lab.down()
