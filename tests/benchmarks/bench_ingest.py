@@ -189,9 +189,12 @@ def _greeted(dump: bytes) -> list[bytes]:
 
 def session_resync(session, dump: bytes) -> float:  # noqa: ANN001
     """Seconds for ``session`` to read a greeting and ``dump`` into its model, as live."""
-    from meshtui.transport import session as session_mod
+    return session_read(session, _greeted(dump))
 
-    parts = _greeted(dump)
+
+def session_read(session, parts: list[bytes]) -> float:  # noqa: ANN001
+    """Seconds for ``session`` to read ``parts`` (what babeld writes) until they end."""
+    from meshtui.transport import session as session_mod
 
     async def opener() -> _MemoryChannel:
         return _MemoryChannel(parts)

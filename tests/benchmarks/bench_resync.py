@@ -145,7 +145,7 @@ def record_dump(path: str) -> bytes:
 def replay_times(recording: str, rounds: int) -> dict[str, list[float]]:
     """A session's first sync and reconnect on a recorded dump (seconds), in memory."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from bench_ingest import _MemoryChannel  # (it imports the tree's meshtui, as this does)
+    from bench_ingest import session_read  # (it imports the tree's meshtui, as this does)
 
     from meshtui.transport.session import NodeSession
 
@@ -158,29 +158,13 @@ def replay_times(recording: str, rounds: int) -> dict[str, list[float]]:
     data = Path(recording).read_bytes()
     chunks = [data[i : i + 49152] for i in range(0, len(data), 49152)]  # as read live
 
-    def sync(session: NodeSession) -> float:
-        async def opener() -> _MemoryChannel:
-            return _MemoryChannel(chunks)
-
-        session.opener = opener
-
-        async def run() -> float:
-            t0 = time.perf_counter()
-            try:
-                await session._connect_and_read()
-            except Exception:  # noqa: BLE001, S110 - the end of the recording ends the read
-                pass
-            return time.perf_counter() - t0
-
-        return asyncio.run(run())
-
     out: dict[str, list[float]] = {"first": [], "reconnect": []}
     for _ in range(rounds):
         gc.collect()
         session = NodeSession(OBSERVER, None)  # type: ignore[arg-type]
-        out["first"].append(sync(session))
+        out["first"].append(session_read(session, chunks))
         gc.collect()
-        out["reconnect"].append(sync(session))
+        out["reconnect"].append(session_read(session, chunks))
     return out
 
 
@@ -249,6 +233,16 @@ def wait_learnt(lab, routes: int, timeout: float) -> float:  # noqa: ANN001
     return learnt
 
 
+def speed_up(results: dict[str, dict[str, list[float]]], *figures: tuple[str, str]) -> str:
+    """The baseline's medians over this tree's, for each (key, name) of ``figures``."""
+    (_, new), (label, old) = results.items()
+    ratios = (
+        f"{name} {statistics.median(old[k]) / statistics.median(new[k]):.2f}x"
+        for k, name in figures
+    )
+    return f"speed-up vs {label}: " + ", ".join(ratios)
+
+
 def fmt(xs: list[float]) -> str:
     return f"{statistics.median(xs) * 1000:7.1f} ms (min {min(xs) * 1000:6.1f})"
 
@@ -312,12 +306,7 @@ def main() -> int:
         for tree, count in DROPPED.items():
             print(f"babeld dropped meshtui ({tree}) reading the dump {count} time(s); tried again")
         if len(results) == 2:
-            (_, new), (label, old) = results.items()
-            print(
-                f"speed-up vs {label}: first sync "
-                f"{statistics.median(old['first']) / statistics.median(new['first']):.2f}x, resync "
-                f"{statistics.median(old['resync']) / statistics.median(new['resync']):.2f}x"
-            )
+            print(speed_up(results, ("first", "first sync"), ("resync", "resync")))
         recording = lab.state_dir / f"{OBSERVER}-dump.bin"
         recording.write_bytes(record_dump(path))
         replayed: dict[str, dict[str, list[float]]] = {k: {} for k in trees}
@@ -330,13 +319,7 @@ def main() -> int:
         for label, r in replayed.items():
             print(f"  {label}: first sync {fmt(r['first'])}, reconnect {fmt(r['reconnect'])}")
         if len(replayed) == 2:
-            (_, new), (label, old) = replayed.items()
-            print(
-                f"  speed-up vs {label}: first sync "
-                f"{statistics.median(old['first']) / statistics.median(new['first']):.2f}x, "
-                f"reconnect "
-                f"{statistics.median(old['reconnect']) / statistics.median(new['reconnect']):.2f}x"
-            )
+            print("  " + speed_up(replayed, ("first", "first sync"), ("reconnect", "reconnect")))
     finally:
         lab.down()
     return 0
