@@ -239,8 +239,11 @@ class LabBuilder(LabBase):
             self._batch(n.namespace, lines)
         # The edges' keepalive starts every handshake now: wait for them, so that
         # babeld's first Hellos are not delayed by handshakes (which would show
-        # as RTT penalties and let a long path win the first selection).
-        wait_until(self._handshakes_done, 10.0, "WireGuard handshakes", interval=0.02)
+        # as RTT penalties and let a long path win the first selection). In a
+        # replica one first handshake often goes unanswered (why, wireguard-go does
+        # not log), and WireGuard tries again only after 5 s: it often waits 5 s
+        # here, and once in a while 10 (a CI rehearsal failed at 10 s).
+        wait_until(self._handshakes_done, 20.0, "WireGuard handshakes", interval=0.02)
 
     def _handshakes_done(self) -> bool:
         res = run(["wg", "show", "all", "latest-handshakes"], check=False)
