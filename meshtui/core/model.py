@@ -255,8 +255,8 @@ class NodeModel(NodeTables):
             else:  # one route: taken over, or built
                 n = 0
                 route = None
+                key = _change(_after_verb(line))  # as _change_keys (and _remember_line) key it
                 if take is not None:
-                    key = "change" + line[3:]  # as _remember_line keys it
                     found = take(key)
                     if type(found) is Route and found.id not in routes:
                         route = found
@@ -272,7 +272,6 @@ class NodeModel(NodeTables):
                     values = dump_route(line)
                     if values is not None and values[0] not in routes:
                         rid, dest, state = values
-                        key = "change" + line[3:]  # as _remember_line keys it
                         route = self._build_routes((rid,), (dest,), (state,), (key,), now)[0]
                 if route is not None:  # indexed as _index_routes does, without a call
                     n = 1

@@ -392,7 +392,8 @@ def _validate_parts(
     dest: tuple[str, str] | None,
     state: RouteState | None,
 ) -> tuple[tuple[str, str], RouteState] | None:
-    """Validate the parts of a layout match not seen yet, once, with :func:`parse_line`'s checks.
+    """Validate the parts of a layout match not found among the validated ones (those given
+    as None), once, with :func:`parse_line`'s checks.
 
     None when a value is bad or the line has other whitespace than single
     spaces (:func:`parse_line`'s to judge). The layout's words and the id hold
@@ -401,14 +402,10 @@ def _validate_parts(
     """
     try:
         if dest is None:
-            dest = _dest_cache.get(dest_text)
-        if dest is None:
             if not dest_text.isprintable():
                 return None
             prefix_text, _, src_text = dest_text.split(" ")
             dest = _remember(_dest_cache, dest_text, (_prefix(prefix_text), _prefix(src_text)))
-        if state is None:
-            state = _state_cache.get(state_text)
         if state is None:
             if not state_text.isprintable():
                 return None
