@@ -50,16 +50,22 @@ from pathlib import Path
 SOURCE, OBSERVER = "srv-a1", "edge-a"
 
 
+def _greeting(sock: socket.socket) -> bytes:
+    """babeld's greeting, up to its ``ok``."""
+    buf = b""
+    while not buf.endswith(b"\nok\n"):
+        data = sock.recv(65536)
+        if not data:
+            raise SystemExit("babeld closed the socket during its greeting")
+        buf += data
+    return buf
+
+
 def bare_dump(path: str) -> tuple[float, int]:
     """Seconds from sending ``dump`` to babeld's closing ``ok``, and the lines read."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(path)
-        buf = b""
-        while not buf.endswith(b"\nok\n"):  # the greeting
-            data = sock.recv(65536)
-            if not data:
-                raise SystemExit("babeld closed the socket during its greeting")
-            buf += data
+        _greeting(sock)
         parts = []
         t0 = time.perf_counter()
         sock.sendall(b"dump\n")
@@ -130,16 +136,16 @@ def record_dump(path: str) -> bytes:
     """What babeld writes on a connection up to the end of ``monitor``'s dump (greeting first)."""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.connect(path)
-        data = b""
-        while data.count(b"\nok\n") < 1:
-            data += sock.recv(262144)
+        data = _greeting(sock)
+        dump_from = len(data) - 1  # the dump's "ok" is the first after the greeting's
         sock.sendall(b"monitor\n")
-        while data.count(b"\nok\n") < 2:  # the greeting's, then the dump's
+        while (end := data.find(b"\nok\n", dump_from)) < 0:  # monitor goes on after it
             more = sock.recv(262144)
             if not more:
                 raise SystemExit("babeld closed the socket during its dump")
+            dump_from = max(len(data) - 3, dump_from)
             data += more
-    return data[: data.index(b"\nok\n", data.index(b"\nok\n") + 1) + 4]
+    return data[: end + 4]
 
 
 def replay_times(recording: str, rounds: int) -> dict[str, list[float]]:
